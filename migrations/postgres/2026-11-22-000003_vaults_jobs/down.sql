@@ -1,0 +1,3 @@
+DROP TABLE jobs;
+DROP TABLE vault_history;
+DROP TABLE vaults;

@@ -1,0 +1,2 @@
+DROP INDEX documents_awaiting;
+DROP TABLE digiposte_receipts;

@@ -1,0 +1,1 @@
+DELETE FROM student_terms WHERE term IN (SELECT lower(cod_etu) FROM students);

@@ -1,0 +1,179 @@
+//! Digiposte: the signed webhook its receipts arrive on, and the membership synchronisation on
+//! demand.
+
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::vaults::PendingAction;
+use crate::auth::{Permission, Principal};
+use crate::db::audit::{self, AuditEvent};
+use crate::db::jobs;
+use crate::db::receipts::{self, ReceiptOutcome};
+use crate::digiposte::{Receipt, signature};
+use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(receipt).service(sync);
+}
+
+/// A receipt, as Digiposte posts it.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ReceiptBody {
+    /// Unique per receipt: a receipt id already processed changes nothing.
+    receipt_id: String,
+    /// Digiposte's id of the deposited document.
+    document_id: String,
+    /// `DELIVERED` (Transmis), `FAILED` (Non transmis), `VAULT_CLOSED` (Erreur transmission)
+    /// or the intermediate `PROCESSING`.
+    status: String,
+    reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReceiptAck {
+    pub receipt_id: String,
+    /// `applied`, `duplicate` (already processed) or `ignored` (the document is in a final
+    /// state already, or the status is intermediate).
+    pub outcome: String,
+}
+
+fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Digiposte's receipts ("retours"), up to a day after the deposit. No bearer token: the body
+/// is authenticated by `X-Digiposte-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`
+/// with the configured `digiposte.webhook_secret`, and `X-Digiposte-Timestamp` (Unix seconds)
+/// must be within 5 minutes. Each receipt id is processed once; a receipt never moves a
+/// document out of a final state; a receipt for an unknown document is kept (and applied if
+/// the deposit is recorded later) and answered 404.
+#[utoipa::path(
+    tag = "digiposte",
+    request_body = ReceiptBody,
+    params(
+        ("X-Digiposte-Timestamp" = String, Header, description = "Unix time of the signature, in seconds"),
+        ("X-Digiposte-Signature" = String, Header, description = "sha256=<hex HMAC-SHA256 of timestamp.body>"),
+    ),
+    responses(
+        (status = 200, body = ReceiptAck, description = "Processed (or already processed)"),
+        (status = 401, description = "Missing or wrong signature (`webhook_signature_invalid`), or too old (`webhook_stale`)"),
+        (status = 404, description = "No document carries this Digiposte id (the receipt is kept)"),
+    )
+)]
+#[post("/webhooks/digiposte")]
+async fn receipt(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let config = &state.config.digiposte;
+    let invalid = |why: &str| ApiError::new(ErrorCode::WebhookSignatureInvalid, why.to_owned());
+    let (Some(ts), Some(sig)) = (
+        header(&req, signature::TIMESTAMP_HEADER),
+        header(&req, signature::SIGNATURE_HEADER),
+    ) else {
+        return Err(invalid("the receipt carries no signature"));
+    };
+    let seconds: i64 = ts
+        .trim()
+        .parse()
+        .map_err(|_| invalid("the signature timestamp is not a Unix time"))?;
+    let now = chrono::Utc::now().timestamp();
+    if (now - seconds).abs() > config.webhook_tolerance_secs {
+        return Err(ApiError::new(
+            ErrorCode::WebhookStale,
+            format!(
+                "the receipt was signed {}s ago; at most {}s are accepted",
+                now - seconds,
+                config.webhook_tolerance_secs
+            ),
+        ));
+    }
+    if config.webhook_secret.is_empty()
+        || !signature::verify(
+            config.webhook_secret.expose().as_bytes(),
+            ts.trim(),
+            &body,
+            sig,
+        )
+    {
+        tracing::warn!("Digiposte receipt refused: bad signature");
+        return Err(invalid("the receipt's signature does not match"));
+    }
+    let parsed: Receipt = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(ErrorCode::MalformedJson, format!("unreadable receipt: {e}")))?;
+    let raw = String::from_utf8_lossy(&body).into_owned();
+    let signed_at = chrono::DateTime::from_timestamp(seconds, 0)
+        .map(|t| t.naive_utc())
+        .unwrap_or_else(crate::db::now);
+    let receipt_id = parsed.receipt_id.clone();
+    let (outcome, _) = state
+        .db
+        .write(move |conn| receipts::record(conn, &parsed, &raw, signed_at))
+        .await?;
+    tracing::debug!(%receipt_id, outcome = outcome.as_str(), "Digiposte receipt");
+    if outcome == ReceiptOutcome::UnknownDocument {
+        return Err(
+            ApiError::not_found("document with this Digiposte id").with("receipt_id", &receipt_id)
+        );
+    }
+    Ok(HttpResponse::Ok().json(ReceiptAck {
+        receipt_id,
+        outcome: outcome.as_str().to_owned(),
+    }))
+}
+
+/// Runs the membership synchronisation now (it also runs nightly): Digiposte's memberships
+/// update the vaults' statuses, `accepted` and `personalised`. Queued; follow the job.
+#[utoipa::path(
+    tag = "digiposte",
+    responses(
+        (status = 202, body = PendingAction, description = "Queued (or already queued)"),
+        (status = 403, description = "Administrators only"),
+        (status = 409, description = "Digiposte is not configured (`digiposte_not_configured`)"),
+    )
+)]
+#[post("/digiposte/sync")]
+async fn sync(state: web::Data<AppState>, principal: Principal) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Permission::DigiposteAdmin)?;
+    if !state.config.digiposte.is_configured() {
+        return Err(ApiError::new(
+            ErrorCode::DigiposteNotConfigured,
+            "set digiposte.base_url to synchronise with Digiposte",
+        ));
+    }
+    let actor = principal.actor();
+    let key = state.audit_key.clone();
+    let job = state
+        .db
+        .write(move |conn| {
+            let (job, created) = jobs::enqueue(
+                conn,
+                jobs::kind::VAULT_SYNC,
+                crate::jobs::sync::MANUAL,
+                &serde_json::json!({}),
+                &actor,
+            )?;
+            if created {
+                audit::append(
+                    conn,
+                    key.expose().as_bytes(),
+                    AuditEvent {
+                        actor: &actor,
+                        action: "digiposte.sync",
+                        student: None,
+                        object_type: "job",
+                        object_id: Some(&job.id),
+                        details: serde_json::json!({}),
+                    },
+                )?;
+            }
+            Ok(job)
+        })
+        .await?;
+    Ok(HttpResponse::Accepted().json(PendingAction::from(job)))
+}

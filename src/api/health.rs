@@ -1,0 +1,34 @@
+//! Liveness and readiness probes (no credentials needed).
+
+use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(live).service(ready);
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HealthStatus {
+    /// `ok` when the probe passed.
+    pub status: &'static str,
+}
+
+/// The process is up and serving HTTP.
+#[utoipa::path(tag = "health", responses((status = 200, body = HealthStatus)))]
+#[get("/health/live")]
+async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(HealthStatus { status: "ok" })
+}
+
+/// The process can serve requests: the database answers.
+#[utoipa::path(tag = "health", responses((status = 200, body = HealthStatus)))]
+#[get("/health/ready")]
+async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    state.db.ping().await?;
+    Ok(HttpResponse::Ok().json(HealthStatus { status: "ok" }))
+}

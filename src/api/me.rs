@@ -1,0 +1,106 @@
+//! `/me…`: the caller as passerelle understands it, and a student's own views.
+
+use actix_web::{get, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::auth::{DataScope, Principal};
+use crate::db::{students, vaults};
+use crate::domain::vault::VaultStatus;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(me).service(my_vault).service(my_personal_data);
+}
+
+/// The authenticated principal: role, composantes, student number or scopes.
+#[utoipa::path(tag = "identity", responses((status = 200, body = Principal)))]
+#[get("/me")]
+async fn me(principal: Principal) -> web::Json<Principal> {
+    web::Json(principal)
+}
+
+/// A student's own vault, as the "vérification compte" page shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MyVault {
+    /// Absent when no vault exists (e.g. the student objected to its creation).
+    pub status: Option<VaultStatus>,
+    pub status_label: Option<&'static str>,
+    pub accepted: bool,
+    pub personalised: bool,
+    /// What to do next, in plain French.
+    pub next_step: String,
+    /// The link to finish (or renew) the account, when one was issued.
+    pub customization_url: Option<String>,
+}
+
+/// The caller's own vault (students only).
+#[utoipa::path(
+    tag = "identity",
+    responses(
+        (status = 200, body = MyVault),
+        (status = 403, description = "Only students have a vault"),
+        (status = 404, description = "The student is not known to passerelle"),
+    )
+)]
+#[get("/me/vault")]
+async fn my_vault(
+    state: web::Data<AppState>,
+    principal: Principal,
+) -> Result<web::Json<MyVault>, ApiError> {
+    let cod_etu = principal.own_cod_etu()?.to_owned();
+    let view = state
+        .db
+        .run(move |conn| {
+            let student = students::get(conn, &DataScope::Student(cod_etu.clone()), &cod_etu)?
+                .ok_or_else(|| ApiError::not_found("student"))?;
+            Ok(match vaults::by_student(conn, &student.id)? {
+                Some(v) => {
+                    let status = v.status();
+                    MyVault {
+                        status: Some(status),
+                        status_label: Some(status.label()),
+                        accepted: v.accepted,
+                        personalised: v.personalised,
+                        next_step: status.student_guidance().to_owned(),
+                        customization_url: v.customization_url,
+                    }
+                }
+                None => MyVault {
+                    status: None,
+                    status_label: None,
+                    accepted: false,
+                    personalised: false,
+                    next_step:
+                        "Aucun coffre-fort n'a été créé pour vous (par exemple parce que vous \
+                                vous y êtes opposé). Contactez votre scolarité pour en demander un."
+                            .into(),
+                    customization_url: None,
+                },
+            })
+        })
+        .await?;
+    Ok(web::Json(view))
+}
+
+/// Everything passerelle holds on the caller (students): the right of access.
+#[utoipa::path(
+    tag = "identity",
+    responses(
+        (status = 200, body = crate::services::personal_data::PersonalData),
+        (status = 403, description = "Students only"),
+        (status = 404, description = "The student is not known to passerelle"),
+    )
+)]
+#[get("/me/personal-data")]
+async fn my_personal_data(
+    state: web::Data<AppState>,
+    principal: Principal,
+) -> Result<web::Json<crate::services::personal_data::PersonalData>, ApiError> {
+    let cod_etu = principal.own_cod_etu()?.to_owned();
+    let data =
+        super::students::export_for(&state, DataScope::Student(cod_etu.clone()), cod_etu).await?;
+    Ok(web::Json(data))
+}

@@ -1,0 +1,908 @@
+//! `/uploads` and `/treatments`: deposit an Apogée batch, follow its split, look at the three
+//! blocks (students, with a vault, without), preview a document, confirm an identity, cancel.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::upload;
+use crate::auth::{DataScope, Permission, Principal};
+use crate::db::audit::{self, AuditEvent};
+use crate::db::treatments::{self as repo, Block, TreatmentFilter};
+use crate::db::{composantes, jobs};
+use crate::domain::delivery::{DeliveryStatus, DocumentType, TreatmentStatus};
+use crate::domain::vault::VaultStatus;
+use crate::error::{ApiError, ErrorCode, FieldError};
+use crate::pagination::{Page, Window};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(upload_batch)
+        .service(list)
+        .service(show)
+        .service(documents)
+        .service(document_pdf)
+        .service(confirm_identity)
+        .service(send)
+        .service(cancel);
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Blocks {
+    /// Bleu — Etudiants: every student of the treatment.
+    pub students: i64,
+    /// Vert — Etudiants ayant un coffre: students whose vault is active.
+    pub with_vault: i64,
+    /// Rouge — Etudiants sans coffre.
+    pub without_vault: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryCount {
+    /// `null` for documents not sent yet.
+    pub status: Option<DeliveryStatus>,
+    pub label: &'static str,
+    pub count: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Rejection {
+    /// The problem code (e.g. `scanned_pdf`, `not_from_apogee`).
+    pub code: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Treatment {
+    pub id: String,
+    pub label: String,
+    pub document_type: DocumentType,
+    pub document_type_label: &'static str,
+    pub composante: String,
+    pub academic_year: i32,
+    pub session: Option<String>,
+    pub status: TreatmentStatus,
+    /// The status as the managers' manual names it, e.g. "Fichier découpé".
+    pub status_label: &'static str,
+    pub file_name: String,
+    pub file_sha256: String,
+    pub file_size: i64,
+    /// Split progress: pages read so far, and in all (known once reading began).
+    pub pages_done: i32,
+    pub pages_total: Option<i32>,
+    /// Cover pages skipped (1-based).
+    pub skipped_pages: Vec<u32>,
+    pub warnings: Vec<String>,
+    pub rejection: Option<Rejection>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub split_at: Option<DateTime<Utc>>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    /// Documents still "En attente du retour" longer than `digiposte.receipt_timeout_secs`
+    /// (48 h by default) after their deposit: Digiposte's return is overdue.
+    pub overdue_receipts: i64,
+}
+
+impl From<repo::TreatmentRow> for Treatment {
+    fn from(t: repo::TreatmentRow) -> Self {
+        let status = t.status();
+        let document_type =
+            DocumentType::parse(&t.document_type).unwrap_or(DocumentType::ReleveNotes);
+        Treatment {
+            status,
+            status_label: status.label(),
+            document_type,
+            document_type_label: document_type.label(),
+            rejection: t.rejection_code.map(|code| Rejection {
+                code,
+                detail: t.rejection_detail.unwrap_or_default(),
+            }),
+            skipped_pages: serde_json::from_str(&t.skipped_pages).unwrap_or_default(),
+            warnings: serde_json::from_str(&t.warnings).unwrap_or_default(),
+            id: t.id,
+            label: t.label,
+            composante: t.composante,
+            academic_year: t.academic_year,
+            session: t.session,
+            file_name: t.file_name,
+            file_sha256: t.file_sha256,
+            file_size: t.file_size,
+            pages_done: t.pages_done,
+            pages_total: t.pages_total,
+            created_by: t.created_by,
+            created_at: t.created_at.and_utc(),
+            split_at: t.split_at.map(|d| d.and_utc()),
+            sent_at: t.sent_at.map(|d| d.and_utc()),
+            cancelled_at: t.cancelled_at.map(|d| d.and_utc()),
+            overdue_receipts: 0,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TreatmentDetail {
+    #[serde(flatten)]
+    pub treatment: Treatment,
+    pub blocks: Blocks,
+    /// Documents "Envoyer dans les coffres" would send now: known student, identity checked,
+    /// consent given, active vault. The confirmation of the send must carry this number.
+    pub deliverable: i64,
+    /// After sending: documents per delivery state (Transmis, Erreur transmission…).
+    pub deliveries: Vec<DeliveryCount>,
+}
+
+/// The multipart form of `POST /uploads`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The batch PDF edited from Apogée.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    document_type: DocumentType,
+    /// 2025 means 2025-2026.
+    academic_year: i32,
+    /// COD_CMP of the composante the batch belongs to.
+    composante: String,
+    /// A label for the treatment list, e.g. "Relevés L1 Informatique S1".
+    label: String,
+    /// Optional session (1 or 2).
+    session: Option<String>,
+}
+
+fn field_error(field: &str, code: &str, message: &str) -> ApiError {
+    ApiError::validation(vec![FieldError {
+        field: field.into(),
+        code: code.into(),
+        message: message.into(),
+    }])
+}
+
+/// Deposits a batch PDF edited from Apogée ("Déposer un document"). The file is streamed to
+/// disk under the size limit and validated; a refused file answers its problem code (the
+/// treatment is listed as "Erreur de découpage"); an accepted one answers 202 with the
+/// treatment's location while the split runs in the background ("Découper").
+#[utoipa::path(
+    tag = "treatments",
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 202, body = Treatment, description = "Accepted; follow the Location header"),
+        (status = 403, description = "Not allowed to upload"),
+        (status = 413, description = "The file is over the size limit (`file_too_large`)"),
+        (status = 415, description = "Not a multipart form"),
+        (status = 422, description = "Invalid fields, or the PDF was refused (its code says why)"),
+        (status = 507, description = "The data directory cannot take the file"),
+    )
+)]
+#[post("/uploads")]
+async fn upload_batch(
+    state: web::Data<AppState>,
+    principal: Principal,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let scope = principal.authorize(Permission::UploadsWrite)?;
+    if upload::media_type(&req) != "multipart/form-data" {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send the batch as multipart/form-data with a `file` part",
+        ));
+    }
+    let form = actix_multipart::Multipart::new(req.headers(), payload);
+    let mut form = upload::receive_form(
+        form,
+        &state.config.data_dir.join("tmp"),
+        "file",
+        state.config.split.max_bytes,
+        ErrorCode::FileTooLarge,
+    )
+    .await?;
+    let document_type = DocumentType::parse(form.required("document_type")?).ok_or_else(|| {
+        field_error(
+            "document_type",
+            "enum",
+            "expected releve_notes or attestation_reussite",
+        )
+    })?;
+    let academic_year: i32 = form
+        .required("academic_year")?
+        .trim()
+        .parse()
+        .ok()
+        .filter(|y| (1990..=2100).contains(y))
+        .ok_or_else(|| field_error("academic_year", "year", "expected a year such as 2025"))?;
+    let composante = form.required("composante")?.trim().to_owned();
+    let label = form.required("label")?.trim().to_owned();
+    if label.chars().count() > 200 {
+        return Err(field_error("label", "length", "at most 200 characters"));
+    }
+    let session = form.optional("session").map(|s| s.trim().to_owned());
+    let file = form.take_file("file")?;
+    let file_name = file
+        .file_name
+        .clone()
+        .unwrap_or_else(|| "batch.pdf".into())
+        .chars()
+        .take(200)
+        .collect::<String>();
+
+    // The composante must be one the caller manages (same answer whether it exists or not).
+    {
+        let code = composante.clone();
+        let scope = scope.clone();
+        let known = state
+            .db
+            .run(move |conn| composantes::get(conn, &scope, &code))
+            .await?;
+        if known.is_none() {
+            return Err(field_error(
+                "composante",
+                "unknown",
+                "unknown composante, or one you do not manage",
+            ));
+        }
+    }
+    // Validation is quick (structure, producer, metadata); the split itself runs as a job.
+    let mut config = state.config.split.clone();
+    config.kind = match document_type {
+        DocumentType::ReleveNotes => crate::pdf::DocumentKind::Releve,
+        DocumentType::AttestationReussite => crate::pdf::DocumentKind::Attestation,
+    };
+    let bytes = file.read().await?;
+    let verdict = web::block(move || crate::pdf::validate(&bytes, &config)).await?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let actor = principal.actor();
+    let key = state.audit_key.clone();
+    let rejection = verdict.as_ref().err().map(|e| (e.code(), e.to_string()));
+    if rejection.is_none() {
+        state.store.adopt(&file.temp, &file.sha256)?;
+    }
+    let status = if rejection.is_some() {
+        TreatmentStatus::SplitFailed
+    } else {
+        TreatmentStatus::Splitting
+    };
+    let (sha, size) = (file.sha256.clone(), file.size as i64);
+    let id_tx = id.clone();
+    let rejection_tx = rejection.clone();
+    let row = state
+        .db
+        .write(move |conn| {
+            let now = crate::db::now();
+            let row = repo::insert(
+                conn,
+                &repo::NewTreatment {
+                    id: &id_tx,
+                    composante: &composante,
+                    document_type: document_type.as_str(),
+                    academic_year,
+                    session: session.as_deref(),
+                    label: &label,
+                    file_name: &file_name,
+                    file_sha256: &sha,
+                    file_size: size,
+                    status: status.as_str(),
+                    pages_total: None,
+                    pages_done: 0,
+                    rejection_code: rejection_tx.as_ref().map(|(c, _)| *c),
+                    rejection_detail: rejection_tx.as_ref().map(|(_, d)| d.as_str()),
+                    skipped_pages: "[]",
+                    warnings: "[]",
+                    created_by: &actor,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )?;
+            if rejection_tx.is_none() {
+                jobs::enqueue(
+                    conn,
+                    crate::jobs::split::KIND,
+                    &id_tx,
+                    &serde_json::json!({}),
+                    &actor,
+                )?;
+            }
+            audit::append(
+                conn,
+                key.expose().as_bytes(),
+                AuditEvent {
+                    actor: &actor,
+                    action: "treatment.upload",
+                    student: None,
+                    object_type: "treatment",
+                    object_id: Some(&id_tx),
+                    details: serde_json::json!({
+                        "composante": row.composante,
+                        "document_type": row.document_type,
+                        "sha256": row.file_sha256,
+                        "size": row.file_size,
+                        "rejection": rejection_tx.as_ref().map(|(c, _)| *c),
+                    }),
+                },
+            )?;
+            Ok(row)
+        })
+        .await?;
+    let location = format!("/treatments/{id}");
+    if let Err(e) = verdict {
+        return Err(ApiError::from(e)
+            .with("treatment_id", &id)
+            .with_header(actix_web::http::header::LOCATION, &location));
+    }
+    Ok(HttpResponse::Accepted()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .json(Treatment::from(row)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TreatmentQuery {
+    /// One or more statuses, comma-separated: splitting, split, split_failed, sent, cancelled.
+    pub status: Option<String>,
+    pub composante: Option<String>,
+    pub document_type: Option<DocumentType>,
+    /// Created at or after (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Created before (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    pub page: Option<u32>,
+    /// Items per page (at most 500).
+    pub per_page: Option<u32>,
+}
+
+fn parse_statuses(s: Option<&str>) -> Result<Vec<TreatmentStatus>, ApiError> {
+    let Some(s) = s else { return Ok(Vec::new()) };
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            TreatmentStatus::parse(p).ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidParameter,
+                    format!("`{p}` is not a treatment status (splitting, split, split_failed, sent, cancelled)"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The treatments of the caller's composantes ("Traitements"), newest first.
+#[utoipa::path(tag = "treatments", params(TreatmentQuery), responses((status = 200, body = Page<Treatment>)))]
+#[get("/treatments")]
+async fn list(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<TreatmentQuery>,
+) -> Result<web::Json<Page<Treatment>>, ApiError> {
+    let scope = principal.authorize(Permission::TreatmentsRead)?;
+    let query = query.into_inner();
+    let window = Window::new(query.page, query.per_page)?;
+    let filter = TreatmentFilter {
+        statuses: parse_statuses(query.status.as_deref())?,
+        composante: query.composante,
+        document_type: query.document_type.map(|d| d.as_str().to_owned()),
+        from: query.from.map(|t| t.naive_utc()),
+        to: query.to.map(|t| t.naive_utc()),
+    };
+    let overdue_before = receipts_due_before(&state);
+    let (rows, total, overdue) = state
+        .db
+        .run(move |conn| {
+            let (rows, total) = repo::list(conn, &scope, &filter, window)?;
+            let ids: Vec<String> = rows.iter().map(|t| t.id.clone()).collect();
+            let overdue = crate::db::deliveries::overdue_by_treatment(conn, &ids, overdue_before)?;
+            Ok((rows, total, overdue))
+        })
+        .await?;
+    Ok(web::Json(
+        window.wrap(
+            rows.into_iter()
+                .map(|t| {
+                    let n = overdue.get(&t.id).copied().unwrap_or(0);
+                    Treatment {
+                        overdue_receipts: n,
+                        ..Treatment::from(t)
+                    }
+                })
+                .collect(),
+            total,
+        ),
+    ))
+}
+
+/// Documents deposited before this instant and still awaiting their receipt are overdue.
+fn receipts_due_before(state: &AppState) -> chrono::NaiveDateTime {
+    crate::db::now() - chrono::Duration::seconds(state.config.digiposte.receipt_timeout_secs)
+}
+
+async fn load_treatment(
+    state: &AppState,
+    scope: DataScope,
+    id: String,
+) -> Result<repo::TreatmentRow, ApiError> {
+    state
+        .db
+        .run(move |conn| {
+            repo::get(conn, &scope, &id)?.ok_or_else(|| ApiError::not_found("treatment"))
+        })
+        .await
+}
+
+/// One treatment with its progress, its blocks (students / with a vault / without) and, once
+/// sent, the documents per delivery state.
+#[utoipa::path(
+    tag = "treatments",
+    params(("id" = String, Path, description = "Treatment id")),
+    responses((status = 200, body = TreatmentDetail), (status = 404, description = "No such treatment within the caller's scope"))
+)]
+#[get("/treatments/{id}")]
+async fn show(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<web::Json<TreatmentDetail>, ApiError> {
+    let scope = principal.authorize(Permission::TreatmentsRead)?;
+    let id = id.into_inner();
+    let overdue_before = receipts_due_before(&state);
+    let detail = state
+        .db
+        .run(move |conn| {
+            let t =
+                repo::get(conn, &scope, &id)?.ok_or_else(|| ApiError::not_found("treatment"))?;
+            let overdue_receipts = crate::db::deliveries::overdue_by_treatment(
+                conn,
+                std::slice::from_ref(&t.id),
+                overdue_before,
+            )?
+            .get(&t.id)
+            .copied()
+            .unwrap_or(0);
+            let (students, with_vault, without_vault) = repo::block_counts(conn, &t.id)?;
+            let deliverable = repo::deliverability(conn, &t.id)?
+                .iter()
+                .filter(|(_, verdict)| verdict.is_ok())
+                .count() as i64;
+            let deliveries = repo::delivery_counts(conn, &t.id)?
+                .into_iter()
+                .map(|(status, count)| {
+                    let status = status.as_deref().and_then(DeliveryStatus::parse);
+                    DeliveryCount {
+                        label: status.map_or("Non envoyé", DeliveryStatus::label),
+                        status,
+                        count,
+                    }
+                })
+                .collect();
+            Ok(TreatmentDetail {
+                treatment: Treatment {
+                    overdue_receipts,
+                    ..t.into()
+                },
+                blocks: Blocks {
+                    students,
+                    with_vault,
+                    without_vault,
+                },
+                deliverable,
+                deliveries,
+            })
+        })
+        .await?;
+    Ok(web::Json(detail))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TreatmentDocument {
+    pub id: String,
+    /// The student number read on the pages.
+    pub cod_etu: String,
+    /// The registry's name, when the student is known.
+    pub last_name: Option<String>,
+    pub first_name: Option<String>,
+    pub ine: Option<String>,
+    pub pages: Vec<u32>,
+    /// continuation, merged, identity_mismatch, ambiguous_student, unknown_student.
+    pub flags: Vec<String>,
+    /// Whether a manager must confirm the identity before the document can be sent.
+    pub needs_identity_check: bool,
+    pub identity_confirmed_by: Option<String>,
+    /// The student's vault status, when they have one.
+    pub vault_status: Option<VaultStatus>,
+    pub has_active_vault: bool,
+    pub sha256: String,
+    pub size: i64,
+    pub delivery_status: Option<DeliveryStatus>,
+    pub delivery_status_label: Option<&'static str>,
+    pub delivery_reason: Option<String>,
+    pub deposited_at: Option<DateTime<Utc>>,
+    pub receipt_at: Option<DateTime<Utc>>,
+    /// The PDF is still stored (retention deletes it after a final delivery state).
+    pub file_available: bool,
+}
+
+impl TreatmentDocument {
+    fn from_view((d, name, vault): repo::DocumentView) -> Self {
+        let vault_status = vault.as_deref().and_then(VaultStatus::parse);
+        let delivery_status = d.delivery_status.as_deref().and_then(DeliveryStatus::parse);
+        TreatmentDocument {
+            needs_identity_check: d.needs_identity_check(),
+            flags: d.flags(),
+            has_active_vault: vault_status == Some(VaultStatus::Active),
+            vault_status,
+            delivery_status_label: delivery_status.map(DeliveryStatus::label),
+            delivery_status,
+            last_name: name.as_ref().map(|n| n.0.clone()),
+            first_name: name.map(|n| n.1),
+            pages: serde_json::from_str(&d.pages).unwrap_or_default(),
+            file_available: d.file_deleted_at.is_none(),
+            id: d.id,
+            cod_etu: d.cod_etu,
+            ine: d.ine,
+            identity_confirmed_by: d.identity_confirmed_by,
+            sha256: d.sha256,
+            size: d.size,
+            delivery_reason: d.delivery_reason,
+            deposited_at: d.deposited_at.map(|t| t.and_utc()),
+            receipt_at: d.receipt_at.map(|t| t.and_utc()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockParam {
+    #[default]
+    All,
+    WithVault,
+    WithoutVault,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DocumentQuery {
+    /// all (Etudiants), with_vault (Etudiants ayant un coffre), without_vault (sans coffre).
+    #[param(inline)]
+    pub block: Option<BlockParam>,
+    pub page: Option<u32>,
+    /// Items per page (at most 500).
+    pub per_page: Option<u32>,
+}
+
+/// The documents of a treatment, by block.
+#[utoipa::path(
+    tag = "treatments",
+    params(("id" = String, Path, description = "Treatment id"), DocumentQuery),
+    responses((status = 200, body = Page<TreatmentDocument>), (status = 404, description = "No such treatment within the caller's scope"))
+)]
+#[get("/treatments/{id}/documents")]
+async fn documents(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    query: web::Query<DocumentQuery>,
+) -> Result<web::Json<Page<TreatmentDocument>>, ApiError> {
+    let scope = principal.authorize(Permission::TreatmentsRead)?;
+    let window = Window::new(query.page, query.per_page)?;
+    let block = match query.block.unwrap_or_default() {
+        BlockParam::All => Block::All,
+        BlockParam::WithVault => Block::WithVault,
+        BlockParam::WithoutVault => Block::WithoutVault,
+    };
+    let t = load_treatment(&state, scope, id.into_inner()).await?;
+    let (rows, total) = state
+        .db
+        .run(move |conn| repo::documents_page(conn, &t.id, block, window))
+        .await?;
+    Ok(web::Json(window.wrap(
+        rows.into_iter().map(TreatmentDocument::from_view).collect(),
+        total,
+    )))
+}
+
+/// The split PDF of one student (the preview).
+#[utoipa::path(
+    tag = "treatments",
+    params(("id" = String, Path, description = "Treatment id"), ("doc" = String, Path, description = "Document id")),
+    responses(
+        (status = 200, description = "The document", content_type = "application/pdf", body = Vec<u8>),
+        (status = 404, description = "No such document within the caller's scope, or its file was deleted by retention"),
+    )
+)]
+#[get("/treatments/{id}/documents/{doc}/pdf")]
+async fn document_pdf(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = principal.authorize(Permission::TreatmentsRead)?;
+    let (id, doc) = path.into_inner();
+    let t = load_treatment(&state, scope, id).await?;
+    let d = state
+        .db
+        .run(move |conn| {
+            repo::document(conn, &t.id, &doc)?.ok_or_else(|| ApiError::not_found("document"))
+        })
+        .await?;
+    if d.file_deleted_at.is_some() {
+        return Err(ApiError::not_found("document file (deleted by retention)"));
+    }
+    let store = state.store.clone();
+    let sha = d.sha256.clone();
+    let bytes = web::block(move || store.get(&sha)).await??;
+    Ok(HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header((
+            "Content-Disposition",
+            format!("inline; filename=\"{}.pdf\"", d.id),
+        ))
+        .insert_header(("Cache-Control", "private, no-store"))
+        .body(bytes))
+}
+
+/// A manager confirms that a flagged document (name mismatch, two numbers on a page) is the
+/// student's: it becomes deliverable.
+#[utoipa::path(
+    tag = "treatments",
+    params(("id" = String, Path, description = "Treatment id"), ("doc" = String, Path, description = "Document id")),
+    responses(
+        (status = 200, body = TreatmentDocument),
+        (status = 404, description = "No such document within the caller's scope"),
+        (status = 409, description = "Nothing to confirm, or the treatment was already sent or cancelled"),
+    )
+)]
+#[post("/treatments/{id}/documents/{doc}/confirm-identity")]
+async fn confirm_identity(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<TreatmentDocument>, ApiError> {
+    let scope = principal.authorize(Permission::TreatmentsAct)?;
+    let (id, doc) = path.into_inner();
+    let actor = principal.actor();
+    let key = state.audit_key.clone();
+    let view = state
+        .db
+        .write(move |conn| {
+            let t =
+                repo::get(conn, &scope, &id)?.ok_or_else(|| ApiError::not_found("treatment"))?;
+            let d = repo::document(conn, &t.id, &doc)?
+                .ok_or_else(|| ApiError::not_found("document"))?;
+            if t.status() != TreatmentStatus::Split {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidTransition,
+                    "the treatment is not waiting to be sent",
+                )
+                .with("current_status", t.status().as_str()));
+            }
+            if !d.needs_identity_check() {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidTransition,
+                    "this document has no identity to confirm",
+                ));
+            }
+            repo::confirm_identity(conn, &d.id, &actor)?;
+            audit::append(
+                conn,
+                key.expose().as_bytes(),
+                AuditEvent {
+                    actor: &actor,
+                    action: "document.confirm_identity",
+                    student: Some(&d.cod_etu),
+                    object_type: "document",
+                    object_id: Some(&d.id),
+                    details: serde_json::json!({ "treatment_id": t.id, "flags": d.flags() }),
+                },
+            )?;
+            let (rows, _) =
+                repo::documents_page(conn, &t.id, Block::All, Window::new(None, Some(500))?)?;
+            rows.into_iter()
+                .find(|(r, _, _)| r.id == d.id)
+                .ok_or_else(|| ApiError::not_found("document"))
+        })
+        .await?;
+    Ok(web::Json(TreatmentDocument::from_view(view)))
+}
+
+#[derive(Debug, Deserialize, validator::Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendConfirmation {
+    /// The number of documents the manager was shown as about to be sent (`deliverable` of
+    /// the treatment). If it changed meanwhile, nothing is sent (409).
+    #[validate(range(min = 0))]
+    pub expected_documents: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SendSummary {
+    pub treatment: Treatment,
+    /// Documents queued for Digiposte by this request (0 when the treatment was already sent).
+    pub queued: i64,
+    /// Documents kept back, per reason.
+    pub held: Vec<HeldCount>,
+    /// False when the treatment had been sent before: nothing new was queued.
+    pub newly_sent: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HeldCount {
+    pub reason: crate::domain::delivery::Hold,
+    pub count: i64,
+}
+
+/// "Envoyer dans les coffres": queues every deliverable document for Digiposte (students with
+/// an active vault, identity checked, consent given); the others stay "sans coffre" with their
+/// reason. Requires the confirmation of the number of documents the manager was shown.
+/// Sending again queues nothing new.
+#[utoipa::path(
+    tag = "treatments",
+    params(("id" = String, Path, description = "Treatment id")),
+    request_body = SendConfirmation,
+    responses(
+        (status = 202, body = SendSummary),
+        (status = 404, description = "No such treatment within the caller's scope"),
+        (status = 409, description = "The confirmed number no longer matches (`confirmation_mismatch`), or the treatment is not split"),
+    )
+)]
+#[post("/treatments/{id}/send")]
+async fn send(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    body: super::extract::ValidJson<SendConfirmation>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = principal.authorize(Permission::TreatmentsAct)?;
+    let id = id.into_inner();
+    let expected = body.0.expected_documents;
+    let actor = principal.actor();
+    let key = state.audit_key.clone();
+    let summary = state
+        .db
+        .write(move |conn| {
+            let t = repo::get(conn, &scope, &id)?.ok_or_else(|| ApiError::not_found("treatment"))?;
+            let verdicts = repo::deliverability(conn, &t.id)?;
+            let count_held = |verdicts: &[repo::Verdict]| {
+                let mut held: Vec<HeldCount> = Vec::new();
+                for (_, v) in verdicts {
+                    if let Err(reason) = v {
+                        match held.iter_mut().find(|h| h.reason == *reason) {
+                            Some(h) => h.count += 1,
+                            None => held.push(HeldCount { reason: *reason, count: 1 }),
+                        }
+                    }
+                }
+                held
+            };
+            if t.status() == TreatmentStatus::Sent {
+                let held = count_held(&verdicts);
+                return Ok(SendSummary {
+                    treatment: t.into(),
+                    queued: 0,
+                    held,
+                    newly_sent: false,
+                });
+            }
+            if t.status() != TreatmentStatus::Split {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidTransition,
+                    format!("a treatment in status `{}` cannot be sent", t.status().as_str()),
+                )
+                .with("current_status", t.status().as_str())
+                .with("current_status_label", t.status().label()));
+            }
+            let deliverable = verdicts.iter().filter(|(_, v)| v.is_ok()).count() as i64;
+            if deliverable != expected {
+                return Err(ApiError::new(
+                    ErrorCode::ConfirmationMismatch,
+                    format!("{deliverable} documents would be sent now, not {expected}: look again before confirming"),
+                )
+                .with("expected_documents", deliverable));
+            }
+            let mut queued = 0;
+            for (d, verdict) in &verdicts {
+                match verdict {
+                    Ok(()) => {
+                        if crate::db::deliveries::queue(conn, &d.id)? {
+                            jobs::enqueue(conn, crate::db::jobs::kind::DELIVER, &d.id, &serde_json::json!({}), &actor)?;
+                            queued += 1;
+                        }
+                    }
+                    Err(reason) => crate::db::deliveries::hold(conn, &d.id, reason.as_str())?,
+                }
+            }
+            repo::change_status(conn, &t.id, TreatmentStatus::Split, TreatmentStatus::Sent, &actor)?;
+            let held = count_held(&verdicts);
+            audit::append(
+                conn,
+                key.expose().as_bytes(),
+                AuditEvent {
+                    actor: &actor,
+                    action: "treatment.send",
+                    student: None,
+                    object_type: "treatment",
+                    object_id: Some(&t.id),
+                    details: serde_json::json!({ "queued": queued, "held": held }),
+                },
+            )?;
+            Ok(SendSummary {
+                treatment: repo::find(conn, &t.id)?.into(),
+                queued,
+                held,
+                newly_sent: true,
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Accepted().json(summary))
+}
+
+/// Cancels a split treatment ("Annuler le traitement"): nothing will be sent, and its
+/// documents are deleted. Only while the file is split and not sent.
+#[utoipa::path(
+    tag = "treatments",
+    params(("id" = String, Path, description = "Treatment id")),
+    responses(
+        (status = 200, body = Treatment),
+        (status = 404, description = "No such treatment within the caller's scope"),
+        (status = 409, description = "Only a split treatment can be cancelled"),
+    )
+)]
+#[post("/treatments/{id}/cancel")]
+async fn cancel(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<web::Json<Treatment>, ApiError> {
+    let scope = principal.authorize(Permission::TreatmentsAct)?;
+    let id = id.into_inner();
+    let actor = principal.actor();
+    let key = state.audit_key.clone();
+    let (row, blobs) = state
+        .db
+        .write(move |conn| {
+            let t =
+                repo::get(conn, &scope, &id)?.ok_or_else(|| ApiError::not_found("treatment"))?;
+            if !repo::change_status(
+                conn,
+                &t.id,
+                TreatmentStatus::Split,
+                TreatmentStatus::Cancelled,
+                &actor,
+            )? {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidTransition,
+                    format!(
+                        "a treatment in status `{}` cannot be cancelled",
+                        t.status().as_str()
+                    ),
+                )
+                .with("current_status", t.status().as_str())
+                .with("current_status_label", t.status().label()));
+            }
+            let docs = repo::all_documents(conn, &t.id)?;
+            let ids: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
+            let blobs: Vec<String> = docs.iter().map(|d| d.sha256.clone()).collect();
+            let blobs = repo::blobs_only_kept_by(conn, &ids, &blobs)?;
+            repo::mark_files_deleted(conn, &ids)?;
+            audit::append(
+                conn,
+                key.expose().as_bytes(),
+                AuditEvent {
+                    actor: &actor,
+                    action: "treatment.cancel",
+                    student: None,
+                    object_type: "treatment",
+                    object_id: Some(&t.id),
+                    details: serde_json::json!({ "documents": docs.len() }),
+                },
+            )?;
+            Ok((repo::find(conn, &t.id)?, blobs))
+        })
+        .await?;
+    for blob in blobs {
+        state.store.delete(&blob)?;
+    }
+    Ok(web::Json(row.into()))
+}

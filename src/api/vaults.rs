@@ -1,0 +1,528 @@
+//! `/vaults`: the registry managers filter every day, the dashboard counts, and vault actions.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::auth::{Permission, Principal};
+use crate::db::audit::{self, AuditEvent};
+use crate::db::vaults::{self as repo, VaultFilter, VaultSort};
+use crate::db::{consents, jobs};
+use crate::domain::vault::{VaultAction, VaultStatus, VaultTrigger};
+use crate::error::{ApiError, ErrorCode};
+use crate::pagination::{Page, Window};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list)
+        .service(summary)
+        .service(show)
+        .service(subscribe)
+        .service(terminate)
+        .service(reinvite);
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VaultStudent {
+    pub cod_etu: String,
+    pub ine: Option<String>,
+    pub last_name: String,
+    pub first_name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Vault {
+    pub id: String,
+    pub student: VaultStudent,
+    pub status: VaultStatus,
+    /// The status as managers know it, e.g. "Validé".
+    #[schema(example = "Validé")]
+    pub status_label: &'static str,
+    /// Acceptation ✔/✘: the student accepted full dematerialisation.
+    pub accepted: bool,
+    /// Personnalisé ✔/✘: the student finished the account with a personal e-mail.
+    pub personalised: bool,
+    /// Digiposte's route code, once the subscription was accepted.
+    pub route_code: Option<String>,
+    /// The link the student follows to finish (or renew) the account, when one was issued.
+    pub customization_url: Option<String>,
+    /// Digiposte's last refusal or failure, if any.
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub status_changed_at: DateTime<Utc>,
+}
+
+impl Vault {
+    pub fn from_rows(v: repo::VaultRow, s: repo::VaultStudent) -> Vault {
+        let status = v.status();
+        Vault {
+            id: v.id,
+            student: VaultStudent {
+                cod_etu: s.cod_etu,
+                ine: s.ine,
+                last_name: s.last_name,
+                first_name: s.first_name,
+            },
+            status,
+            status_label: status.label(),
+            accepted: v.accepted,
+            personalised: v.personalised,
+            route_code: v.route_code,
+            customization_url: v.customization_url,
+            last_error: v.last_error,
+            created_at: v.created_at.and_utc(),
+            updated_at: v.updated_at.and_utc(),
+            status_changed_at: v.status_changed_at.and_utc(),
+        }
+    }
+}
+
+/// One line of a vault's append-only history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VaultHistoryEntry {
+    pub from_status: Option<VaultStatus>,
+    pub to_status: VaultStatus,
+    pub to_status_label: &'static str,
+    /// What caused it (e.g. `enrolment_valid`, `termination_requested`).
+    pub cause: String,
+    /// Who or what caused it: `manager:<sub>`, `system:import`, `worker:digiposte`…
+    pub actor: String,
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Work queued for a vault and not yet carried out.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PendingAction {
+    pub job_id: String,
+    /// `vault_subscribe`, `vault_terminate` or `vault_reinvite`.
+    pub kind: String,
+    /// `pending` or `running`.
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
+}
+
+impl From<jobs::JobRow> for PendingAction {
+    fn from(j: jobs::JobRow) -> Self {
+        PendingAction {
+            job_id: j.id,
+            kind: j.kind,
+            status: j.status,
+            attempts: j.attempts,
+            last_error: j.last_error,
+            requested_by: j.requested_by,
+            requested_at: j.created_at.and_utc(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VaultDetail {
+    #[serde(flatten)]
+    pub vault: Vault,
+    pub history: Vec<VaultHistoryEntry>,
+    pub pending_actions: Vec<PendingAction>,
+}
+
+/// Sort orders of the vault list (`-` for descending).
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema, Default)]
+pub enum VaultSortParam {
+    #[default]
+    #[serde(rename = "name")]
+    Name,
+    #[serde(rename = "-name")]
+    NameDesc,
+    #[serde(rename = "cod_etu")]
+    CodEtu,
+    #[serde(rename = "-cod_etu")]
+    CodEtuDesc,
+    #[serde(rename = "status")]
+    Status,
+    #[serde(rename = "updated_at")]
+    UpdatedAt,
+    #[serde(rename = "-updated_at")]
+    UpdatedAtDesc,
+}
+
+impl From<VaultSortParam> for VaultSort {
+    fn from(s: VaultSortParam) -> Self {
+        match s {
+            VaultSortParam::Name => VaultSort::Name,
+            VaultSortParam::NameDesc => VaultSort::NameDesc,
+            VaultSortParam::CodEtu => VaultSort::CodEtu,
+            VaultSortParam::CodEtuDesc => VaultSort::CodEtuDesc,
+            VaultSortParam::Status => VaultSort::Status,
+            VaultSortParam::UpdatedAt => VaultSort::UpdatedAt,
+            VaultSortParam::UpdatedAtDesc => VaultSort::UpdatedAtDesc,
+        }
+    }
+}
+
+/// A yes/no filter that also takes the ✔/✘ symbols managers paste from the vault list.
+#[derive(Debug, Clone, Copy, ToSchema)]
+#[schema(value_type = String, example = "true")]
+pub struct Flag(pub bool);
+
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.trim() {
+            "true" | "1" | "✔" | "oui" => Ok(Flag(true)),
+            "false" | "0" | "✘" | "non" => Ok(Flag(false)),
+            other => Err(serde::de::Error::custom(format!(
+                "`{other}` is not a yes/no value (true, false, ✔ or ✘)"
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct VaultQuery {
+    /// One or more statuses, comma-separated (e.g. `active,preregistered`).
+    #[param(example = "active,preregistered")]
+    pub status: Option<String>,
+    /// Students enrolled in this composante (COD_CMP).
+    pub composante: Option<String>,
+    /// Acceptation: `true`/`false` (or ✔/✘).
+    #[param(value_type = Option<String>)]
+    pub accepted: Option<Flag>,
+    /// Personnalisé: `true`/`false` (or ✔/✘).
+    #[param(value_type = Option<String>)]
+    pub personalised: Option<Flag>,
+    /// Student number prefix, or part of a name (case- and accent-insensitive: "lefevre" finds "LEFÈVRE").
+    pub q: Option<String>,
+    /// Students enrolled in this academic year (2025 = 2025-2026).
+    pub year: Option<i32>,
+    #[param(inline)]
+    pub sort: Option<VaultSortParam>,
+    pub page: Option<u32>,
+    /// Items per page (at most 500).
+    pub per_page: Option<u32>,
+}
+
+fn parse_statuses(s: Option<&str>) -> Result<Vec<VaultStatus>, ApiError> {
+    let Some(s) = s else { return Ok(Vec::new()) };
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            VaultStatus::parse(p).ok_or_else(|| {
+                let known: Vec<&str> = VaultStatus::ALL.iter().map(|s| s.as_str()).collect();
+                ApiError::new(
+                    ErrorCode::InvalidParameter,
+                    format!(
+                        "`{p}` is not a vault status; expected one of: {}",
+                        known.join(", ")
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+fn filter_of(q: &VaultQuery) -> Result<VaultFilter, ApiError> {
+    Ok(VaultFilter {
+        statuses: parse_statuses(q.status.as_deref())?,
+        composante: q.composante.clone(),
+        accepted: q.accepted.map(|f| f.0),
+        personalised: q.personalised.map(|f| f.0),
+        q: q.q.clone(),
+        year: q.year,
+        sort: q.sort.unwrap_or_default().into(),
+    })
+}
+
+/// Vaults within the caller's scope, filtered, sorted and paginated.
+#[utoipa::path(tag = "vaults", params(VaultQuery), responses((status = 200, body = Page<Vault>)))]
+#[get("/vaults")]
+async fn list(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<VaultQuery>,
+) -> Result<web::Json<Page<Vault>>, ApiError> {
+    let scope = principal.authorize(Permission::VaultsRead)?;
+    let filter = filter_of(&query)?;
+    let window = Window::new(query.page, query.per_page)?;
+    let (rows, total) = state
+        .db
+        .run(move |conn| repo::list(conn, &scope, &filter, window))
+        .await?;
+    let items = rows
+        .into_iter()
+        .map(|(v, s)| Vault::from_rows(v, s))
+        .collect();
+    Ok(web::Json(window.wrap(items, total)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusCount {
+    pub status: VaultStatus,
+    pub label: &'static str,
+    pub count: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VaultSummary {
+    /// One entry per status, all seven always present.
+    pub statuses: Vec<StatusCount>,
+    pub total: i64,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SummaryQuery {
+    /// Only students enrolled in this composante.
+    pub composante: Option<String>,
+    /// Only students enrolled in this academic year.
+    pub year: Option<i32>,
+}
+
+/// How many vaults per status within the caller's scope (the dashboard blocks).
+#[utoipa::path(tag = "vaults", params(SummaryQuery), responses((status = 200, body = VaultSummary)))]
+#[get("/vaults/summary")]
+async fn summary(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<SummaryQuery>,
+) -> Result<web::Json<VaultSummary>, ApiError> {
+    let scope = principal.authorize(Permission::VaultsRead)?;
+    let filter = VaultFilter {
+        composante: query.composante.clone(),
+        year: query.year,
+        ..VaultFilter::default()
+    };
+    let counts = state
+        .db
+        .run(move |conn| repo::summary(conn, &scope, &filter))
+        .await?;
+    let total = counts.iter().map(|(_, n)| n).sum();
+    Ok(web::Json(VaultSummary {
+        statuses: counts
+            .into_iter()
+            .map(|(status, count)| StatusCount {
+                status,
+                label: status.label(),
+                count,
+            })
+            .collect(),
+        total,
+    }))
+}
+
+pub fn history_entry(h: repo::HistoryRow) -> VaultHistoryEntry {
+    let to = VaultStatus::parse(&h.to_status).unwrap_or(VaultStatus::NotTransmitted);
+    VaultHistoryEntry {
+        from_status: h.from_status.as_deref().and_then(VaultStatus::parse),
+        to_status: to,
+        to_status_label: to.label(),
+        cause: h.cause,
+        actor: h.actor,
+        reason: h.reason,
+        at: h.at.and_utc(),
+    }
+}
+
+/// One vault with its history and pending actions (404 outside the caller's scope).
+#[utoipa::path(
+    tag = "vaults",
+    params(("id" = String, Path, description = "Vault id")),
+    responses((status = 200, body = VaultDetail), (status = 404, description = "No such vault within the caller's scope"))
+)]
+#[get("/vaults/{id}")]
+async fn show(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<web::Json<VaultDetail>, ApiError> {
+    let scope = principal.authorize(Permission::VaultsRead)?;
+    let id = id.into_inner();
+    let detail = state
+        .db
+        .run(move |conn| {
+            let Some((vault, student)) = repo::get(conn, &scope, &id)? else {
+                return Err(ApiError::not_found("vault"));
+            };
+            let history = repo::history(conn, &vault.id)?;
+            let pending = jobs::open_jobs_for(conn, &vault.id)?;
+            Ok(VaultDetail {
+                vault: Vault::from_rows(vault, student),
+                history: history.into_iter().map(history_entry).collect(),
+                pending_actions: pending.into_iter().map(PendingAction::from).collect(),
+            })
+        })
+        .await?;
+    Ok(web::Json(detail))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VaultActionAccepted {
+    pub vault: Vault,
+    pub action: VaultAction,
+    /// The queued job that carries the action out through Digiposte.
+    pub job: PendingAction,
+    /// False when the same action was already queued (nothing new was enqueued).
+    pub newly_queued: bool,
+}
+
+/// Records a vault action: checks the status allows it, applies the immediate transition
+/// (termination and re-invitation are visible at once), and queues the Digiposte work.
+async fn act(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: String,
+    action: VaultAction,
+) -> Result<HttpResponse, ApiError> {
+    let scope = principal.authorize(Permission::VaultsAct)?;
+    let actor = principal.actor();
+    let key = state.audit_key.clone();
+    let accepted = state
+        .db
+        .write(move |conn| {
+            {
+                let Some((vault, student)) = repo::get(conn, &scope, &id)? else {
+                    return Err(ApiError::not_found("vault"));
+                };
+                let status = vault.status();
+                let kind = match action {
+                    VaultAction::Subscribe => jobs::kind::VAULT_SUBSCRIBE,
+                    VaultAction::Terminate => jobs::kind::VAULT_TERMINATE,
+                    VaultAction::Reinvite => jobs::kind::VAULT_REINVITE,
+                };
+                // Asking again for an action already under way changes nothing.
+                if let Some(open) = jobs::open_job(conn, kind, &vault.id)? {
+                    let (vault, student) = repo::get(conn, &scope, &id)?
+                        .ok_or_else(|| ApiError::not_found("vault"))?;
+                    return Ok(VaultActionAccepted {
+                        vault: Vault::from_rows(vault, student),
+                        action,
+                        job: open.into(),
+                        newly_queued: false,
+                    });
+                }
+                if !action.allowed_from(status) {
+                    return Err(repo::invalid_transition(
+                        status,
+                        &format!(
+                            "a vault in status `{}` cannot be asked to {}",
+                            status.as_str(),
+                            action.as_str()
+                        ),
+                    ));
+                }
+                // Nothing is sent for a student who objected or withdrew their consent.
+                if matches!(action, VaultAction::Subscribe | VaultAction::Reinvite)
+                    && consents::any_refused(conn, &vault.student_id)?
+                {
+                    return Err(ApiError::new(
+                        ErrorCode::ConsentRefused,
+                        "the student objected to (or withdrew consent for) the vault; restore the consent first",
+                    ));
+                }
+                match action {
+                    VaultAction::Subscribe => {}
+                    VaultAction::Terminate => {
+                        repo::transition(
+                            conn,
+                            &vault,
+                            VaultTrigger::TerminationRequested,
+                            &actor,
+                            None,
+                        )?;
+                    }
+                    VaultAction::Reinvite => {
+                        repo::transition(conn, &vault, VaultTrigger::Reinvited, &actor, None)?;
+                    }
+                }
+                let payload = serde_json::json!({ "vault_id": vault.id });
+                let (job, created) = jobs::enqueue(conn, kind, &vault.id, &payload, &actor)?;
+                audit::append(
+                    conn,
+                    key.expose().as_bytes(),
+                    AuditEvent {
+                        actor: &actor,
+                        action: &format!("vault.{}", action.as_str()),
+                        student: Some(&student.cod_etu),
+                        object_type: "vault",
+                        object_id: Some(&vault.id),
+                        details: serde_json::json!({ "from_status": status, "job_id": job.id }),
+                    },
+                )?;
+                let (vault, student) =
+                    repo::get(conn, &scope, &id)?.ok_or_else(|| ApiError::not_found("vault"))?;
+                Ok(VaultActionAccepted {
+                    vault: Vault::from_rows(vault, student),
+                    action,
+                    job: job.into(),
+                    newly_queued: created,
+                })
+            }
+        })
+        .await?;
+    Ok(HttpResponse::Accepted().json(accepted))
+}
+
+/// Sends (or re-sends after an error) the vault subscription to Digiposte.
+#[utoipa::path(
+    tag = "vaults",
+    params(("id" = String, Path, description = "Vault id")),
+    responses(
+        (status = 202, body = VaultActionAccepted, description = "Queued (or already queued)"),
+        (status = 404, description = "No such vault within the caller's scope"),
+        (status = 409, description = "The vault's status does not allow a subscription"),
+    )
+)]
+#[post("/vaults/{id}/subscribe")]
+async fn subscribe(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    act(state, principal, id.into_inner(), VaultAction::Subscribe).await
+}
+
+/// Requests the termination of the membership (status "Demande en cours de réalisation").
+#[utoipa::path(
+    tag = "vaults",
+    params(("id" = String, Path, description = "Vault id")),
+    responses(
+        (status = 202, body = VaultActionAccepted, description = "Queued (or already queued)"),
+        (status = 404, description = "No such vault within the caller's scope"),
+        (status = 409, description = "The vault's status does not allow a termination"),
+    )
+)]
+#[post("/vaults/{id}/terminate")]
+async fn terminate(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    act(state, principal, id.into_inner(), VaultAction::Terminate).await
+}
+
+/// Issues a re-subscription link to a student whose vault was terminated ("Préinscription").
+#[utoipa::path(
+    tag = "vaults",
+    params(("id" = String, Path, description = "Vault id")),
+    responses(
+        (status = 202, body = VaultActionAccepted, description = "Queued (or already queued)"),
+        (status = 404, description = "No such vault within the caller's scope"),
+        (status = 409, description = "Only a terminated vault can be re-invited"),
+    )
+)]
+#[post("/vaults/{id}/reinvite")]
+async fn reinvite(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    act(state, principal, id.into_inner(), VaultAction::Reinvite).await
+}

@@ -1,0 +1,424 @@
+//! Checks between a maquette and a grade source, as a report: what the seed's scolarité
+//! verifies by hand before and after "Import Base". Pure.
+//!
+//! The report serialises to JSON (for the API) and renders as plain text in French (for
+//! the people who read it). It names students by NIP and name: it is for managers, never for
+//! logs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::fill::{FillOptions, apogee_result_code, note_in_range};
+use super::grades::{DuplicateKey, GradeSource, SourceKind};
+use super::maquette::{Maquette, ResultType};
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MaquetteSummary {
+    pub file_name: Option<String>,
+    pub academic_year: i32,
+    pub etape: String,
+    pub etape_version: String,
+    pub students: usize,
+    pub elements: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SourceSummary {
+    pub kind: SourceKind,
+    pub students: usize,
+    pub year: Option<i32>,
+    pub etape: Option<String>,
+}
+
+/// A maquette student, as the report names them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StudentRef {
+    pub nip: String,
+    pub last_name: String,
+    pub first_name: String,
+    /// 1-based line in the maquette.
+    pub line: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UnknownElement {
+    pub element: String,
+    /// How many students the source gives it for.
+    pub students: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MissingDecision {
+    pub nip: String,
+    /// Elements with a result column and no result in the source.
+    pub elements: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DuplicateRow {
+    pub nip: String,
+    pub lines: Vec<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Mismatch<T> {
+    pub maquette: T,
+    pub source: T,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NoteOutOfRange {
+    pub nip: String,
+    pub element: String,
+    pub note: f64,
+    pub scale: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UnmappedCode {
+    pub nip: String,
+    pub element: String,
+    pub code: String,
+}
+
+/// Everything that differs between what the maquette expects and what the source gives.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CheckReport {
+    pub maquette: MaquetteSummary,
+    pub source: SourceSummary,
+    /// In the maquette, absent from the source (their rows stay as they are).
+    pub not_in_source: Vec<StudentRef>,
+    /// In the source, absent from the maquette (their grades go nowhere).
+    pub not_in_maquette: Vec<String>,
+    /// Elements of the source that no column of the maquette holds.
+    pub unknown_elements: Vec<UnknownElement>,
+    pub missing_decisions: Vec<MissingDecision>,
+    pub duplicate_rows_in_maquette: Vec<DuplicateRow>,
+    pub duplicates_in_source: Vec<DuplicateKey>,
+    pub year_mismatch: Option<Mismatch<i32>>,
+    pub etape_mismatch: Option<Mismatch<String>>,
+    pub notes_out_of_range: Vec<NoteOutOfRange>,
+    /// Result codes with no Apogée equivalent (configure `FillOptions::result_codes`).
+    pub unmapped_result_codes: Vec<UnmappedCode>,
+    pub warnings: Vec<String>,
+}
+
+impl CheckReport {
+    /// Problems that call for a human decision before import (students absent from the
+    /// source are normal — the seed's "étudiant inconnu de ScoDoc" — and not counted).
+    pub fn problem_count(&self) -> usize {
+        self.not_in_maquette.len()
+            + self.unknown_elements.len()
+            + self.missing_decisions.len()
+            + self.duplicate_rows_in_maquette.len()
+            + self.duplicates_in_source.len()
+            + usize::from(self.year_mismatch.is_some())
+            + usize::from(self.etape_mismatch.is_some())
+            + self.notes_out_of_range.len()
+            + self.unmapped_result_codes.len()
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.problem_count() == 0
+    }
+
+    /// The report in French, for people.
+    pub fn to_text(&self) -> String {
+        let mut t = String::new();
+        let m = &self.maquette;
+        let _ = writeln!(
+            t,
+            "Maquette {} — étape {} (version {}), année {}/{} : {} étudiants, {} éléments",
+            m.file_name.as_deref().unwrap_or("(sans nom de fichier)"),
+            m.etape,
+            m.etape_version,
+            m.academic_year,
+            m.academic_year + 1,
+            m.students,
+            m.elements
+        );
+        let kind = match self.source.kind {
+            SourceKind::FilledMaquette => "maquette remplie par ScoDoc",
+            SourceKind::Csv => "fichier CSV",
+            SourceKind::Json => "fichier JSON",
+            SourceKind::ScoDocApi => "API ScoDoc",
+        };
+        let _ = writeln!(t, "Source : {kind}, {} étudiants", self.source.students);
+        if self.is_clean() {
+            let _ = writeln!(t, "Aucune anomalie bloquante.");
+        } else {
+            let _ = writeln!(t, "{} anomalie(s) à examiner :", self.problem_count());
+        }
+        if let Some(y) = &self.year_mismatch {
+            let _ = writeln!(
+                t,
+                "- Année différente : maquette {}/{}, source {}/{}",
+                y.maquette,
+                y.maquette + 1,
+                y.source,
+                y.source + 1
+            );
+        }
+        if let Some(e) = &self.etape_mismatch {
+            let _ = writeln!(
+                t,
+                "- Étape différente : maquette {}, source {}",
+                e.maquette, e.source
+            );
+        }
+        for d in &self.duplicate_rows_in_maquette {
+            let lines: Vec<String> = d.lines.iter().map(usize::to_string).collect();
+            let _ = writeln!(
+                t,
+                "- Étudiant {} présent plusieurs fois dans la maquette (lignes {})",
+                d.nip,
+                lines.join(", ")
+            );
+        }
+        for d in &self.duplicates_in_source {
+            match &d.element {
+                Some(e) => {
+                    let _ = writeln!(
+                        t,
+                        "- Étudiant {} : élément {} donné plusieurs fois par la source (non reporté)",
+                        d.nip, e
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        t,
+                        "- Étudiant {} présent plusieurs fois dans la source",
+                        d.nip
+                    );
+                }
+            }
+        }
+        for nip in &self.not_in_maquette {
+            let _ = writeln!(
+                t,
+                "- Étudiant {nip} présent dans la source mais absent de la maquette Apogée"
+            );
+        }
+        for u in &self.unknown_elements {
+            let _ = writeln!(
+                t,
+                "- Élément {} absent de la maquette ({} étudiant(s)) : ajoutez-le à la maquette d'export Apogée",
+                u.element, u.students
+            );
+        }
+        for d in &self.missing_decisions {
+            let _ = writeln!(
+                t,
+                "- Étudiant {} : décision de jury manquante pour {}",
+                d.nip,
+                d.elements.join(", ")
+            );
+        }
+        for n in &self.notes_out_of_range {
+            let _ = writeln!(
+                t,
+                "- Étudiant {} : note {} hors barème (0 à {}) pour {}",
+                n.nip,
+                super::fill::format_note(n.note),
+                super::fill::format_scale(n.scale),
+                n.element
+            );
+        }
+        for u in &self.unmapped_result_codes {
+            let _ = writeln!(
+                t,
+                "- Étudiant {} : code de résultat {} sans équivalent Apogée pour {}",
+                u.nip, u.code, u.element
+            );
+        }
+        if !self.not_in_source.is_empty() {
+            let _ = writeln!(
+                t,
+                "Étudiants de la maquette absents de la source (lignes laissées telles quelles) :"
+            );
+            for s in &self.not_in_source {
+                let _ = writeln!(
+                    t,
+                    "  {} {} {} (ligne {})",
+                    s.nip, s.last_name, s.first_name, s.line
+                );
+            }
+        }
+        for w in &self.warnings {
+            let _ = writeln!(t, "Remarque : {w}");
+        }
+        t
+    }
+}
+
+/// Compares a maquette with a grade source.
+pub fn check(maquette: &Maquette, source: &GradeSource, options: &FillOptions) -> CheckReport {
+    let maquette_nips: BTreeSet<&str> = maquette
+        .students()
+        .iter()
+        .map(|s| s.nip())
+        .filter(|n| !n.is_empty())
+        .collect();
+    let element_order: Vec<&str> = maquette.element_codes();
+    let elements: BTreeSet<&str> = element_order.iter().copied().collect();
+    let with_result: BTreeSet<&str> = maquette
+        .columns()
+        .iter()
+        .filter(|c| c.result_type == ResultType::Result)
+        .map(|c| c.code.as_str())
+        .collect();
+    let vet_codes: BTreeSet<&str> = maquette
+        .columns()
+        .iter()
+        .filter(|c| c.object_type == "VET" && c.result_type == ResultType::Result)
+        .map(|c| c.code.as_str())
+        .collect();
+
+    let mut lines_by_nip: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for s in maquette.students() {
+        if !s.nip().is_empty() {
+            lines_by_nip.entry(s.nip()).or_default().push(s.line);
+        }
+    }
+    let duplicate_rows_in_maquette = lines_by_nip
+        .iter()
+        .filter(|(_, lines)| lines.len() > 1)
+        .map(|(nip, lines)| DuplicateRow {
+            nip: nip.to_string(),
+            lines: lines.clone(),
+        })
+        .collect();
+
+    let not_in_source = maquette
+        .students()
+        .iter()
+        .filter(|s| !s.nip().is_empty() && !source.students.contains_key(s.nip()))
+        .map(|s| StudentRef {
+            nip: s.nip().to_string(),
+            last_name: s.last_name().trim().to_string(),
+            first_name: s.first_name().trim().to_string(),
+            line: s.line,
+        })
+        .collect();
+    let not_in_maquette = source
+        .students
+        .keys()
+        .filter(|nip| !maquette_nips.contains(nip.as_str()))
+        .cloned()
+        .collect();
+
+    let mut unknown: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut missing_decisions = Vec::new();
+    let mut notes_out_of_range = Vec::new();
+    let mut unmapped_result_codes = Vec::new();
+    for (nip, entries) in &source.students {
+        for (element, entry) in entries {
+            if !elements.contains(element.as_str()) {
+                *unknown.entry(element.as_str()).or_default() += 1;
+                continue;
+            }
+            if let Some(note) = entry.note
+                && !note_in_range(note, options.scale)
+            {
+                notes_out_of_range.push(NoteOutOfRange {
+                    nip: nip.clone(),
+                    element: element.clone(),
+                    note,
+                    scale: options.scale,
+                });
+            }
+            if let Some(code) = &entry.result
+                && source.kind != SourceKind::FilledMaquette
+                && apogee_result_code(code, options, maquette).is_none()
+            {
+                unmapped_result_codes.push(UnmappedCode {
+                    nip: nip.clone(),
+                    element: element.clone(),
+                    code: code.clone(),
+                });
+            }
+        }
+        if !maquette_nips.contains(nip.as_str()) {
+            continue;
+        }
+        // Decisions: every element the source grades that has a result column, and the étape.
+        let mut lacking: Vec<String> = entries
+            .iter()
+            .filter(|(element, entry)| {
+                with_result.contains(element.as_str())
+                    && entry.result.is_none()
+                    && (entry.note.is_some() || entry.jury_points.is_some())
+            })
+            .map(|(element, _)| element.clone())
+            .collect();
+        for vet in &vet_codes {
+            if entries.get(*vet).is_none_or(|e| e.result.is_none())
+                && !lacking.iter().any(|l| l == vet)
+            {
+                lacking.push(vet.to_string());
+            }
+        }
+        lacking.sort_by_key(|e| element_order.iter().position(|c| c == e));
+        if !lacking.is_empty() {
+            missing_decisions.push(MissingDecision {
+                nip: nip.clone(),
+                elements: lacking,
+            });
+        }
+    }
+
+    let year_mismatch = source
+        .year
+        .filter(|&y| y != maquette.academic_year())
+        .map(|y| Mismatch {
+            maquette: maquette.academic_year(),
+            source: y,
+        });
+    let etape_mismatch = source
+        .etape
+        .as_ref()
+        .filter(|e| !e.eq_ignore_ascii_case(maquette.etape()))
+        .map(|e| Mismatch {
+            maquette: maquette.etape().to_string(),
+            source: e.clone(),
+        });
+
+    CheckReport {
+        maquette: MaquetteSummary {
+            file_name: maquette.file_name().map(str::to_string),
+            academic_year: maquette.academic_year(),
+            etape: maquette.etape().to_string(),
+            etape_version: maquette.etape_version().to_string(),
+            students: maquette.students().len(),
+            elements: elements.len(),
+        },
+        source: SourceSummary {
+            kind: source.kind,
+            students: source.students.len(),
+            year: source.year,
+            etape: source.etape.clone(),
+        },
+        not_in_source,
+        not_in_maquette,
+        unknown_elements: unknown
+            .into_iter()
+            .map(|(element, students)| UnknownElement {
+                element: element.to_string(),
+                students,
+            })
+            .collect(),
+        missing_decisions,
+        duplicate_rows_in_maquette,
+        duplicates_in_source: source.duplicates.clone(),
+        year_mismatch,
+        etape_mismatch,
+        notes_out_of_range,
+        unmapped_result_codes,
+        warnings: source.warnings.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,239 @@
+//! Filling a maquette from a grade source, the way ScoDoc does (its `sco_apogee_csv.py`), so
+//! the file imported into Apogée is the same whichever tool filled it. Pure.
+//!
+//! Rules, per student row whose NIP is in the source, per value column whose element the
+//! source has for that student:
+//! - `N` (note): the grade with two decimals and a decimal comma (`12,50`), rounded like
+//!   ScoDoc (Python's `%3.2f`, which Rust's `{:.2}` matches). ScoDoc writes an empty cell for
+//!   a 0 average; passerelle writes `0,00` unless `zero_note_as_empty` is set (a zero is a
+//!   grade). Notes outside 0..barème are not written (the check reports them).
+//! - `B` (barème): `20` (or `FillOptions::scale`) when a note is written.
+//! - `R` (result): the jury code mapped to an Apogée code — ADM→ADM, ADJ→ADM, ADC→ADMC, AJ→AJ,
+//!   CMP→COMP, ATT/ATB/ATJ→AJAC, DEM/DEF/NAR→NAR, RAT→ATT — then `FillOptions::result_codes`
+//!   (overrides and additions, e.g. BUT codes). A code that maps to nothing is written as is
+//!   when XX-APO_TYP_RES-XX lists it (it is already an Apogée code), otherwise left out and
+//!   reported. (ScoDoc writes `DEF` for unknown codes; passerelle refuses to guess.)
+//! - `J` (jury points): emptied by default — the seed removes jury points on purpose —, or
+//!   kept, or taken from the source (`FillOptions::jury_points`).
+//! - anything else: untouched.
+//!
+//! Students absent from the source keep their row; elements the source lacks keep their
+//! cells; (NIP, element) pairs the source gives twice are left alone. Only changed cells
+//! change bytes (see `Maquette::set_value`).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::grades::GradeSource;
+use super::maquette::{Maquette, MaquetteError, ResultType};
+
+/// What to do with jury-points (`J`) columns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JuryPoints {
+    /// Empty them for the elements the source fills (default).
+    #[default]
+    Empty,
+    /// Leave them as they are.
+    Keep,
+    /// Write the source's jury points (empty when it has none).
+    FromSource,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FillOptions {
+    /// Jury code → Apogée code, applied before the default table (so it can override it).
+    pub result_codes: BTreeMap<String, String>,
+    pub jury_points: JuryPoints,
+    /// The barème written in `B` columns and used to bound notes.
+    pub scale: f64,
+    /// Write an empty cell instead of `0,00` for a zero note (ScoDoc's behaviour).
+    pub zero_note_as_empty: bool,
+}
+
+impl Default for FillOptions {
+    fn default() -> Self {
+        FillOptions {
+            result_codes: BTreeMap::new(),
+            jury_points: JuryPoints::Empty,
+            scale: 20.0,
+            zero_note_as_empty: false,
+        }
+    }
+}
+
+/// ScoDoc's jury code → Apogée result code table.
+pub fn default_result_code(jury_code: &str) -> Option<&'static str> {
+    Some(match jury_code {
+        "ADM" | "ADJ" => "ADM",
+        "ADC" => "ADMC",
+        "AJ" => "AJ",
+        "CMP" => "COMP",
+        "ATT" | "ATB" | "ATJ" => "AJAC",
+        "DEM" | "DEF" | "NAR" => "NAR",
+        "RAT" => "ATT",
+        _ => return None,
+    })
+}
+
+/// The Apogée code to write for a source code, or `None` when it maps to nothing.
+pub fn apogee_result_code(
+    code: &str,
+    options: &FillOptions,
+    maquette: &Maquette,
+) -> Option<String> {
+    let code = code.trim().to_ascii_uppercase();
+    // Case-insensitive: configuration keys from environment variables arrive lower-cased.
+    if let Some((_, mapped)) = options
+        .result_codes
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(&code))
+    {
+        return Some(mapped.clone());
+    }
+    if let Some(mapped) = default_result_code(&code) {
+        return Some(mapped.to_string());
+    }
+    maquette.accepts_result_code(&code).then_some(code)
+}
+
+/// `12.5` → `12,50`.
+pub fn format_note(note: f64) -> String {
+    format!("{note:.2}").replace('.', ",")
+}
+
+/// `20.0` → `20`; a non-integral barème keeps its decimals.
+pub fn format_scale(scale: f64) -> String {
+    if scale.fract() == 0.0 && scale.abs() < 1e9 {
+        format!("{}", scale as i64)
+    } else {
+        format_note(scale)
+    }
+}
+
+/// Whether a note fits the barème.
+pub fn note_in_range(note: f64, scale: f64) -> bool {
+    (0.0..=scale).contains(&note)
+}
+
+/// A result code the fill could not map.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UnmappedResult {
+    pub nip: String,
+    pub element: String,
+    pub code: String,
+}
+
+/// A note left out because it is outside 0..barème.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SkippedNote {
+    pub nip: String,
+    pub element: String,
+    pub note: f64,
+}
+
+/// What a fill did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct FillSummary {
+    /// Student rows found in the source.
+    pub students_in_source: usize,
+    /// Of those, rows where at least one cell changed.
+    pub students_changed: usize,
+    /// Student rows absent from the source, left untouched.
+    pub students_untouched: usize,
+    pub cells_changed: usize,
+    pub unmapped_results: Vec<UnmappedResult>,
+    pub skipped_notes: Vec<SkippedNote>,
+}
+
+/// Fills `maquette` in place from `source`.
+pub fn fill(
+    maquette: &mut Maquette,
+    source: &GradeSource,
+    options: &FillOptions,
+) -> Result<FillSummary, MaquetteError> {
+    let mut summary = FillSummary::default();
+    // Each VALEURS cell's column, resolved once.
+    let columns: Vec<Option<(String, ResultType)>> = (0..maquette.value_ids().len())
+        .map(|i| {
+            (i >= 4)
+                .then(|| maquette.value_column(i))
+                .flatten()
+                .map(|c| (c.code.clone(), c.result_type.clone()))
+        })
+        .collect();
+    for student in 0..maquette.students().len() {
+        let nip = maquette.students()[student].nip().to_string();
+        let Some(entries) = source.students.get(&nip) else {
+            summary.students_untouched += 1;
+            continue;
+        };
+        summary.students_in_source += 1;
+        let mut changed = false;
+        for (index, column) in columns.iter().enumerate() {
+            let Some((code, result_type)) = column else {
+                continue;
+            };
+            let Some(entry) = entries.get(code) else {
+                continue;
+            };
+            if !source.duplicates.is_empty() && source.is_duplicate(&nip, code) {
+                continue;
+            }
+            let note = entry.note.filter(|&n| note_in_range(n, options.scale));
+            let value: Option<String> = match result_type {
+                ResultType::Note => match entry.note {
+                    Some(n) if !note_in_range(n, options.scale) => {
+                        summary.skipped_notes.push(SkippedNote {
+                            nip: nip.clone(),
+                            element: code.clone(),
+                            note: n,
+                        });
+                        None
+                    }
+                    Some(n) if n == 0.0 && options.zero_note_as_empty => Some(String::new()),
+                    Some(n) => Some(format_note(n)),
+                    None => None,
+                },
+                ResultType::Scale => note.map(|_| format_scale(options.scale)),
+                ResultType::Result => match &entry.result {
+                    None => None,
+                    Some(jury_code) => {
+                        let mapped = apogee_result_code(jury_code, options, maquette);
+                        if mapped.is_none() {
+                            summary.unmapped_results.push(UnmappedResult {
+                                nip: nip.clone(),
+                                element: code.clone(),
+                                code: jury_code.clone(),
+                            });
+                        }
+                        mapped
+                    }
+                },
+                ResultType::JuryPoints => match options.jury_points {
+                    JuryPoints::Empty => Some(String::new()),
+                    JuryPoints::Keep => None,
+                    JuryPoints::FromSource => {
+                        Some(entry.jury_points.map(format_note).unwrap_or_default())
+                    }
+                },
+                ResultType::Other(_) => None,
+            };
+            if let Some(value) = value
+                && maquette.set_value(student, index, &value)?
+            {
+                summary.cells_changed += 1;
+                changed = true;
+            }
+        }
+        if changed {
+            summary.students_changed += 1;
+        }
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,106 @@
+//! Assembles the actix application: middlewares, extractor settings, routes, Swagger UI.
+
+use std::sync::Arc;
+
+use actix_governor::Governor;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Condition, from_fn};
+use actix_web::{App, web};
+use utoipa::openapi::OpenApi;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::api::{self, RouteTable, extract};
+use crate::auth::jwt::JwtKeys;
+use crate::config::Config;
+use crate::db::Db;
+use crate::state::AppState;
+
+/// The OpenAPI document, exactly as the server describes itself.
+pub fn openapi_spec() -> OpenApi {
+    let (_, mut spec) = App::new()
+        .into_utoipa_app()
+        .openapi(api::base_doc())
+        .configure(api::configure)
+        .split_for_parts();
+    api::finalize(&mut spec);
+    spec
+}
+
+/// Everything the HTTP workers share, built once at start.
+#[derive(Clone)]
+pub struct Shared {
+    pub state: web::Data<AppState>,
+    pub spec: Arc<OpenApi>,
+    pub routes: web::Data<RouteTable>,
+    pub governor: actix_governor::GovernorConfig<
+        crate::ratelimit::ClientKey,
+        actix_governor::governor::middleware::NoOpMiddleware<
+            actix_governor::governor::clock::QuantaInstant,
+        >,
+    >,
+}
+
+impl Shared {
+    pub fn new(config: Config, db: Db) -> Result<Shared, crate::server::StartError> {
+        let jwt = JwtKeys::from_config(&config.auth, &config.data_dir)?;
+        let audit_key = if config.audit.pseudonym_key.is_empty() {
+            crate::secrets::load_or_create(&config.data_dir, "audit-pseudonym-key").map_err(
+                |e| crate::server::StartError::DataDir(config.data_dir.display().to_string(), e),
+            )?
+        } else {
+            config.audit.pseudonym_key.clone()
+        };
+        let spec = openapi_spec();
+        let routes = RouteTable::from_spec(&spec);
+        let governor = crate::ratelimit::governor_config(&config.rate_limit);
+        Ok(Shared {
+            state: web::Data::new(AppState {
+                store: Arc::new(crate::storage::LocalStore::new(&config.data_dir)),
+                audit_key: Arc::new(audit_key),
+                metrics: Arc::new(crate::metrics::Metrics::new()),
+                scodoc: Arc::new(crate::scodoc::ScoDocClients::default()),
+                config: Arc::new(config),
+                db,
+                jwt: Arc::new(jwt),
+            }),
+            spec: Arc::new(spec),
+            routes: web::Data::new(routes),
+            governor,
+        })
+    }
+}
+
+/// One HTTP worker's application.
+pub fn build(
+    shared: Shared,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let config = &shared.state.config;
+    let (app, _) = App::new()
+        .app_data(shared.state.clone())
+        .app_data(shared.routes.clone())
+        .app_data(web::JsonConfig::default().limit(config.json_limit_bytes))
+        .app_data(web::PayloadConfig::new(config.json_limit_bytes))
+        .app_data(web::QueryConfig::default().error_handler(extract::query_error))
+        .app_data(web::PathConfig::default().error_handler(extract::path_error))
+        .into_utoipa_app()
+        .openapi(api::base_doc())
+        .configure(api::configure)
+        .split_for_parts();
+    app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", (*shared.spec).clone()))
+        .default_service(web::to(api::unmatched))
+        .wrap(Condition::new(
+            config.rate_limit.enabled,
+            Governor::new(&shared.governor),
+        ))
+        .wrap(from_fn(crate::telemetry::request_context))
+}

@@ -1,0 +1,257 @@
+//! Bearer JWTs as the ENT mints them after its CAS/OIDC login.
+
+use std::path::Path;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use super::{CredentialKind, Principal, Role};
+use crate::config::{AuthConfig, JwtAlgorithm, Secret};
+use crate::error::ApiError;
+
+/// The claims passerelle reads. `iss`, `aud` and `exp` are checked by the verifier.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub iss: String,
+    pub aud: String,
+    pub exp: u64,
+    #[serde(default)]
+    pub iat: u64,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub composantes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cod_etu: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// Verifies (and, with a shared secret, mints) tokens.
+pub struct JwtKeys {
+    decoding: Option<DecodingKey>,
+    encoding: Option<EncodingKey>,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JwtSetupError {
+    #[error("key `auth.jwt_public_key_pem`: {0}")]
+    PublicKey(String),
+    #[error("cannot read or create the development JWT secret {0}: {1}")]
+    SecretFile(String, std::io::Error),
+}
+
+impl JwtKeys {
+    /// Builds the keys from configuration. With HS256 and no secret configured, a random
+    /// development secret is created once under `data_dir` so `passerelle token` and
+    /// `passerelle serve` agree with zero configuration.
+    pub fn from_config(config: &AuthConfig, data_dir: &Path) -> Result<JwtKeys, JwtSetupError> {
+        let algorithm = match config.jwt_algorithm {
+            JwtAlgorithm::HS256 => Algorithm::HS256,
+            JwtAlgorithm::RS256 => Algorithm::RS256,
+            JwtAlgorithm::ES256 => Algorithm::ES256,
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.set_issuer(&[&config.jwt_issuer]);
+        validation.set_audience(&[&config.jwt_audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = config.jwt_leeway_secs;
+        let (decoding, encoding) = match config.jwt_algorithm {
+            JwtAlgorithm::HS256 => {
+                let secret = if config.jwt_secret.is_empty() {
+                    development_secret(data_dir)?
+                } else {
+                    config.jwt_secret.clone()
+                };
+                (
+                    Some(DecodingKey::from_secret(secret.expose().as_bytes())),
+                    Some(EncodingKey::from_secret(secret.expose().as_bytes())),
+                )
+            }
+            JwtAlgorithm::RS256 | JwtAlgorithm::ES256 => {
+                let pem = config.jwt_public_key_pem.as_deref().unwrap_or_default();
+                let key = if config.jwt_algorithm == JwtAlgorithm::RS256 {
+                    DecodingKey::from_rsa_pem(pem.as_bytes())
+                } else {
+                    DecodingKey::from_ec_pem(pem.as_bytes())
+                }
+                .map_err(|e| JwtSetupError::PublicKey(e.to_string()))?;
+                (Some(key), None)
+            }
+        };
+        Ok(JwtKeys {
+            decoding,
+            encoding,
+            validation,
+            issuer: config.jwt_issuer.clone(),
+            audience: config.jwt_audience.clone(),
+        })
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Principal, ApiError> {
+        let key = self
+            .decoding
+            .as_ref()
+            .ok_or_else(|| ApiError::unauthenticated("token authentication is not configured"))?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            let why = match e.kind() {
+                ErrorKind::ExpiredSignature => "the token has expired",
+                ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
+                ErrorKind::InvalidAudience => "the token's audience is not accepted",
+                ErrorKind::InvalidSignature => "the token's signature is invalid",
+                ErrorKind::InvalidAlgorithm => "the token's algorithm is not accepted",
+                ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
+                _ => "the token is malformed",
+            };
+            ApiError::unauthenticated(why)
+        })?;
+        principal_from_claims(data.claims)
+    }
+
+    /// Mints a token (development and tests; production tokens come from the ENT).
+    pub fn mint(&self, mut claims: Claims) -> Result<String, String> {
+        let key = self
+            .encoding
+            .as_ref()
+            .ok_or("minting needs an HS256 secret (auth.jwt_secret)")?;
+        claims.iss = self.issuer.clone();
+        claims.aud = self.audience.clone();
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, key)
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn principal_from_claims(claims: Claims) -> Result<Principal, ApiError> {
+    let incomplete =
+        |why: &str| ApiError::unauthenticated(format!("the token's claims are incomplete: {why}"));
+    match claims.role {
+        Role::Manager if claims.composantes.is_empty() => {
+            return Err(incomplete("a manager token needs `composantes`"));
+        }
+        Role::Student if claims.cod_etu.as_deref().is_none_or(str::is_empty) => {
+            return Err(incomplete("a student token needs `cod_etu`"));
+        }
+        _ => {}
+    }
+    Ok(Principal {
+        subject: claims.sub,
+        role: claims.role,
+        composantes: claims.composantes,
+        cod_etu: claims.cod_etu,
+        scopes: claims.scopes,
+        credential: CredentialKind::Jwt,
+        name: claims.name,
+    })
+}
+
+fn development_secret(data_dir: &Path) -> Result<Secret, JwtSetupError> {
+    crate::secrets::load_or_create(data_dir, "jwt-dev-secret").map_err(|e| {
+        JwtSetupError::SecretFile(data_dir.join("jwt-dev-secret").display().to_string(), e)
+    })
+}
+
+/// Parses durations such as `90s`, `15m`, `1h`, `7d`.
+pub fn parse_ttl(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration `{s}`"))?;
+    let factor = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(format!("invalid duration unit in `{s}` (use s, m, h or d)")),
+    };
+    Ok(n * factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(secret: &str) -> JwtKeys {
+        let config = AuthConfig {
+            jwt_secret: Secret(secret.into()),
+            ..AuthConfig::default()
+        };
+        JwtKeys::from_config(&config, Path::new("/nonexistent")).unwrap()
+    }
+
+    fn claims(role: Role, exp_offset: i64) -> Claims {
+        let now = jsonwebtoken::get_current_timestamp() as i64;
+        Claims {
+            sub: "jdoe".into(),
+            iss: String::new(),
+            aud: String::new(),
+            exp: (now + exp_offset) as u64,
+            iat: now as u64,
+            role,
+            composantes: vec!["905".into()],
+            cod_etu: None,
+            scopes: vec![],
+            name: None,
+        }
+    }
+
+    #[test]
+    fn minted_tokens_verify() {
+        let k = keys(&"s".repeat(32));
+        let token = k.mint(claims(Role::Manager, 600)).unwrap();
+        let p = k.verify(&token).unwrap();
+        assert_eq!(p.role, Role::Manager);
+        assert_eq!(p.composantes, vec!["905"]);
+    }
+
+    #[test]
+    fn expiry_leeway_signature_and_claims_are_checked() {
+        let k = keys(&"s".repeat(32));
+        // Within the 60 s leeway: accepted; beyond: refused.
+        assert!(k.verify(&k.mint(claims(Role::Admin, -30)).unwrap()).is_ok());
+        assert!(
+            k.verify(&k.mint(claims(Role::Admin, -120)).unwrap())
+                .is_err()
+        );
+        let other = keys(&"t".repeat(32));
+        assert!(
+            k.verify(&other.mint(claims(Role::Admin, 600)).unwrap())
+                .is_err()
+        );
+        // A student token without cod_etu is refused.
+        assert!(
+            k.verify(&k.mint(claims(Role::Student, 600)).unwrap())
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn wrong_audience_is_refused() {
+        let k = keys(&"s".repeat(32));
+        let mut other_config = AuthConfig {
+            jwt_secret: Secret("s".repeat(32)),
+            ..AuthConfig::default()
+        };
+        other_config.jwt_audience = "someone-else".into();
+        let other = JwtKeys::from_config(&other_config, Path::new("/nonexistent")).unwrap();
+        assert!(
+            k.verify(&other.mint(claims(Role::Admin, 600)).unwrap())
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn ttl_parsing() {
+        assert_eq!(parse_ttl("1h").unwrap(), 3600);
+        assert_eq!(parse_ttl("90").unwrap(), 90);
+        assert_eq!(parse_ttl("2d").unwrap(), 172800);
+        assert!(parse_ttl("1y").is_err());
+        assert!(parse_ttl("h").is_err());
+    }
+}

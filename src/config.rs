@@ -1,0 +1,559 @@
+//! One typed configuration, read from an optional TOML file and then from `PASSERELLE_*`
+//! environment variables (which win). Nested keys use `__` in variable names:
+//! `[rate_limit] per_second` is `PASSERELLE_RATE_LIMIT__PER_SECOND`.
+//! An invalid value stops the start with a message naming the key and where it came from.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Where secrets are kept in memory: never printed by `Debug`.
+#[derive(Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
+}
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub bind: SocketAddr,
+    /// `sqlite://path`, a plain file path, or `postgres://…`.
+    pub database_url: String,
+    /// Connections kept in the database pool.
+    pub database_pool_size: u32,
+    /// How long a statement waits for a locked SQLite database (or a pool connection) before
+    /// the request answers 503, in milliseconds.
+    pub database_busy_timeout_ms: u64,
+    /// Directory for the SQLite file (by default) and stored documents.
+    pub data_dir: PathBuf,
+    /// `text` or `json` log lines.
+    pub log_format: LogFormat,
+    /// tracing filter, e.g. `info` or `passerelle=debug,actix_web=info`.
+    pub log_level: String,
+    /// HTTP worker threads (0 = one per core).
+    pub workers: usize,
+    /// Also serve `GET /metrics` without credentials on this address (e.g. 127.0.0.1:9464, for
+    /// a Prometheus on a trusted network); unset: only the authenticated `/metrics`.
+    pub metrics_bind: Option<SocketAddr>,
+    /// Largest JSON body accepted, in bytes.
+    pub json_limit_bytes: usize,
+    /// Largest enrolment extraction accepted by `POST /students/import`, in bytes.
+    pub import_limit_bytes: usize,
+    /// The current academic year (2025 = 2025-2026); unset: derived from today's date.
+    pub academic_year: Option<i32>,
+    /// The month a new academic year starts, when `academic_year` is derived.
+    pub academic_year_start_month: u32,
+    pub auth: AuthConfig,
+    pub rate_limit: RateLimitConfig,
+    pub audit: AuditConfig,
+    pub jobs: crate::jobs::JobsConfig,
+    /// How uploaded batches are validated and split.
+    pub split: crate::pdf::SplitConfig,
+    /// How long split PDFs are kept after delivery.
+    pub retention: crate::jobs::retention::RetentionConfig,
+    /// Grade transfers (ScoDoc → Apogée): file limits, filling rules, ScoDoc servers.
+    pub grades: GradesConfig,
+    /// The Digiposte partner API, receipts and synchronisation.
+    pub digiposte: crate::digiposte::DigiposteConfig,
+    /// Lockers (casiers): limits, allowed types, trash retention.
+    pub lockers: LockersConfig,
+    /// Supporting documents (pièces justificatives): limits and allowed types.
+    pub supporting_documents: SupportingDocumentsConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LockersConfig {
+    /// Largest file one deposit may carry, in bytes.
+    pub max_file_bytes: u64,
+    /// Total bytes one person may deposit (the sum of their sent deposits), in bytes.
+    pub quota_bytes: u64,
+    /// How long an item stays in a recipient's trash before it is purged for good, in seconds.
+    pub trash_retention_secs: u64,
+    /// Media types accepted, detected on the content (`image/*` allows a family).
+    /// Executables are refused whatever this list says.
+    pub allowed_types: Vec<String>,
+}
+
+impl Default for LockersConfig {
+    fn default() -> Self {
+        LockersConfig {
+            max_file_bytes: 20 * 1024 * 1024,
+            quota_bytes: 500 * 1024 * 1024,
+            trash_retention_secs: 30 * 24 * 3600,
+            allowed_types: [
+                "application/pdf",
+                "image/png",
+                "image/jpeg",
+                "image/gif",
+                "image/webp",
+                "text/plain",
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+                "application/vnd.oasis.opendocument.text",
+                "application/vnd.oasis.opendocument.spreadsheet",
+                "application/vnd.oasis.opendocument.presentation",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupportingDocumentsConfig {
+    /// Largest supporting document, in bytes.
+    pub max_file_bytes: u64,
+    /// Media types accepted, detected on the content.
+    pub allowed_types: Vec<String>,
+}
+
+impl Default for SupportingDocumentsConfig {
+    fn default() -> Self {
+        SupportingDocumentsConfig {
+            max_file_bytes: 10 * 1024 * 1024,
+            allowed_types: ["application/pdf", "image/png", "image/jpeg"]
+                .map(str::to_owned)
+                .to_vec(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GradesConfig {
+    /// Largest maquette or grade source accepted by `POST /grade-transfers`, in bytes (each).
+    pub max_bytes: u64,
+    /// Filling rules: `result_codes` (jury code → Apogée code, added to or overriding the
+    /// ScoDoc table), `jury_points` (`empty`, `keep`, `from_source`), `scale`,
+    /// `zero_note_as_empty`.
+    pub fill: crate::apogee::fill::FillOptions,
+    /// ScoDoc servers by department name (`[grades.scodoc.RT]`), for the pull path.
+    pub scodoc: std::collections::BTreeMap<String, ScoDocDepartment>,
+}
+
+impl Default for GradesConfig {
+    fn default() -> Self {
+        GradesConfig {
+            max_bytes: 16 * 1024 * 1024,
+            fill: crate::apogee::fill::FillOptions::default(),
+            scodoc: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+/// One ScoDoc department passerelle may pull grades from.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScoDocDepartment {
+    /// The server, e.g. `https://scodoc.univ.fr`.
+    pub base_url: String,
+    /// The department acronym as ScoDoc spells it in its URLs; default: the key, upper-cased.
+    #[serde(default)]
+    pub dept: Option<String>,
+    pub username: String,
+    pub password: Secret,
+    /// Per request, in seconds.
+    #[serde(default = "default_scodoc_timeout")]
+    pub timeout_secs: f64,
+    /// The composantes whose transfers may use this department (empty: any).
+    #[serde(default)]
+    pub composantes: Vec<String>,
+}
+
+fn default_scodoc_timeout() -> f64 {
+    30.0
+}
+
+impl ScoDocDepartment {
+    /// The client configuration for the department configured under `key`.
+    pub fn client_config(&self, key: &str) -> crate::scodoc::ScoDocConfig {
+        crate::scodoc::ScoDocConfig {
+            base_url: self.base_url.clone(),
+            dept: self.dept.clone().unwrap_or_else(|| key.to_uppercase()),
+            username: self.username.clone(),
+            password: self.password.expose().to_owned(),
+            timeout: std::time::Duration::from_secs_f64(self.timeout_secs.max(0.1)),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Key of the students' pseudonyms in the audit log; unset: created under `data_dir`.
+    /// Changing it makes older entries unreachable by student number (the chain stays valid).
+    pub pseudonym_key: Secret,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Shared secret for HS256 tokens (the ENT's signing key, or the one `passerelle token` uses).
+    pub jwt_secret: Secret,
+    /// PEM public key for RS256/ES256 tokens; when set, tokens must use `jwt_algorithm`.
+    pub jwt_public_key_pem: Option<String>,
+    /// `HS256`, `RS256` or `ES256`.
+    pub jwt_algorithm: JwtAlgorithm,
+    /// Expected `iss` claim.
+    pub jwt_issuer: String,
+    /// Expected `aud` claim.
+    pub jwt_audience: String,
+    /// Clock skew tolerated on `exp`/`nbf`, in seconds.
+    pub jwt_leeway_secs: u64,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    HS256,
+    RS256,
+    ES256,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    /// Sustained requests per second per client (credential, or IP when anonymous).
+    pub per_second: u64,
+    /// Burst allowed above the sustained rate.
+    pub burst: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: "127.0.0.1:8080".parse().expect("valid default address"),
+            database_url: "sqlite://data/passerelle.db".into(),
+            database_pool_size: 8,
+            database_busy_timeout_ms: 10_000,
+            data_dir: PathBuf::from("data"),
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+            workers: 0,
+            metrics_bind: None,
+            json_limit_bytes: 2 * 1024 * 1024,
+            import_limit_bytes: 64 * 1024 * 1024,
+            academic_year: None,
+            academic_year_start_month: 9,
+            auth: AuthConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            audit: AuditConfig::default(),
+            jobs: crate::jobs::JobsConfig::default(),
+            split: crate::pdf::SplitConfig::default(),
+            retention: crate::jobs::retention::RetentionConfig::default(),
+            grades: GradesConfig::default(),
+            digiposte: crate::digiposte::DigiposteConfig::default(),
+            lockers: LockersConfig::default(),
+            supporting_documents: SupportingDocumentsConfig::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            jwt_secret: Secret::default(),
+            jwt_public_key_pem: None,
+            jwt_algorithm: JwtAlgorithm::HS256,
+            jwt_issuer: "passerelle".into(),
+            jwt_audience: "passerelle".into(),
+            jwt_leeway_secs: 60,
+        }
+    }
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            enabled: true,
+            per_second: 50,
+            burst: 200,
+        }
+    }
+}
+
+/// A configuration that could not be loaded; the message names the key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Defaults, then the TOML file (if any), then `PASSERELLE_*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_from(file, Env::prefixed("PASSERELLE_").split("__"))
+    }
+
+    fn load_from(file: Option<&Path>, env: Env) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError(format!(
+                    "configuration file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        // Variables the CLI reads itself are not configuration keys.
+        let env = env.ignore(&["config", "test_database_url"]);
+        let config: Config = figment.merge(env).extract().map_err(describe)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Cross-field checks serde cannot express.
+    fn check(&self) -> Result<(), ConfigError> {
+        let fail = |key: &str, why: &str| Err(ConfigError(format!("key `{key}`: {why}")));
+        if self.database_pool_size == 0 {
+            return fail("database_pool_size", "must be at least 1");
+        }
+        if self.rate_limit.enabled
+            && (self.rate_limit.per_second == 0 || self.rate_limit.burst == 0)
+        {
+            return fail(
+                "rate_limit",
+                "per_second and burst must be at least 1 when enabled",
+            );
+        }
+        match self.auth.jwt_algorithm {
+            JwtAlgorithm::HS256
+                if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.0.len() < 32 =>
+            {
+                return fail("auth.jwt_secret", "must be at least 32 characters long");
+            }
+            JwtAlgorithm::RS256 | JwtAlgorithm::ES256 if self.auth.jwt_public_key_pem.is_none() => {
+                return fail("auth.jwt_public_key_pem", "required for RS256/ES256");
+            }
+            _ => {}
+        }
+        if !(1..=12).contains(&self.academic_year_start_month) {
+            return fail(
+                "academic_year_start_month",
+                "must be a month number, 1 to 12",
+            );
+        }
+        if !self.grades.fill.scale.is_finite() || self.grades.fill.scale <= 0.0 {
+            return fail("grades.fill.scale", "must be a positive barème, e.g. 20");
+        }
+        for (key, dept) in &self.grades.scodoc {
+            if !(dept.base_url.starts_with("http://") || dept.base_url.starts_with("https://")) {
+                return fail(
+                    &format!("grades.scodoc.{key}.base_url"),
+                    "must be an http(s) URL",
+                );
+            }
+        }
+        if self.digiposte.sync_hour_utc > 23 {
+            return fail("digiposte.sync_hour_utc", "must be an hour, 0 to 23");
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {
+            return fail("log_level", &e.to_string());
+        }
+        Ok(())
+    }
+
+    /// The academic year "now" is in (configured, or derived from today's date).
+    pub fn current_academic_year(&self) -> i32 {
+        self.academic_year.unwrap_or_else(|| {
+            crate::domain::academic_year::academic_year_of(
+                chrono::Utc::now().date_naive(),
+                self.academic_year_start_month,
+            )
+        })
+    }
+
+    /// The database URL with the default SQLite file placed under `data_dir`.
+    pub fn database_url(&self) -> String {
+        let default = Config::default();
+        if self.database_url == default.database_url && self.data_dir != default.data_dir {
+            format!("sqlite://{}", self.data_dir.join("passerelle.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+}
+
+fn describe(error: figment::Error) -> ConfigError {
+    let messages: Vec<String> = error
+        .into_iter()
+        .map(|e| {
+            let key = if e.path.is_empty() {
+                "(root)".to_owned()
+            } else {
+                e.path.join(".")
+            };
+            let env_var = format!("PASSERELLE_{}", e.path.join("__").to_uppercase());
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| m.name.to_string())
+                .unwrap_or_else(|| "defaults".into());
+            format!("key `{key}` (env {env_var}, from {source}): {}", e.kind)
+        })
+        .collect();
+    ConfigError(messages.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> Config {
+        try_env(pairs).expect("valid configuration")
+    }
+
+    fn try_env(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        // figment reads real variables; a unique prefix keeps parallel tests apart.
+        let prefix = format!("PTEST{}_", uuid::Uuid::new_v4().simple());
+        for (k, v) in pairs {
+            // SAFETY: the variable names are unique to this test (random prefix).
+            unsafe { std::env::set_var(format!("{prefix}{k}"), v) };
+        }
+        Config::load_from(None, Env::prefixed(&prefix).split("__"))
+    }
+
+    #[test]
+    fn defaults_are_zero_config() {
+        let c = env_of(&[]);
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert!(c.database_url.starts_with("sqlite://data/"));
+    }
+
+    #[test]
+    fn environment_overrides_nested_keys() {
+        let c = env_of(&[("BIND", "0.0.0.0:9000"), ("RATE_LIMIT__PER_SECOND", "7")]);
+        assert_eq!(c.bind.port(), 9000);
+        assert_eq!(c.rate_limit.per_second, 7);
+    }
+
+    #[test]
+    fn invalid_value_names_the_key() {
+        let err = try_env(&[("RATE_LIMIT__PER_SECOND", "fast")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("rate_limit.per_second"), "{err}");
+        let err = try_env(&[("BIND", "not an address")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`bind`"), "{err}");
+        let err = try_env(&[("AUTH__JWT_SECRET", "short")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("auth.jwt_secret"), "{err}");
+        let err = try_env(&[("LOG_FORMAT", "xml")]).unwrap_err().to_string();
+        assert!(err.contains("log_format"), "{err}");
+    }
+
+    #[test]
+    fn toml_file_is_read_and_unknown_keys_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(
+            &path,
+            "bind = \"127.0.0.1:1234\"\n[rate_limit]\nburst = 3\n",
+        )
+        .unwrap();
+        let c = Config::load_from(Some(&path), Env::prefixed("PTEST_NONE_")).unwrap();
+        assert_eq!(c.bind.port(), 1234);
+        assert_eq!(c.rate_limit.burst, 3);
+        std::fs::write(&path, "bnid = \"x\"\n").unwrap();
+        let err = Config::load_from(Some(&path), Env::prefixed("PTEST_NONE_")).unwrap_err();
+        assert!(err.to_string().contains("bnid"), "{err}");
+    }
+
+    #[test]
+    fn grade_settings_and_scodoc_departments_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(
+            &path,
+            "[grades.fill]\njury_points = \"keep\"\nresult_codes = { PASD = \"AJAC\" }\n\
+             [grades.scodoc.rt]\nbase_url = \"https://scodoc.example\"\nusername = \"api\"\n\
+             password = \"pw\"\ncomposantes = [\"905\"]\n",
+        )
+        .unwrap();
+        let c = Config::load_from(Some(&path), Env::prefixed("PTEST_NONE_")).unwrap();
+        assert_eq!(
+            c.grades.fill.jury_points,
+            crate::apogee::fill::JuryPoints::Keep
+        );
+        assert_eq!(c.grades.fill.result_codes["PASD"], "AJAC");
+        let rt = &c.grades.scodoc["rt"];
+        assert_eq!(rt.client_config("rt").dept, "RT");
+        assert!(!format!("{c:?}").contains("\"pw\""));
+        let err = try_env(&[
+            ("GRADES__SCODOC__X__BASE_URL", "ftp://x"),
+            ("GRADES__SCODOC__X__USERNAME", "u"),
+            ("GRADES__SCODOC__X__PASSWORD", "p"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("grades.scodoc.x.base_url"), "{err}");
+        // From the environment: keys arrive lower-cased (the fill matches codes ignoring case).
+        let c = env_of(&[
+            ("GRADES__FILL__RESULT_CODES__PASD", "AJAC"),
+            ("GRADES__SCODOC__GEII__BASE_URL", "http://127.0.0.1:1"),
+            ("GRADES__SCODOC__GEII__USERNAME", "u"),
+            ("GRADES__SCODOC__GEII__PASSWORD", "p"),
+            ("GRADES__SCODOC__GEII__COMPOSANTES", "[\"905\", \"906\"]"),
+        ]);
+        assert_eq!(c.grades.fill.result_codes["pasd"], "AJAC");
+        let geii = &c.grades.scodoc["geii"];
+        assert_eq!(geii.client_config("geii").dept, "GEII");
+        assert_eq!(geii.composantes, vec!["905".to_string(), "906".to_string()]);
+    }
+
+    #[test]
+    fn locker_lists_come_from_the_environment() {
+        let c = env_of(&[
+            (
+                "LOCKERS__ALLOWED_TYPES",
+                "[\"application/pdf\", \"image/*\"]",
+            ),
+            ("LOCKERS__TRASH_RETENTION_SECS", "60"),
+        ]);
+        assert_eq!(c.lockers.allowed_types, vec!["application/pdf", "image/*"]);
+        assert_eq!(c.lockers.trash_retention_secs, 60);
+        assert!(
+            c.supporting_documents
+                .allowed_types
+                .contains(&"application/pdf".to_owned())
+        );
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let mut c = Config::default();
+        c.auth.jwt_secret = Secret("x".repeat(40));
+        assert!(!format!("{c:?}").contains("xxxx"));
+    }
+}

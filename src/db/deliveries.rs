@@ -1,0 +1,224 @@
+//! Deliveries: the Digiposte side of split documents (queue, deposit, receipts).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::schema::documents;
+use crate::domain::delivery::DeliveryStatus;
+use crate::error::ApiError;
+
+/// Cancels the student's documents still queued (not yet handed to Digiposte); returns how many.
+/// A document whose deposit already started is left to the reconciliation.
+pub fn cancel_queued_for_student(
+    conn: &mut DbConnection,
+    student_id: &str,
+    reason: &str,
+) -> Result<usize, ApiError> {
+    let now = super::now();
+    Ok(diesel::update(
+        documents::table
+            .filter(documents::student_id.eq(student_id))
+            .filter(documents::delivery_status.eq(DeliveryStatus::Queued.as_str()))
+            .filter(documents::deposit_started_at.is_null()),
+    )
+    .set((
+        documents::delivery_status.eq(DeliveryStatus::Cancelled.as_str()),
+        documents::delivery_reason.eq(reason),
+        documents::updated_at.eq(now),
+    ))
+    .execute(conn)?)
+}
+
+/// How many documents are in each delivery state (`None`: split, not sent yet).
+pub fn count_by_state(conn: &mut DbConnection) -> Result<Vec<(Option<String>, i64)>, ApiError> {
+    use diesel::dsl::count_star;
+    Ok(documents::table
+        .group_by(documents::delivery_status)
+        .select((documents::delivery_status, count_star()))
+        .load(conn)?)
+}
+
+/// Marks the document queued (guarded: only a document never sent).
+pub fn queue(conn: &mut DbConnection, document_id: &str) -> Result<bool, ApiError> {
+    let now = super::now();
+    Ok(diesel::update(
+        documents::table
+            .filter(documents::id.eq(document_id))
+            .filter(documents::delivery_status.is_null()),
+    )
+    .set((
+        documents::delivery_status.eq(DeliveryStatus::Queued.as_str()),
+        documents::queued_at.eq(now),
+        documents::updated_at.eq(now),
+    ))
+    .execute(conn)?
+        == 1)
+}
+
+/// Records that a document will not be sent, and why (no active vault, identity to check…).
+pub fn hold(conn: &mut DbConnection, document_id: &str, reason: &str) -> Result<(), ApiError> {
+    let now = super::now();
+    diesel::update(
+        documents::table
+            .filter(documents::id.eq(document_id))
+            .filter(documents::delivery_status.is_null()),
+    )
+    .set((
+        documents::delivery_status.eq(DeliveryStatus::NoVault.as_str()),
+        documents::delivery_reason.eq(reason),
+        documents::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// What the delivery worker needs to decide about one document, read in one go.
+pub struct DeliveryContext {
+    pub document: super::treatments::DocumentRow,
+    pub treatment: super::treatments::TreatmentRow,
+    pub vault: Option<super::vaults::VaultRow>,
+    pub consent_refused: bool,
+}
+
+pub fn context(
+    conn: &mut DbConnection,
+    document_id: &str,
+) -> Result<Option<DeliveryContext>, ApiError> {
+    use super::treatments::DocumentRow;
+    let Some(document) = documents::table
+        .find(document_id)
+        .select(DocumentRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let treatment = super::treatments::find(conn, &document.treatment_id)?;
+    let (vault, consent_refused) = match &document.student_id {
+        Some(s) => (
+            super::vaults::by_student(conn, s)?,
+            super::consents::refused_students(conn, std::slice::from_ref(s))?.contains(s),
+        ),
+        None => (None, false),
+    };
+    Ok(Some(DeliveryContext {
+        document,
+        treatment,
+        vault,
+        consent_refused,
+    }))
+}
+
+/// Records the intent to deposit, durably, before calling Digiposte. Compare-and-swap on the
+/// previous attempt's time, so two workers can never both start a deposit of the same
+/// document. Returns the new attempt's time, or `None` if someone else moved first.
+pub fn start_attempt(
+    conn: &mut DbConnection,
+    document_id: &str,
+    previous: Option<NaiveDateTime>,
+) -> Result<Option<NaiveDateTime>, ApiError> {
+    let now = super::now();
+    let target = documents::table
+        .filter(documents::id.eq(document_id))
+        .filter(documents::delivery_status.eq(DeliveryStatus::Queued.as_str()));
+    let updated = match previous {
+        None => diesel::update(target.filter(documents::deposit_started_at.is_null()))
+            .set((
+                documents::deposit_started_at.eq(now),
+                documents::updated_at.eq(now),
+            ))
+            .execute(conn)?,
+        Some(p) => diesel::update(target.filter(documents::deposit_started_at.eq(p)))
+            .set((
+                documents::deposit_started_at.eq(now),
+                documents::updated_at.eq(now),
+            ))
+            .execute(conn)?,
+    };
+    Ok((updated == 1).then_some(now))
+}
+
+/// The deposit is known to have happened: `queued` → `awaiting_receipt` with Digiposte's id,
+/// then any receipt that arrived before this bookkeeping is applied. Returns false if the
+/// document had already left `queued`.
+pub fn record_deposit(
+    conn: &mut DbConnection,
+    document_id: &str,
+    digiposte_id: &str,
+) -> Result<bool, ApiError> {
+    let now = super::now();
+    let updated = diesel::update(
+        documents::table
+            .filter(documents::id.eq(document_id))
+            .filter(documents::delivery_status.eq(DeliveryStatus::Queued.as_str())),
+    )
+    .set((
+        documents::delivery_status.eq(DeliveryStatus::AwaitingReceipt.as_str()),
+        documents::digiposte_document_id.eq(digiposte_id),
+        documents::deposited_at.eq(now),
+        documents::delivery_reason.eq(None::<String>),
+        documents::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if updated == 1 {
+        super::receipts::apply_waiting(conn, digiposte_id)?;
+    }
+    Ok(updated == 1)
+}
+
+/// Moves a document to `to` if the delivery state machine allows it from where it is;
+/// returns whether it moved. A final state never changes.
+pub fn finish(
+    conn: &mut DbConnection,
+    document_id: &str,
+    to: DeliveryStatus,
+    reason: Option<&str>,
+) -> Result<bool, ApiError> {
+    let current: Option<Option<String>> = documents::table
+        .find(document_id)
+        .select(documents::delivery_status)
+        .first(conn)
+        .optional()?;
+    let Some(Some(current)) = current else {
+        return Ok(false);
+    };
+    let Some(from) = DeliveryStatus::parse(&current) else {
+        return Ok(false);
+    };
+    if !from.may_become(to) {
+        return Ok(false);
+    }
+    let now = super::now();
+    let receipt_at = matches!(from, DeliveryStatus::AwaitingReceipt).then_some(now);
+    Ok(diesel::update(
+        documents::table
+            .filter(documents::id.eq(document_id))
+            .filter(documents::delivery_status.eq(from.as_str())),
+    )
+    .set((
+        documents::delivery_status.eq(to.as_str()),
+        documents::delivery_reason.eq(reason),
+        documents::receipt_at.eq(receipt_at),
+        documents::updated_at.eq(now),
+    ))
+    .execute(conn)?
+        == 1)
+}
+
+/// Documents still awaiting their receipt that were deposited before `before`, per treatment.
+pub fn overdue_by_treatment(
+    conn: &mut DbConnection,
+    treatment_ids: &[String],
+    before: NaiveDateTime,
+) -> Result<std::collections::HashMap<String, i64>, ApiError> {
+    use diesel::dsl::count_star;
+    let rows: Vec<(String, i64)> = documents::table
+        .filter(documents::treatment_id.eq_any(treatment_ids))
+        .filter(documents::delivery_status.eq(DeliveryStatus::AwaitingReceipt.as_str()))
+        .filter(documents::deposited_at.lt(before))
+        .group_by(documents::treatment_id)
+        .select((documents::treatment_id, count_star()))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}

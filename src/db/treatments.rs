@@ -1,0 +1,535 @@
+//! Treatments (one uploaded batch each) and their split documents.
+
+use chrono::NaiveDateTime;
+use diesel::dsl::exists;
+use diesel::prelude::*;
+
+use super::schema::{documents, students, treatments, vaults};
+use super::{DbBackend, DbConnection};
+use crate::auth::DataScope;
+use crate::domain::delivery::{DeliveryStatus, TreatmentStatus};
+use crate::domain::vault::VaultStatus;
+use crate::error::ApiError;
+use crate::pagination::Window;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = treatments)]
+pub struct TreatmentRow {
+    pub id: String,
+    pub composante: String,
+    pub document_type: String,
+    pub academic_year: i32,
+    pub session: Option<String>,
+    pub label: String,
+    pub file_name: String,
+    pub file_sha256: String,
+    pub file_size: i64,
+    pub status: String,
+    pub pages_total: Option<i32>,
+    pub pages_done: i32,
+    pub rejection_code: Option<String>,
+    pub rejection_detail: Option<String>,
+    pub skipped_pages: String,
+    pub warnings: String,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub split_at: Option<NaiveDateTime>,
+    pub sent_at: Option<NaiveDateTime>,
+    pub sent_by: Option<String>,
+    pub cancelled_at: Option<NaiveDateTime>,
+}
+
+impl TreatmentRow {
+    pub fn status(&self) -> TreatmentStatus {
+        TreatmentStatus::parse(&self.status).unwrap_or(TreatmentStatus::SplitFailed)
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = treatments)]
+pub struct NewTreatment<'a> {
+    pub id: &'a str,
+    pub composante: &'a str,
+    pub document_type: &'a str,
+    pub academic_year: i32,
+    pub session: Option<&'a str>,
+    pub label: &'a str,
+    pub file_name: &'a str,
+    pub file_sha256: &'a str,
+    pub file_size: i64,
+    pub status: &'a str,
+    pub pages_total: Option<i32>,
+    pub pages_done: i32,
+    pub rejection_code: Option<&'a str>,
+    pub rejection_detail: Option<&'a str>,
+    pub skipped_pages: &'a str,
+    pub warnings: &'a str,
+    pub created_by: &'a str,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = documents)]
+pub struct DocumentRow {
+    pub id: String,
+    pub treatment_id: String,
+    pub student_id: Option<String>,
+    pub cod_etu: String,
+    pub ine: Option<String>,
+    pub pages: String,
+    pub flags: String,
+    pub sha256: String,
+    pub size: i64,
+    pub identity_confirmed_by: Option<String>,
+    pub identity_confirmed_at: Option<NaiveDateTime>,
+    pub delivery_status: Option<String>,
+    pub delivery_reason: Option<String>,
+    pub digiposte_document_id: Option<String>,
+    pub deposit_started_at: Option<NaiveDateTime>,
+    pub queued_at: Option<NaiveDateTime>,
+    pub deposited_at: Option<NaiveDateTime>,
+    pub receipt_at: Option<NaiveDateTime>,
+    pub file_deleted_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl DocumentRow {
+    pub fn flags(&self) -> Vec<String> {
+        serde_json::from_str(&self.flags).unwrap_or_default()
+    }
+
+    /// Flags that stop delivery until a manager confirms the identity.
+    pub fn needs_identity_check(&self) -> bool {
+        let blocking = self.flags().iter().any(|f| {
+            matches!(
+                f.as_str(),
+                crate::domain::delivery::flags::IDENTITY_MISMATCH
+                    | crate::pdf::flag::AMBIGUOUS_STUDENT
+            )
+        });
+        blocking && self.identity_confirmed_at.is_none()
+    }
+}
+
+fn visible<'a>(scope: &DataScope) -> treatments::BoxedQuery<'a, DbBackend> {
+    let query = treatments::table.into_boxed();
+    match scope {
+        DataScope::All => query,
+        DataScope::Composantes(codes) => query.filter(treatments::composante.eq_any(codes.clone())),
+        // Students never see treatments (their documents reach them through Digiposte).
+        DataScope::Student(_) => query.filter(treatments::id.ne(treatments::id)),
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TreatmentFilter {
+    pub statuses: Vec<TreatmentStatus>,
+    pub composante: Option<String>,
+    pub document_type: Option<String>,
+    pub from: Option<NaiveDateTime>,
+    pub to: Option<NaiveDateTime>,
+}
+
+fn filtered<'a>(scope: &DataScope, f: &TreatmentFilter) -> treatments::BoxedQuery<'a, DbBackend> {
+    let mut q = visible(scope);
+    if !f.statuses.is_empty() {
+        let s: Vec<&'static str> = f.statuses.iter().map(|s| s.as_str()).collect();
+        q = q.filter(treatments::status.eq_any(s));
+    }
+    if let Some(c) = &f.composante {
+        q = q.filter(treatments::composante.eq(c.clone()));
+    }
+    if let Some(t) = &f.document_type {
+        q = q.filter(treatments::document_type.eq(t.clone()));
+    }
+    if let Some(t) = f.from {
+        q = q.filter(treatments::created_at.ge(t));
+    }
+    if let Some(t) = f.to {
+        q = q.filter(treatments::created_at.lt(t));
+    }
+    q
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    scope: &DataScope,
+    filter: &TreatmentFilter,
+    window: Window,
+) -> Result<(Vec<TreatmentRow>, i64), ApiError> {
+    let total = filtered(scope, filter).count().get_result(conn)?;
+    let rows = filtered(scope, filter)
+        .order((treatments::created_at.desc(), treatments::id.desc()))
+        .offset(window.offset())
+        .limit(window.limit())
+        .select(TreatmentRow::as_select())
+        .load(conn)?;
+    Ok((rows, total))
+}
+
+pub fn get(
+    conn: &mut DbConnection,
+    scope: &DataScope,
+    id: &str,
+) -> Result<Option<TreatmentRow>, ApiError> {
+    Ok(visible(scope)
+        .filter(treatments::id.eq(id.to_owned()))
+        .select(TreatmentRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> Result<TreatmentRow, ApiError> {
+    Ok(treatments::table
+        .find(id)
+        .select(TreatmentRow::as_select())
+        .first(conn)?)
+}
+
+pub fn insert(conn: &mut DbConnection, row: &NewTreatment) -> Result<TreatmentRow, ApiError> {
+    diesel::insert_into(treatments::table)
+        .values(row)
+        .execute(conn)?;
+    find(conn, row.id)
+}
+
+pub fn set_progress(
+    conn: &mut DbConnection,
+    id: &str,
+    done: i32,
+    total: i32,
+) -> Result<(), ApiError> {
+    diesel::update(treatments::table.find(id))
+        .set((
+            treatments::pages_done.eq(done),
+            treatments::pages_total.eq(total),
+            treatments::updated_at.eq(super::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records a successful split: status, pages, skipped pages and warnings. False when the
+/// treatment was no longer `splitting` (another worker recorded it first): the update is the
+/// compare-and-set that makes one split win, since on PostgreSQL it locks the row until the
+/// winner's transaction ends and then re-reads the status.
+pub fn mark_split(
+    conn: &mut DbConnection,
+    id: &str,
+    pages: i32,
+    skipped: &[u32],
+    warnings: &[String],
+) -> Result<bool, ApiError> {
+    let now = super::now();
+    let updated = diesel::update(
+        treatments::table
+            .filter(treatments::id.eq(id))
+            .filter(treatments::status.eq(TreatmentStatus::Splitting.as_str())),
+    )
+    .set((
+        treatments::status.eq(TreatmentStatus::Split.as_str()),
+        treatments::pages_total.eq(pages),
+        treatments::pages_done.eq(pages),
+        treatments::skipped_pages.eq(serde_json::to_string(skipped).unwrap_or_default()),
+        treatments::warnings.eq(serde_json::to_string(warnings).unwrap_or_default()),
+        treatments::split_at.eq(now),
+        treatments::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Records a refused batch; false when the treatment was no longer `splitting`.
+pub fn mark_failed(
+    conn: &mut DbConnection,
+    id: &str,
+    code: &str,
+    detail: &str,
+) -> Result<bool, ApiError> {
+    let updated = diesel::update(
+        treatments::table
+            .filter(treatments::id.eq(id))
+            .filter(treatments::status.eq(TreatmentStatus::Splitting.as_str())),
+    )
+    .set((
+        treatments::status.eq(TreatmentStatus::SplitFailed.as_str()),
+        treatments::rejection_code.eq(code),
+        treatments::rejection_detail.eq(detail),
+        treatments::updated_at.eq(super::now()),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Moves a treatment from `from` to `to`; false if it was not in `from` any more.
+pub fn change_status(
+    conn: &mut DbConnection,
+    id: &str,
+    from: TreatmentStatus,
+    to: TreatmentStatus,
+    actor: &str,
+) -> Result<bool, ApiError> {
+    let now = super::now();
+    let query = diesel::update(
+        treatments::table
+            .filter(treatments::id.eq(id))
+            .filter(treatments::status.eq(from.as_str())),
+    );
+    let n = match to {
+        TreatmentStatus::Cancelled => query
+            .set((
+                treatments::status.eq(to.as_str()),
+                treatments::cancelled_at.eq(now),
+                treatments::updated_at.eq(now),
+            ))
+            .execute(conn)?,
+        TreatmentStatus::Sent => query
+            .set((
+                treatments::status.eq(to.as_str()),
+                treatments::sent_at.eq(now),
+                treatments::sent_by.eq(actor),
+                treatments::updated_at.eq(now),
+            ))
+            .execute(conn)?,
+        _ => query
+            .set((
+                treatments::status.eq(to.as_str()),
+                treatments::updated_at.eq(now),
+            ))
+            .execute(conn)?,
+    };
+    Ok(n == 1)
+}
+
+pub fn insert_documents(conn: &mut DbConnection, rows: &[DocumentRow]) -> Result<(), ApiError> {
+    for batch in rows.chunks(100) {
+        super::batch_insert!(conn, documents::table, batch);
+    }
+    Ok(())
+}
+
+/// Which block of the treatment view a document belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Block {
+    All,
+    WithVault,
+    WithoutVault,
+}
+
+/// A document with its student's registry name and vault status, as the treatment view shows it.
+pub type DocumentView = (DocumentRow, Option<(String, String)>, Option<String>);
+
+fn documents_of<'a>(treatment_id: &str, block: Block) -> documents::BoxedQuery<'a, DbBackend> {
+    let q = documents::table
+        .filter(documents::treatment_id.eq(treatment_id.to_owned()))
+        .into_boxed();
+    let active = vaults::table
+        .filter(vaults::student_id.nullable().eq(documents::student_id))
+        .filter(vaults::status.eq(VaultStatus::Active.as_str()));
+    match block {
+        Block::All => q,
+        Block::WithVault => q.filter(exists(active)),
+        Block::WithoutVault => q.filter(diesel::dsl::not(exists(active))),
+    }
+}
+
+pub fn documents_page(
+    conn: &mut DbConnection,
+    treatment_id: &str,
+    block: Block,
+    window: Window,
+) -> Result<(Vec<DocumentView>, i64), ApiError> {
+    let total = documents_of(treatment_id, block).count().get_result(conn)?;
+    let rows: Vec<DocumentRow> = documents_of(treatment_id, block)
+        .order((documents::cod_etu.asc(), documents::id.asc()))
+        .offset(window.offset())
+        .limit(window.limit())
+        .select(DocumentRow::as_select())
+        .load(conn)?;
+    let student_ids: Vec<String> = rows.iter().filter_map(|d| d.student_id.clone()).collect();
+    let names: std::collections::HashMap<String, (String, String)> = students::table
+        .filter(students::id.eq_any(&student_ids))
+        .select((students::id, students::last_name, students::first_name))
+        .load::<(String, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, l, f)| (id, (l, f)))
+        .collect();
+    let statuses: std::collections::HashMap<String, String> = vaults::table
+        .filter(vaults::student_id.eq_any(&student_ids))
+        .select((vaults::student_id, vaults::status))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
+    let views = rows
+        .into_iter()
+        .map(|d| {
+            let name = d.student_id.as_ref().and_then(|id| names.get(id).cloned());
+            let vault = d
+                .student_id
+                .as_ref()
+                .and_then(|id| statuses.get(id).cloned());
+            (d, name, vault)
+        })
+        .collect();
+    Ok((views, total))
+}
+
+/// The seed's three blocks: students, with an active vault, without one.
+pub fn block_counts(
+    conn: &mut DbConnection,
+    treatment_id: &str,
+) -> Result<(i64, i64, i64), ApiError> {
+    let all = documents_of(treatment_id, Block::All)
+        .count()
+        .get_result(conn)?;
+    let with = documents_of(treatment_id, Block::WithVault)
+        .count()
+        .get_result(conn)?;
+    Ok((all, with, all - with))
+}
+
+/// Documents per delivery state in a treatment.
+pub fn delivery_counts(
+    conn: &mut DbConnection,
+    treatment_id: &str,
+) -> Result<Vec<(Option<String>, i64)>, ApiError> {
+    use diesel::dsl::count_star;
+    Ok(documents::table
+        .filter(documents::treatment_id.eq(treatment_id))
+        .group_by(documents::delivery_status)
+        .select((documents::delivery_status, count_star()))
+        .load(conn)?)
+}
+
+pub fn document(
+    conn: &mut DbConnection,
+    treatment_id: &str,
+    id: &str,
+) -> Result<Option<DocumentRow>, ApiError> {
+    Ok(documents::table
+        .filter(documents::treatment_id.eq(treatment_id))
+        .filter(documents::id.eq(id))
+        .select(DocumentRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn all_documents(
+    conn: &mut DbConnection,
+    treatment_id: &str,
+) -> Result<Vec<DocumentRow>, ApiError> {
+    Ok(documents::table
+        .filter(documents::treatment_id.eq(treatment_id))
+        .order(documents::cod_etu.asc())
+        .select(DocumentRow::as_select())
+        .load(conn)?)
+}
+
+pub fn confirm_identity(conn: &mut DbConnection, id: &str, actor: &str) -> Result<(), ApiError> {
+    let now = super::now();
+    diesel::update(documents::table.find(id))
+        .set((
+            documents::identity_confirmed_by.eq(actor),
+            documents::identity_confirmed_at.eq(now),
+            documents::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Documents whose file retention has run out: stored, in a final delivery state reached
+/// before `before` (at most `limit`, oldest first).
+pub fn expired_files(
+    conn: &mut DbConnection,
+    before: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let finals: Vec<&str> = DeliveryStatus::ALL
+        .into_iter()
+        .filter(|s| s.is_final())
+        .map(DeliveryStatus::as_str)
+        .collect();
+    let reached = documents::receipt_at.lt(before).or(documents::receipt_at
+        .is_null()
+        .and(documents::updated_at.lt(before)));
+    Ok(documents::table
+        .filter(documents::file_deleted_at.is_null())
+        .filter(documents::delivery_status.eq_any(finals))
+        .filter(reached)
+        .order(documents::updated_at.asc())
+        .limit(limit)
+        .select((documents::id, documents::sha256))
+        .load(conn)?)
+}
+
+/// Of these blobs, the ones no document outside `ids` still keeps: content-addressed storage
+/// shares one file between identical documents, so a blob goes only with its last keeper.
+pub fn blobs_only_kept_by(
+    conn: &mut DbConnection,
+    ids: &[String],
+    blobs: &[String],
+) -> Result<Vec<String>, ApiError> {
+    let kept: std::collections::HashSet<String> = documents::table
+        .filter(documents::sha256.eq_any(blobs))
+        .filter(documents::file_deleted_at.is_null())
+        .filter(documents::id.ne_all(ids))
+        .select(documents::sha256)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
+    let mut only: Vec<String> = blobs
+        .iter()
+        .filter(|b| !kept.contains(*b))
+        .cloned()
+        .collect();
+    only.sort();
+    only.dedup();
+    Ok(only)
+}
+
+/// Marks the files of these documents deleted (the caller removes the blobs after commit).
+pub fn mark_files_deleted(conn: &mut DbConnection, ids: &[String]) -> Result<(), ApiError> {
+    let now = super::now();
+    diesel::update(documents::table.filter(documents::id.eq_any(ids)))
+        .set((
+            documents::file_deleted_at.eq(now),
+            documents::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A document and whether it may be sent (or why not).
+pub type Verdict = (DocumentRow, Result<(), crate::domain::delivery::Hold>);
+
+/// Every document of a treatment with whether it may be sent (and why not).
+pub fn deliverability(
+    conn: &mut DbConnection,
+    treatment_id: &str,
+) -> Result<Vec<Verdict>, ApiError> {
+    let docs = all_documents(conn, treatment_id)?;
+    let ids: Vec<String> = docs.iter().filter_map(|d| d.student_id.clone()).collect();
+    let active: std::collections::HashSet<String> = vaults::table
+        .filter(vaults::student_id.eq_any(&ids))
+        .filter(vaults::status.eq(VaultStatus::Active.as_str()))
+        .select(vaults::student_id)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
+    let refused = super::consents::refused_students(conn, &ids)?;
+    Ok(docs
+        .into_iter()
+        .map(|d| {
+            let verdict = crate::domain::delivery::deliverability(
+                d.student_id.is_some(),
+                d.needs_identity_check(),
+                d.student_id.as_ref().is_some_and(|s| refused.contains(s)),
+                d.student_id.as_ref().is_some_and(|s| active.contains(s)),
+            );
+            (d, verdict)
+        })
+        .collect())
+}

@@ -1,0 +1,589 @@
+//! One error type for the whole API: [`ApiError`] renders RFC 9457 `application/problem+json`
+//! with a stable snake_case `code` drawn from the single [`ErrorCode`] table below.
+//! Domain errors convert into it; handlers only ever return `Result<_, ApiError>`.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $variant:ident = ($status:ident, $code:literal, $title:literal) ),* $(,)?) => {
+        /// Every problem `code` passerelle can answer, with its HTTP status and title.
+        /// The OpenAPI component `ErrorCode` is generated from this table.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode { $( $(#[$doc])* $variant ),* }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[ $( ErrorCode::$variant ),* ];
+
+            pub fn status(self) -> StatusCode {
+                match self { $( ErrorCode::$variant => StatusCode::$status ),* }
+            }
+
+            pub fn title(self) -> &'static str {
+                match self { $( ErrorCode::$variant => $title ),* }
+            }
+
+            /// The snake_case code, as serialized.
+            pub fn as_str(self) -> &'static str {
+                match self { $( ErrorCode::$variant => $code ),* }
+            }
+        }
+    };
+}
+
+error_codes! {
+    // Generic HTTP layer.
+    /// Malformed request (bad query string, bad path parameter, bad header).
+    BadRequest = (BAD_REQUEST, "bad_request", "Bad request"),
+    /// The JSON body could not be parsed.
+    MalformedJson = (BAD_REQUEST, "malformed_json", "Malformed JSON body"),
+    /// A query parameter the operation does not know.
+    UnknownParameter = (BAD_REQUEST, "unknown_parameter", "Unknown query parameter"),
+    /// A query or path parameter has a value of the wrong shape (e.g. an unknown enum value).
+    InvalidParameter = (BAD_REQUEST, "invalid_parameter", "Invalid parameter"),
+    /// Fields failed validation; `errors` lists each one.
+    ValidationFailed = (UNPROCESSABLE_ENTITY, "validation_failed", "Validation failed"),
+    /// Missing, expired or invalid credentials.
+    Unauthenticated = (UNAUTHORIZED, "unauthenticated", "Authentication required"),
+    /// Authenticated, but this principal may not perform this operation.
+    Forbidden = (FORBIDDEN, "forbidden", "Forbidden"),
+    /// No such route, or no such object within the caller's scope.
+    NotFound = (NOT_FOUND, "not_found", "Not found"),
+    /// The route exists but not for this HTTP method.
+    MethodNotAllowed = (METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed"),
+    /// The object already exists.
+    AlreadyExists = (CONFLICT, "already_exists", "Already exists"),
+    /// The object's current status does not allow this operation (`current_status` says which).
+    InvalidTransition = (CONFLICT, "invalid_transition", "Operation not allowed in the current status"),
+    /// The confirmed number of documents differs from what would be sent now.
+    ConfirmationMismatch = (CONFLICT, "confirmation_mismatch", "Confirmation does not match"),
+    /// The student objected to or withdrew consent: nothing is sent for them.
+    ConsentRefused = (CONFLICT, "consent_refused", "The student's consent is refused"),
+    /// The enrolment file is not an Apogée extraction at all (nothing was imported).
+    InvalidEnrolmentFile = (BAD_REQUEST, "invalid_enrolment_file", "Not an enrolment extraction"),
+    /// The request body is larger than the configured limit.
+    PayloadTooLarge = (PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large"),
+    /// The request body's media type is not accepted by this operation.
+    UnsupportedMediaType = (UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type"),
+    /// Too many requests for this client; retry after `Retry-After` seconds.
+    RateLimited = (TOO_MANY_REQUESTS, "rate_limited", "Too many requests"),
+    /// The database cannot be reached right now.
+    DatabaseUnavailable = (SERVICE_UNAVAILABLE, "database_unavailable", "Database unavailable"),
+    /// The document store cannot take the file (disk full or unwritable); nothing was registered.
+    StorageUnavailable = (INSUFFICIENT_STORAGE, "storage_unavailable", "Document storage unavailable"),
+    // The uploaded batch PDF (validation by the PDF core).
+    /// The uploaded file is empty.
+    EmptyFile = (UNPROCESSABLE_ENTITY, "empty_file", "Empty file"),
+    /// The uploaded file is not a PDF.
+    NotAPdf = (UNPROCESSABLE_ENTITY, "not_a_pdf", "Not a PDF"),
+    /// The uploaded file is over the configured size limit.
+    FileTooLarge = (PAYLOAD_TOO_LARGE, "file_too_large", "File too large"),
+    /// The PDF is truncated or its structure is broken.
+    CorruptPdf = (UNPROCESSABLE_ENTITY, "corrupt_pdf", "Damaged PDF"),
+    /// The PDF is encrypted.
+    EncryptedPdf = (UNPROCESSABLE_ENTITY, "encrypted_pdf", "Encrypted PDF"),
+    /// The pages are images without text (a scan).
+    ScannedPdf = (UNPROCESSABLE_ENTITY, "scanned_pdf", "Scanned PDF"),
+    /// The PDF was changed after Apogée edited it.
+    ModifiedPdf = (UNPROCESSABLE_ENTITY, "modified_pdf", "Modified PDF"),
+    /// The PDF's producer is not Apogée (see the configured allow-list).
+    NotFromApogee = (UNPROCESSABLE_ENTITY, "not_from_apogee", "Not an Apogée edition"),
+    /// No page carries a student number.
+    NoStudentFound = (UNPROCESSABLE_ENTITY, "no_student_found", "No student found"),
+    /// An attestation page has no student number (attestations have one page per student).
+    AttestationContinuation = (UNPROCESSABLE_ENTITY, "attestation_continuation", "Attestation page without a student"),
+    /// The PDF is too complex to process safely (nesting, sizes, page count).
+    TooComplexPdf = (UNPROCESSABLE_ENTITY, "too_complex_pdf", "PDF too complex"),
+    // Grade transfers: the maquette, the grade source, ScoDoc.
+    /// The maquette part is not an Apogée maquette (it does not start with XX-APO_TITRES-XX).
+    NotAMaquette = (UNPROCESSABLE_ENTITY, "not_a_maquette", "Not an Apogée maquette"),
+    /// The file is UTF-16 or binary, or holds a character ISO-8859-1 cannot hold (`section`, `line`).
+    UnsupportedEncoding = (UNPROCESSABLE_ENTITY, "unsupported_encoding", "Unsupported encoding"),
+    /// The maquette has a defect; `section` and `line` say where.
+    InvalidMaquette = (UNPROCESSABLE_ENTITY, "invalid_maquette", "Invalid maquette"),
+    /// The grade source cannot be used; `problems` lists its bad lines.
+    InvalidGradeSource = (UNPROCESSABLE_ENTITY, "invalid_grade_source", "Invalid grade source"),
+    /// ScoDoc's zip holds maquettes, none of the maquette's étape (`found` lists theirs).
+    NoMatchingMaquette = (UNPROCESSABLE_ENTITY, "no_matching_maquette", "No maquette of this étape in the source"),
+    /// ScoDoc cannot be reached, timed out or failed.
+    ScodocUnavailable = (BAD_GATEWAY, "scodoc_unavailable", "ScoDoc unavailable"),
+    /// ScoDoc refused passerelle's credentials (check `grades.scodoc.<dept>`).
+    ScodocAuthFailed = (BAD_GATEWAY, "scodoc_auth_failed", "ScoDoc refused the credentials"),
+    /// ScoDoc has no semester of the maquette's étape and year (or not the one asked).
+    ScodocNotFound = (UNPROCESSABLE_ENTITY, "scodoc_not_found", "Not found in ScoDoc"),
+    /// ScoDoc answered something passerelle cannot read.
+    ScodocBadResponse = (BAD_GATEWAY, "scodoc_bad_response", "Unexpected answer from ScoDoc"),
+    // Digiposte.
+    /// A Digiposte receipt whose signature is missing or wrong (or no webhook secret is configured).
+    WebhookSignatureInvalid = (UNAUTHORIZED, "webhook_signature_invalid", "Invalid receipt signature"),
+    /// A Digiposte receipt signed more than the tolerated time ago (or in the future): a replay.
+    WebhookStale = (UNAUTHORIZED, "webhook_stale", "Receipt too old"),
+    /// Digiposte is not configured on this instance (`digiposte.base_url`).
+    DigiposteNotConfigured = (CONFLICT, "digiposte_not_configured", "Digiposte is not configured"),
+    // Lockers and supporting documents.
+    /// A locker deposit is immutable: no update, no delete; deposit a new version with `replaces`.
+    DepositImmutable = (CONFLICT, "deposit_immutable", "Deposit is immutable"),
+    /// The deposit named in `replaces` already has a newer version (`latest_id` names it).
+    DepositSuperseded = (CONFLICT, "deposit_superseded", "Deposit already replaced"),
+    /// A recipient does not exist or is not one the caller may address (`recipients` lists them).
+    UnknownRecipient = (UNPROCESSABLE_ENTITY, "unknown_recipient", "Unknown recipient"),
+    /// The deposit would take the sender over their quota (`quota_bytes`, `used_bytes`).
+    QuotaExceeded = (PAYLOAD_TOO_LARGE, "quota_exceeded", "Quota exceeded"),
+    /// The file's type, detected on its content, is not accepted (`detected_type` says which);
+    /// executables never are.
+    ForbiddenFileType = (UNPROCESSABLE_ENTITY, "forbidden_file_type", "Forbidden file type"),
+    /// An unexpected server-side failure (details are in the server log, by request id).
+    InternalError = (INTERNAL_SERVER_ERROR, "internal_error", "Internal server error"),
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One invalid field of a request, listed in a `validation_failed` problem.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct FieldError {
+    /// The field's name (dotted path for nested fields).
+    pub field: String,
+    /// A stable snake_case reason (e.g. `length`, `range`, `required`).
+    pub code: String,
+    /// A human-readable message.
+    pub message: String,
+}
+
+/// RFC 9457 problem details, as every error response carries them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI identifying the problem type (`urn:passerelle:problem:<code>`).
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    pub code: ErrorCode,
+    /// The request id (same as the `X-Request-Id` response header), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// The invalid fields of a `validation_failed` problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+    /// Operation-specific members (e.g. `current_status`, `retry_after`).
+    #[serde(flatten)]
+    #[schema(additional_properties)]
+    pub extensions: Map<String, Value>,
+}
+
+/// The error every handler returns.
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub detail: String,
+    pub errors: Option<Vec<FieldError>>,
+    pub extensions: Map<String, Value>,
+    /// Extra response headers (e.g. `Retry-After`, `Allow`, `WWW-Authenticate`).
+    pub headers: Vec<(header::HeaderName, HeaderValue)>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            detail: detail.into(),
+            errors: None,
+            extensions: Map::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// Attach an operation-specific member to the problem body.
+    pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
+        self.extensions.insert(
+            key.to_owned(),
+            serde_json::to_value(value).unwrap_or(Value::Null),
+        );
+        self
+    }
+
+    pub fn with_header(mut self, name: header::HeaderName, value: &str) -> Self {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.push((name, v));
+        }
+        self
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        ApiError::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        ApiError::new(ErrorCode::Forbidden, detail)
+    }
+
+    pub fn unauthenticated(detail: impl Into<String>) -> Self {
+        ApiError::new(ErrorCode::Unauthenticated, detail)
+            .with_header(header::WWW_AUTHENTICATE, "Bearer")
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        ApiError::new(ErrorCode::BadRequest, detail)
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        let detail = format!("invalid field(s): {}", fields.join(", "));
+        ApiError {
+            errors: Some(errors),
+            ..ApiError::new(ErrorCode::ValidationFailed, detail)
+        }
+    }
+
+    /// A failure whose cause must not reach the client; the cause is logged with the request.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        ApiError::new(
+            ErrorCode::InternalError,
+            "an unexpected error occurred; quote the request id to the administrators",
+        )
+    }
+
+    pub fn problem(&self) -> Problem {
+        Problem {
+            type_: format!("urn:passerelle:problem:{}", self.code.as_str()),
+            title: self.code.title().to_owned(),
+            status: self.code.status().as_u16(),
+            detail: self.detail.clone(),
+            code: self.code,
+            request_id: crate::telemetry::current_request_id(),
+            errors: self.errors.clone(),
+            extensions: self.extensions.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.detail)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
+        for (name, value) in &self.headers {
+            response.insert_header((name.clone(), value.clone()));
+        }
+        response.body(serde_json::to_vec(&self.problem()).unwrap_or_default())
+    }
+}
+
+impl From<validator::ValidationErrors> for ApiError {
+    fn from(errors: validator::ValidationErrors) -> Self {
+        let mut list = Vec::new();
+        flatten_validation(&errors, "", &mut list);
+        list.sort_by(|a, b| a.field.cmp(&b.field));
+        ApiError::validation(list)
+    }
+}
+
+fn flatten_validation(
+    errors: &validator::ValidationErrors,
+    prefix: &str,
+    out: &mut Vec<FieldError>,
+) {
+    use validator::ValidationErrorsKind;
+    for (field, kind) in errors.errors() {
+        let path = if prefix.is_empty() {
+            field.to_string()
+        } else {
+            format!("{prefix}.{field}")
+        };
+        match kind {
+            ValidationErrorsKind::Field(list) => {
+                for e in list {
+                    out.push(FieldError {
+                        field: path.clone(),
+                        code: e.code.to_string(),
+                        message: e
+                            .message
+                            .as_ref()
+                            .map(|m| m.to_string())
+                            .unwrap_or_else(|| default_validation_message(e)),
+                    });
+                }
+            }
+            ValidationErrorsKind::Struct(inner) => flatten_validation(inner, &path, out),
+            ValidationErrorsKind::List(items) => {
+                for (index, inner) in items {
+                    flatten_validation(inner, &format!("{path}[{index}]"), out);
+                }
+            }
+        }
+    }
+}
+
+fn default_validation_message(e: &validator::ValidationError) -> String {
+    let mut message = format!("failed the `{}` rule", e.code);
+    let mut params: Vec<_> = e
+        .params
+        .iter()
+        .filter(|(k, _)| k.as_ref() != "value")
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    params.sort();
+    if !params.is_empty() {
+        message.push_str(&format!(" ({})", params.join(", ")));
+    }
+    message
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(error: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match error {
+            Error::NotFound => ApiError::not_found("object"),
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => ApiError::new(
+                ErrorCode::AlreadyExists,
+                "an object with this key already exists",
+            ),
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                tracing::warn!(error = %info.message(), "database connection closed");
+                ApiError::new(
+                    ErrorCode::DatabaseUnavailable,
+                    "the database connection was lost; retry",
+                )
+                .with_header(header::RETRY_AFTER, "5")
+            }
+            // SQLite's busy timeout ran out: the database is held by someone else.
+            Error::DatabaseError(_, info) if info.message().contains("database is locked") => {
+                tracing::warn!("database locked beyond the busy timeout");
+                ApiError::new(
+                    ErrorCode::DatabaseUnavailable,
+                    "the database is busy; retry later",
+                )
+                .with_header(header::RETRY_AFTER, "5")
+            }
+            other => ApiError::internal(format!("database: {other}")),
+        }
+    }
+}
+
+impl From<r2d2_error::PoolError> for ApiError {
+    fn from(error: r2d2_error::PoolError) -> Self {
+        tracing::warn!(error = %error, "database pool exhausted or unreachable");
+        ApiError::new(
+            ErrorCode::DatabaseUnavailable,
+            "the database is unavailable; retry later",
+        )
+        .with_header(header::RETRY_AFTER, "5")
+    }
+}
+
+mod r2d2_error {
+    pub use diesel::r2d2::PoolError;
+}
+
+impl From<crate::storage::StorageError> for ApiError {
+    fn from(error: crate::storage::StorageError) -> Self {
+        match error {
+            crate::storage::StorageError::Write(e) => {
+                tracing::error!(error = %e, "document store write failed");
+                ApiError::new(
+                    ErrorCode::StorageUnavailable,
+                    "the document store cannot take the file (disk full or unwritable); nothing was registered",
+                )
+            }
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<crate::pdf::PdfError> for ApiError {
+    fn from(error: crate::pdf::PdfError) -> Self {
+        use crate::pdf::PdfError as P;
+        let code = match &error {
+            P::EmptyFile => ErrorCode::EmptyFile,
+            P::NotAPdf => ErrorCode::NotAPdf,
+            P::FileTooLarge { .. } => ErrorCode::FileTooLarge,
+            P::CorruptPdf(_) => ErrorCode::CorruptPdf,
+            P::EncryptedPdf => ErrorCode::EncryptedPdf,
+            P::ScannedPdf => ErrorCode::ScannedPdf,
+            P::ModifiedPdf(_) => ErrorCode::ModifiedPdf,
+            P::NotFromApogee(_) => ErrorCode::NotFromApogee,
+            P::NoStudentFound => ErrorCode::NoStudentFound,
+            P::AttestationContinuation { .. } => ErrorCode::AttestationContinuation,
+            P::TooComplexPdf(_) => ErrorCode::TooComplexPdf,
+        };
+        debug_assert_eq!(code.as_str(), error.code());
+        ApiError::new(code, error.to_string())
+    }
+}
+
+impl From<crate::apogee::maquette::MaquetteError> for ApiError {
+    fn from(error: crate::apogee::maquette::MaquetteError) -> Self {
+        use crate::apogee::maquette::MaquetteErrorKind as K;
+        let code = match error.kind {
+            K::Invalid => ErrorCode::InvalidMaquette,
+            K::NotAMaquette => ErrorCode::NotAMaquette,
+            K::Encoding => ErrorCode::UnsupportedEncoding,
+        };
+        debug_assert_eq!(code.as_str(), error.code());
+        ApiError::new(code, error.to_string())
+            .with("section", &error.section)
+            .with("line", error.line)
+    }
+}
+
+impl From<crate::apogee::grades::GradeSourceError> for ApiError {
+    fn from(error: crate::apogee::grades::GradeSourceError) -> Self {
+        use crate::apogee::grades::GradeSourceError as G;
+        match error {
+            // A filled maquette (ScoDoc's) that cannot be read: same codes, named as the source.
+            G::Maquette(e) => ApiError::from(e).with("part", "source"),
+            G::InvalidRows(problems) => {
+                let detail = G::InvalidRows(problems.clone()).to_string();
+                ApiError::new(ErrorCode::InvalidGradeSource, detail).with("problems", problems)
+            }
+            other => ApiError::new(ErrorCode::InvalidGradeSource, other.to_string()),
+        }
+    }
+}
+
+impl From<crate::apogee::FillCommandError> for ApiError {
+    fn from(error: crate::apogee::FillCommandError) -> Self {
+        use crate::apogee::FillCommandError as F;
+        match error {
+            F::Maquette(e) => ApiError::from(e).with("part", "maquette"),
+            F::Source(e) => ApiError::from(e),
+            F::NoMatchingMaquette { ref found, .. } => {
+                let found = found.clone();
+                ApiError::new(ErrorCode::NoMatchingMaquette, error.to_string()).with("found", found)
+            }
+        }
+    }
+}
+
+impl From<crate::scodoc::ScoDocError> for ApiError {
+    fn from(error: crate::scodoc::ScoDocError) -> Self {
+        use crate::scodoc::ScoDocError as S;
+        let code = match &error {
+            S::Unavailable(_) => ErrorCode::ScodocUnavailable,
+            S::AuthFailed(_) => ErrorCode::ScodocAuthFailed,
+            S::NotFound(_) => ErrorCode::ScodocNotFound,
+            S::BadResponse(_) => ErrorCode::ScodocBadResponse,
+        };
+        debug_assert_eq!(code.as_str(), error.code());
+        tracing::warn!(error = %error, "ScoDoc call failed");
+        ApiError::new(code, error.to_string())
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(error: actix_web::error::BlockingError) -> Self {
+        ApiError::internal(format!("blocking task: {error}"))
+    }
+}
+
+/// Maps a status produced outside passerelle's handlers (actix's own errors, unmatched routes)
+/// to the code that best describes it, so every error response can be a problem.
+pub fn code_for_status(status: StatusCode) -> ErrorCode {
+    match status.as_u16() {
+        401 => ErrorCode::Unauthenticated,
+        403 => ErrorCode::Forbidden,
+        404 => ErrorCode::NotFound,
+        405 => ErrorCode::MethodNotAllowed,
+        409 => ErrorCode::AlreadyExists,
+        413 => ErrorCode::PayloadTooLarge,
+        415 => ErrorCode::UnsupportedMediaType,
+        422 => ErrorCode::ValidationFailed,
+        429 => ErrorCode::RateLimited,
+        503 => ErrorCode::DatabaseUnavailable,
+        s if s >= 500 => ErrorCode::InternalError,
+        _ => ErrorCode::BadRequest,
+    }
+}
+
+/// Turns any error response that is not yet a problem document (actix's own errors, a
+/// library's plain-text answer) into one, keeping its status and protocol headers.
+pub fn ensure_problem(
+    response: actix_web::dev::ServiceResponse<actix_web::body::BoxBody>,
+) -> actix_web::dev::ServiceResponse<actix_web::body::BoxBody> {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let code = code_for_status(status);
+    let detail = status.canonical_reason().unwrap_or("error").to_owned();
+    let mut error = ApiError::new(code, detail);
+    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+        if let Some(v) = response.headers().get(&name) {
+            error.headers.push((name, v.clone()));
+        }
+    }
+    let mut problem = error.error_response();
+    // Keep the original status even where several codes share one (e.g. 400).
+    *problem.status_mut() = status;
+    response.into_response(problem)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_snake_case_and_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            let s = code.as_str();
+            assert!(s.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{s}");
+            assert!(seen.insert(s), "duplicate code {s}");
+            // The serialized form and as_str agree.
+            assert_eq!(
+                serde_json::to_value(code).unwrap(),
+                Value::String(s.to_owned())
+            );
+            assert!(code.status().is_client_error() || code.status().is_server_error());
+        }
+        assert_eq!(ErrorCode::MethodNotAllowed.as_str(), "method_not_allowed");
+    }
+
+    #[test]
+    fn problem_carries_code_status_and_fields() {
+        let err = ApiError::validation(vec![FieldError {
+            field: "label".into(),
+            code: "length".into(),
+            message: "too long".into(),
+        }])
+        .with("current_status", "active");
+        let body = serde_json::to_value(err.problem()).unwrap();
+        assert_eq!(body["status"], 422);
+        assert_eq!(body["code"], "validation_failed");
+        assert_eq!(body["type"], "urn:passerelle:problem:validation_failed");
+        assert_eq!(body["errors"][0]["field"], "label");
+        assert_eq!(body["current_status"], "active");
+        assert_eq!(
+            err.error_response().status(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+}

@@ -1,0 +1,231 @@
+//! The delivery job: deposits one document into its student's vault, exactly once.
+//!
+//! `queued` → (intent recorded) → deposit → `awaiting_receipt`; a receipt later makes it
+//! `transmitted`, `transmission_error` or `not_transmitted`. The intent (`deposit_started_at`)
+//! is written before the HTTP call; an attempt that finds an intent from an earlier attempt
+//! whose outcome is unknown (timeout, 5xx after sending, a crash before the bookkeeping) first
+//! looks for the document in the vault's listing, and deposits again only if it is not there.
+//! The vault and the consent are checked again just before depositing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+
+use super::{HandlerFuture, JobHandler, Outcome};
+use crate::db::deliveries;
+use crate::db::jobs::JobRow;
+use crate::digiposte::{CertifiedDeposit, DigiposteApi, DigiposteError, deposit_file_name};
+use crate::domain::delivery::{DeliveryStatus, DocumentType};
+use crate::domain::vault::VaultStatus;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub struct DeliverHandler {
+    pub state: web::Data<AppState>,
+    pub api: Arc<dyn DigiposteApi>,
+}
+
+const MAX_ATTEMPTS: i32 = 50;
+
+impl JobHandler for DeliverHandler {
+    fn kind(&self) -> &'static str {
+        crate::db::jobs::kind::DELIVER
+    }
+
+    fn max_attempts(&self) -> i32 {
+        MAX_ATTEMPTS
+    }
+
+    fn run<'a>(&'a self, job: &'a JobRow) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            match self.deliver(job).await {
+                Ok(outcome) => outcome,
+                Err(e) => Outcome::Retry {
+                    error: e.to_string(),
+                    after: None,
+                },
+            }
+        })
+    }
+}
+
+/// How a failed call is retried (by the queue) — or given up on at the last attempt.
+fn retry(error: &DigiposteError) -> Outcome {
+    Outcome::Retry {
+        error: error.code().to_owned(),
+        after: match error {
+            DigiposteError::CircuitOpen(wait) => Some(*wait),
+            _ => None,
+        },
+    }
+}
+
+impl DeliverHandler {
+    fn reconcile_delay(&self) -> Duration {
+        Duration::from_millis(self.state.config.digiposte.reconcile_delay_ms)
+    }
+
+    async fn finish(
+        &self,
+        id: &str,
+        to: DeliveryStatus,
+        reason: &str,
+    ) -> Result<Outcome, ApiError> {
+        let (id, reason) = (id.to_owned(), reason.to_owned());
+        self.state
+            .db
+            .write(move |conn| deliveries::finish(conn, &id, to, Some(&reason)))
+            .await?;
+        Ok(Outcome::Done)
+    }
+
+    async fn record(&self, id: &str, digiposte_id: &str) -> Result<Outcome, ApiError> {
+        let (id, digiposte_id) = (id.to_owned(), digiposte_id.to_owned());
+        self.state
+            .db
+            .write(move |conn| deliveries::record_deposit(conn, &id, &digiposte_id))
+            .await?;
+        Ok(Outcome::Done)
+    }
+
+    async fn deliver(&self, job: &JobRow) -> Result<Outcome, ApiError> {
+        let id = job.subject_id.clone();
+        let ctx = {
+            let id = id.clone();
+            self.state
+                .db
+                .run(move |conn| deliveries::context(conn, &id))
+                .await?
+        };
+        let Some(ctx) = ctx else {
+            return Ok(Outcome::Done);
+        };
+        let doc = &ctx.document;
+        if doc.delivery_status.as_deref() != Some(DeliveryStatus::Queued.as_str()) {
+            // Deposited, finished or cancelled already: nothing left to do.
+            return Ok(Outcome::Done);
+        }
+        let file_name = deposit_file_name(&doc.id);
+        let route_code = ctx.vault.as_ref().and_then(|v| v.route_code.clone());
+        let last_attempt = job.attempts >= MAX_ATTEMPTS;
+
+        // 1. An earlier attempt may have reached Digiposte: look before depositing again.
+        let previous = doc.deposit_started_at;
+        if let Some(started) = previous {
+            let age = (crate::db::now() - started).to_std().unwrap_or_default();
+            if age < self.reconcile_delay() {
+                return Ok(Outcome::Retry {
+                    error: "uncertain deposit; reconciling shortly".into(),
+                    after: Some(self.reconcile_delay() - age),
+                });
+            }
+            if let Some(route) = &route_code {
+                match self.api.deposited_documents(route).await {
+                    Ok(found) => {
+                        if let Some(d) = found
+                            .iter()
+                            .find(|d| d.file_name == file_name && d.hash == doc.sha256)
+                        {
+                            tracing::info!(document = %doc.id, "uncertain deposit found at Digiposte");
+                            return self.record(&doc.id, &d.id).await;
+                        }
+                    }
+                    Err(e) if e.is_vault_closed() => {
+                        return self
+                            .finish(&doc.id, DeliveryStatus::TransmissionError, &e.reason())
+                            .await;
+                    }
+                    Err(e) => return Ok(retry(&e)),
+                }
+            }
+        }
+
+        // 2. Check again, now, that this student still wants and can receive it.
+        if ctx.consent_refused {
+            return self
+                .finish(
+                    &doc.id,
+                    DeliveryStatus::Cancelled,
+                    crate::services::consents::CONSENT_WITHDRAWN,
+                )
+                .await;
+        }
+        let vault_active = ctx
+            .vault
+            .as_ref()
+            .is_some_and(|v| v.status() == VaultStatus::Active);
+        let Some(route) = route_code.filter(|_| vault_active) else {
+            return self
+                .finish(
+                    &doc.id,
+                    DeliveryStatus::TransmissionError,
+                    "vault_not_active",
+                )
+                .await;
+        };
+        if doc.file_deleted_at.is_some() {
+            return self
+                .finish(&doc.id, DeliveryStatus::NotTransmitted, "file_deleted")
+                .await;
+        }
+
+        // 3. Record the intent durably, then call.
+        let started = {
+            let id = doc.id.clone();
+            self.state
+                .db
+                .write(move |conn| deliveries::start_attempt(conn, &id, previous))
+                .await?
+        };
+        if started.is_none() {
+            // Another worker moved first (its lease expired under it): check again later.
+            return Ok(Outcome::Retry {
+                error: "another attempt is under way".into(),
+                after: Some(self.reconcile_delay()),
+            });
+        }
+        let bytes = {
+            let store = self.state.store.clone();
+            let sha = doc.sha256.clone();
+            web::block(move || store.get(&sha)).await??
+        };
+        let document_type =
+            DocumentType::parse(&ctx.treatment.document_type).unwrap_or(DocumentType::ReleveNotes);
+        let year = ctx.treatment.academic_year;
+        let deposit = CertifiedDeposit {
+            route_code: route,
+            title: format!("{} {}-{}", document_type.label(), year, year + 1),
+            doc_type: document_type.as_str().to_owned(),
+            file_name,
+            sha256: doc.sha256.clone(),
+            bytes,
+        };
+        match self.api.deposit_certified(&deposit).await {
+            Ok(d) => self.record(&doc.id, &d.id).await,
+            Err(DigiposteError::Uncertain(why)) => {
+                tracing::info!(document = %doc.id, %why, "deposit outcome unknown; will reconcile");
+                Ok(Outcome::Retry {
+                    error: "digiposte_uncertain".into(),
+                    after: Some(self.reconcile_delay()),
+                })
+            }
+            Err(e) if e.is_vault_closed() => {
+                self.finish(&doc.id, DeliveryStatus::TransmissionError, &e.reason())
+                    .await
+            }
+            Err(e) if e.is_transient() => {
+                if last_attempt {
+                    return self
+                        .finish(&doc.id, DeliveryStatus::NotTransmitted, e.code())
+                        .await;
+                }
+                Ok(retry(&e))
+            }
+            Err(e) => {
+                self.finish(&doc.id, DeliveryStatus::NotTransmitted, &e.reason())
+                    .await
+            }
+        }
+    }
+}

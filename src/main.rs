@@ -1,0 +1,510 @@
+//! The `passerelle` command line: serve, migrate, openapi, token, apikey, import, split,
+//! grades, sync, erase.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use passerelle::auth::{Role, apikey, jwt};
+use passerelle::config::{Config, LogFormat};
+use passerelle::db::{self, Db};
+
+#[derive(Parser)]
+#[command(
+    name = "passerelle",
+    version,
+    about = "REST gateway between Apogée, ScoDoc, the ENT and Digiposte"
+)]
+struct Cli {
+    /// TOML configuration file (environment variables PASSERELLE_* override it).
+    #[arg(long, global = true, env = "PASSERELLE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log line format (overrides `log_format`).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormatArg>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (migrates the database first).
+    Serve {
+        /// Listen address (overrides `bind`).
+        #[arg(long)]
+        bind: Option<std::net::SocketAddr>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document.
+    Openapi {
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Mint a JWT from the configured HS256 secret (development and tests).
+    Token {
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Subject (`sub`); defaults to the role's name.
+        #[arg(long)]
+        sub: Option<String>,
+        /// A composante the manager manages (repeat for several).
+        #[arg(long = "composante")]
+        composantes: Vec<String>,
+        /// The student's number (COD_ETU), for `--role student`.
+        #[arg(long)]
+        cod_etu: Option<String>,
+        /// A service scope (repeat for several).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Lifetime, e.g. 90s, 15m, 1h, 7d.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+    },
+    /// Manage service API keys.
+    Apikey {
+        #[command(subcommand)]
+        command: ApikeyCommand,
+    },
+    /// Import data offline (same code path as the API).
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+    /// Split a batch PDF offline: writes DIR/<cod_etu>.pdf and DIR/manifest.json. On refusal,
+    /// prints the problem (with its `code`) as JSON and exits with status 2.
+    Split {
+        file: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value = "releve")]
+        kind: KindArg,
+        /// Accept this Producer/Creator substring too (repeat for several).
+        #[arg(long = "allow-producer")]
+        allow_producers: Vec<String>,
+    },
+    /// Grade transfers (ScoDoc → Apogée), offline.
+    Grades {
+        #[command(subcommand)]
+        command: GradesCommand,
+    },
+    /// Erase (anonymise) personal data.
+    Erase {
+        #[command(subcommand)]
+        command: EraseCommand,
+    },
+    /// Exit 0 when the server at `bind` answers /health/ready (for container health checks).
+    Health,
+    /// Synchronise with Digiposte now.
+    Sync {
+        #[command(subcommand)]
+        command: SyncCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SyncCommand {
+    /// Read Digiposte's memberships and update the vaults' statuses, accepted and personalised.
+    Vaults,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum KindArg {
+    Releve,
+    Attestation,
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import an Apogée enrolment extraction (CSV, or JSON when the file ends in .json).
+    Students { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum GradesCommand {
+    /// Fill (or check) an Apogée maquette from a grade file, as `POST /grade-transfers` does:
+    /// writes the file to import into Apogée (ISO-8859-1, CRLF) and prints the report. On
+    /// refusal, prints the problem (with its `code`, `section`, `line`) as JSON and exits 2.
+    Fill {
+        /// The maquette Apogée exported (.TXT).
+        maquette: PathBuf,
+        /// ScoDoc's export (zip or filled .TXT), or a CSV/JSON of nip, element, note, result.
+        #[arg(long)]
+        source: PathBuf,
+        /// Where to write the filled maquette.
+        #[arg(long)]
+        out: PathBuf,
+        /// Print the report as JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum EraseCommand {
+    /// Anonymise a student and delete their stored documents.
+    Student { cod_etu: String },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RoleArg {
+    Admin,
+    Manager,
+    Student,
+    Service,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Manager => Role::Manager,
+            RoleArg::Student => Role::Student,
+            RoleArg::Service => Role::Service,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum ApikeyCommand {
+    /// Create a key; it is printed once and never shown again.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// A scope granted to the key (repeat for several), e.g. vaults:read.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// Limit the key to these composantes (repeat; none = all).
+        #[arg(long = "composante")]
+        composantes: Vec<String>,
+    },
+    /// List keys (never the keys themselves).
+    List,
+    /// Revoke a key by id or name.
+    Revoke { id_or_name: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("passerelle: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(f) = cli.log_format {
+        config.log_format = match f {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        };
+    }
+    passerelle::telemetry::init(config.log_format, &config.log_level);
+    match run(cli.command, config) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("passerelle: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command, mut config: Config) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    match command {
+        Command::Serve { bind } => {
+            if let Some(bind) = bind {
+                config.bind = bind;
+            }
+            serve(config)?;
+        }
+        Command::Migrate => {
+            let db = open_db(&config)?;
+            let applied = db.migrate()?;
+            println!(
+                "database up to date ({} migration(s) applied now)",
+                applied.len()
+            );
+        }
+        Command::Openapi { out } => {
+            let json = passerelle::api::spec_json(&passerelle::app::openapi_spec());
+            match out {
+                Some(path) => std::fs::write(path, json)?,
+                None => print!("{json}"),
+            }
+        }
+        Command::Token {
+            role,
+            sub,
+            composantes,
+            cod_etu,
+            scopes,
+            ttl,
+        } => {
+            let keys = jwt::JwtKeys::from_config(&config.auth, &config.data_dir)?;
+            let now = jsonwebtoken::get_current_timestamp();
+            let role = Role::from(role);
+            let claims = jwt::Claims {
+                sub: sub.unwrap_or_else(|| format!("{role:?}").to_lowercase()),
+                iss: String::new(),
+                aud: String::new(),
+                exp: now + jwt::parse_ttl(&ttl)?,
+                iat: now,
+                role,
+                composantes,
+                cod_etu,
+                scopes,
+                name: None,
+            };
+            println!("{}", keys.mint(claims)?);
+        }
+        Command::Apikey { command } => {
+            let db = open_db(&config)?;
+            let mut conn = db.conn()?;
+            match command {
+                ApikeyCommand::Create {
+                    name,
+                    scopes,
+                    composantes,
+                } => {
+                    let created = apikey::create(&mut conn, &name, &scopes, &composantes)?;
+                    eprintln!(
+                        "key {} created; store it now, it will not be shown again:",
+                        created.id
+                    );
+                    println!("{}", created.key);
+                }
+                ApikeyCommand::List => {
+                    for k in db::api_keys::list(&mut conn)? {
+                        let state = if k.revoked_at.is_some() {
+                            "revoked"
+                        } else {
+                            "active"
+                        };
+                        println!(
+                            "{}\t{}\t{}\tscopes=[{}]\tcomposantes=[{}]\tlast_used={}",
+                            k.id,
+                            k.name,
+                            state,
+                            k.scopes,
+                            k.composantes,
+                            k.last_used_at
+                                .map(|t| t.to_string())
+                                .unwrap_or_else(|| "never".into())
+                        );
+                    }
+                }
+                ApikeyCommand::Revoke { id_or_name } => {
+                    let n = db::api_keys::revoke(&mut conn, &id_or_name, db::now())?;
+                    if n == 0 {
+                        eprintln!("no active key with id or name {id_or_name}");
+                        return Ok(ExitCode::FAILURE);
+                    }
+                    println!("revoked {n} key(s)");
+                }
+            }
+        }
+        Command::Import {
+            command: ImportCommand::Students { file },
+        } => {
+            let bytes = std::fs::read(&file)?;
+            let is_json = file
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+            let report = offline(config, move |state| async move {
+                passerelle::api::students::run_import(
+                    &state,
+                    &passerelle::auth::DataScope::All,
+                    "system:cli",
+                    &bytes,
+                    is_json,
+                )
+                .await
+            })?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        Command::Erase {
+            command: EraseCommand::Student { cod_etu },
+        } => {
+            let report = offline(config, move |state| async move {
+                passerelle::api::students::erase_student(&state, cod_etu, "system:cli".into()).await
+            })?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        Command::Split {
+            file,
+            out,
+            kind,
+            allow_producers,
+        } => return split(config, &file, &out, kind, allow_producers),
+        Command::Grades {
+            command:
+                GradesCommand::Fill {
+                    maquette,
+                    source,
+                    out,
+                    json,
+                },
+        } => return grades_fill(&config, &maquette, &source, &out, json),
+        Command::Sync {
+            command: SyncCommand::Vaults,
+        } => {
+            if !config.digiposte.is_configured() {
+                return Err(
+                    "digiposte.base_url is not set (PASSERELLE_DIGIPOSTE__BASE_URL)".into(),
+                );
+            }
+            let client = passerelle::digiposte::DigiposteClient::new(&config.digiposte)?;
+            let db = open_db(&config)?;
+            let report = actix_web::rt::System::new().block_on(async move {
+                passerelle::jobs::sync::sync_vaults(&db, &client, "system:cli").await
+            })?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        Command::Health => {
+            return Ok(if health(config.bind) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs an API operation offline, on the configured database and store.
+fn offline<T, F, Fut>(config: Config, f: F) -> Result<T, Box<dyn std::error::Error>>
+where
+    F: FnOnce(actix_web::web::Data<passerelle::state::AppState>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, passerelle::error::ApiError>>,
+{
+    let mut config = config;
+    // No background workers for a one-shot command.
+    config.jobs.enabled = false;
+    let shared = passerelle::server::prepare(config)?;
+    let result = actix_web::rt::System::new().block_on(f(shared.state.clone()));
+    result.map_err(|e| format!("{}: {}", e.code, e.detail).into())
+}
+
+fn split(
+    config: Config,
+    file: &std::path::Path,
+    out: &std::path::Path,
+    kind: KindArg,
+    allow_producers: Vec<String>,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let mut cfg = config.split;
+    cfg.kind = match kind {
+        KindArg::Releve => passerelle::pdf::DocumentKind::Releve,
+        KindArg::Attestation => passerelle::pdf::DocumentKind::Attestation,
+    };
+    cfg.producer_allow_list.extend(allow_producers);
+    let bytes = std::fs::read(file)?;
+    match passerelle::pdf::split(&bytes, &cfg, &mut |_, _| {}) {
+        Ok(outcome) => {
+            let manifest = passerelle::pdf::output::write_outcome(&outcome, out)?;
+            eprintln!(
+                "{} pages, {} documents, {} skipped page(s) written to {}",
+                manifest.pages,
+                manifest.documents.len(),
+                manifest.skipped.len(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(refusal) => {
+            let problem = passerelle::error::ApiError::from(refusal).problem();
+            println!("{}", serde_json::to_string_pretty(&problem)?);
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+fn grades_fill(
+    config: &Config,
+    maquette: &std::path::Path,
+    source: &std::path::Path,
+    out: &std::path::Path,
+    json: bool,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let maquette = std::fs::read(maquette)?;
+    let source = std::fs::read(source)?;
+    match passerelle::apogee::transfer(
+        &maquette,
+        passerelle::apogee::TransferSource::File(&source),
+        &config.grades.fill,
+    ) {
+        Ok((bytes, report)) => {
+            std::fs::write(out, &bytes)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.to_text());
+            }
+            eprintln!(
+                "{} written ({} cell(s) changed; Apogée expects it as {})",
+                out.display(),
+                report.diff.changes.len(),
+                report
+                    .output_file_name
+                    .as_deref()
+                    .unwrap_or("(no apoC_Fichier_Exp)")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(refusal) => {
+            let problem = passerelle::error::ApiError::from(refusal).problem();
+            println!("{}", serde_json::to_string_pretty(&problem)?);
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+fn health(bind: std::net::SocketAddr) -> bool {
+    use std::io::{Read, Write};
+    let mut addr = bind;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let Ok(mut stream) =
+        std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(3))
+    else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(3)));
+    if stream
+        .write_all(b"GET /health/ready HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut reply = [0u8; 16];
+    stream.read(&mut reply).is_ok_and(|n| {
+        reply[..n].starts_with(b"HTTP/1.1 200") || reply[..n].starts_with(b"HTTP/1.0 200")
+    })
+}
+
+fn open_db(config: &Config) -> Result<Db, Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    Ok(Db::connect(
+        &config.database_url(),
+        config.database_pool_size,
+        config.database_busy_timeout_ms,
+    )?)
+}
+
+#[actix_web::main]
+async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let shared = passerelle::server::prepare(config)?;
+    let (server, addr) = passerelle::server::start(shared, None)?;
+    tracing::info!(%addr, "passerelle listening; Swagger UI at /swagger-ui/");
+    server.await?;
+    Ok(())
+}

@@ -1,0 +1,252 @@
+//! The PDF core: validate an Apogée batch edition, read each page's text, find whose page it
+//! is, and split the batch into one standalone PDF per student. Pure functions over bytes
+//! (only `output.rs` touches the file system); built on lopdf.
+//!
+//! Speed comes from doing each thing once: fonts are decoded once per document, content
+//! streams are read by a small tokenizer that keeps only text, and output files copy only the
+//! objects a student's pages reach.
+
+pub mod fixture;
+mod identify;
+mod nesting;
+pub mod output;
+mod split;
+mod text;
+mod validate;
+
+use serde::{Deserialize, Serialize};
+
+pub use identify::{Identification, identify_page};
+pub use split::split;
+pub use validate::validate;
+
+/// Which edition a batch is: relevés may run over several pages per student, attestations
+/// are one page each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    #[default]
+    Releve,
+    Attestation,
+}
+
+/// Everything the split can be told. Plain data, embedded in passerelle's configuration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SplitConfig {
+    pub kind: DocumentKind,
+    /// Largest batch accepted, in bytes.
+    pub max_bytes: u64,
+    /// Case-insensitive substrings of the Producer or Creator that identify an Apogée edition.
+    pub producer_allow_list: Vec<String>,
+    /// Labels that precede (or, in attestations, follow) the student number; compared on
+    /// folded text (lower case, no accents), any whitespace between words.
+    pub student_labels: Vec<String>,
+    /// Also read the INE ("INE : …") when present.
+    pub read_ine: bool,
+    /// Most bytes any one stream may inflate to (decompression bombs).
+    pub max_stream_bytes: usize,
+    /// Most bytes all inflated content of the document may reach.
+    pub max_total_inflated_bytes: usize,
+    /// Most pages a batch may have.
+    pub max_pages: usize,
+    /// Title of each output PDF; `{student}` and `{kind}` are replaced.
+    pub title_template: String,
+    /// Tools whose name in Producer/Creator means the file was rewritten after Apogée.
+    pub rewriting_tools: Vec<String>,
+}
+
+impl Default for SplitConfig {
+    fn default() -> Self {
+        SplitConfig {
+            kind: DocumentKind::Releve,
+            max_bytes: 200 * 1024 * 1024,
+            producer_allow_list: vec![
+                "oracle reports".into(),
+                "oracle pdf driver".into(),
+                "oracle bi publisher".into(),
+                "apogee".into(),
+                "apogée".into(),
+            ],
+            student_labels: vec![
+                "n° etudiant".into(),
+                "no etudiant".into(),
+                "numero etudiant".into(),
+                "numero d'etudiant".into(),
+                "n° d'etudiant".into(),
+            ],
+            read_ine: true,
+            max_stream_bytes: 32 * 1024 * 1024,
+            max_total_inflated_bytes: 512 * 1024 * 1024,
+            max_pages: 100_000,
+            title_template: "{kind} — {student}".into(),
+            rewriting_tools: vec![
+                "acrobat".into(),
+                "itext".into(),
+                "pdftk".into(),
+                "qpdf".into(),
+                "ghostscript".into(),
+                "libreoffice".into(),
+                "microsoft".into(),
+                "pypdf".into(),
+                "pikepdf".into(),
+                "foxit".into(),
+                "nitro".into(),
+                "pdfsam".into(),
+                "smallpdf".into(),
+                "ilovepdf".into(),
+                "preview".into(),
+                "quartz".into(),
+            ],
+        }
+    }
+}
+
+/// Why a batch is refused. Each has a stable problem code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PdfError {
+    #[error("the file is empty")]
+    EmptyFile,
+    #[error("the file is not a PDF")]
+    NotAPdf,
+    #[error("the file is {size} bytes, over the limit of {limit} bytes")]
+    FileTooLarge { size: u64, limit: u64 },
+    #[error("the PDF is damaged: {0}")]
+    CorruptPdf(String),
+    #[error("the PDF is encrypted; Apogée editions are not")]
+    EncryptedPdf,
+    #[error(
+        "the pages carry images but no text: a scan is not accepted, edit the document from Apogée"
+    )]
+    ScannedPdf,
+    #[error("the PDF was modified after Apogée edited it: {0}")]
+    ModifiedPdf(String),
+    #[error("the PDF was not produced by Apogée (producer: {0})")]
+    NotFromApogee(String),
+    #[error("no student number was found on any page")]
+    NoStudentFound,
+    #[error("page {page} has no student number, but an attestation has one page per student")]
+    AttestationContinuation { page: u32 },
+    #[error("the PDF is too complex to process safely: {0}")]
+    TooComplexPdf(String),
+}
+
+impl PdfError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            PdfError::EmptyFile => "empty_file",
+            PdfError::NotAPdf => "not_a_pdf",
+            PdfError::FileTooLarge { .. } => "file_too_large",
+            PdfError::CorruptPdf(_) => "corrupt_pdf",
+            PdfError::EncryptedPdf => "encrypted_pdf",
+            PdfError::ScannedPdf => "scanned_pdf",
+            PdfError::ModifiedPdf(_) => "modified_pdf",
+            PdfError::NotFromApogee(_) => "not_from_apogee",
+            PdfError::NoStudentFound => "no_student_found",
+            PdfError::AttestationContinuation { .. } => "attestation_continuation",
+            PdfError::TooComplexPdf(_) => "too_complex_pdf",
+        }
+    }
+}
+
+/// Flags a document can carry (strings, as stored and shown).
+pub mod flag {
+    /// A page without a number continued the previous student's relevé.
+    pub const CONTINUATION: &str = "continuation";
+    /// The student's pages came in separate runs and were merged in page order.
+    pub const MERGED: &str = "merged";
+    /// A page named two different students: never delivered without a manager's check.
+    pub const AMBIGUOUS_STUDENT: &str = "ambiguous_student";
+}
+
+/// What validation learnt of a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ValidatedPdf {
+    pub pages: usize,
+    pub producer: Option<String>,
+    pub creator: Option<String>,
+}
+
+/// One student's document.
+#[derive(Debug, Clone)]
+pub struct SplitDocument {
+    /// The student number as read on the pages.
+    pub student: String,
+    pub ine: Option<String>,
+    /// 1-based page numbers in the batch, in order.
+    pub pages: Vec<u32>,
+    pub flags: Vec<&'static str>,
+    /// The standalone PDF.
+    pub pdf: Vec<u8>,
+    /// sha256 of `pdf`, hex.
+    pub sha256: String,
+    /// Folded text of the document's first page (for the identity cross-check).
+    pub text: String,
+}
+
+/// The outcome of a split.
+#[derive(Debug, Clone)]
+pub struct SplitOutcome {
+    pub pages: usize,
+    /// Leading pages without a student number (cover pages), 1-based.
+    pub skipped: Vec<u32>,
+    pub documents: Vec<SplitDocument>,
+    /// Human-readable notes (merges…), with page numbers, never names.
+    pub warnings: Vec<String>,
+}
+
+/// Whether the registry's last name appears on a page's folded text, as whole words
+/// (case- and accent-insensitive; "LEFÈVRE-DURAND" and "DE LA FONTAINE" work).
+pub fn name_appears(folded_text: &str, last_name: &str) -> bool {
+    let name = identify::fold_for_match(last_name);
+    if name.is_empty() {
+        return false;
+    }
+    let hay = folded_text.as_bytes();
+    let needle = name.as_bytes();
+    let mut start = 0;
+    while let Some(pos) = folded_text[start..].find(&name) {
+        let at = start + pos;
+        let before_ok = at == 0 || !hay[at - 1].is_ascii_alphanumeric();
+        let end = at + needle.len();
+        let after_ok = end == hay.len() || !hay[end].is_ascii_alphanumeric();
+        if before_ok && after_ok {
+            return true;
+        }
+        start = at + 1;
+    }
+    false
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn names_appear_as_whole_words() {
+        let text =
+            identify::fold_for_match("Nom : LEFÈVRE-DURAND Prénom : Zoé N° Etudiant : 21901234");
+        assert!(name_appears(&text, "Lefèvre-Durand"));
+        assert!(name_appears(&text, "lefevre durand"));
+        assert!(!name_appears(&text, "LEFEVR"));
+        assert!(!name_appears(&text, "DURANDE"));
+        let text = identify::fold_for_match("Nom : DE LA FONTAINE");
+        assert!(name_appears(&text, "De La Fontaine"));
+        assert!(!name_appears(&text, ""));
+    }
+
+    #[test]
+    fn codes_are_stable() {
+        assert_eq!(PdfError::ScannedPdf.code(), "scanned_pdf");
+        assert_eq!(
+            PdfError::AttestationContinuation { page: 2 }.code(),
+            "attestation_continuation"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod hostile_tests;

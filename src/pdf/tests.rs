@@ -1,0 +1,328 @@
+//! The PDF core against generated batches: every validation code, both label orders, cover
+//! pages, continuations, merges, ambiguity, both font kinds, and the outputs themselves.
+
+use lopdf::Document;
+
+use super::fixture::{self, BatchSpec, PageContent, PdfOptions};
+use super::identify::fold_for_match;
+use super::*;
+
+fn cfg(kind: DocumentKind) -> SplitConfig {
+    SplitConfig {
+        kind,
+        ..SplitConfig::default()
+    }
+}
+
+fn run(bytes: &[u8], kind: DocumentKind) -> Result<SplitOutcome, PdfError> {
+    split(bytes, &cfg(kind), &mut |_, _| {})
+}
+
+fn lines(v: &[&str]) -> PageContent {
+    PageContent::Lines(v.iter().map(|s| s.to_string()).collect())
+}
+
+fn pdf(pages: &[PageContent]) -> Vec<u8> {
+    fixture::write_pdf(pages, &PdfOptions::default())
+}
+
+/// The text of an output PDF, read back with the same reader.
+fn text_of(pdf: &[u8]) -> String {
+    let doc = Document::load_mem(pdf).expect("output re-opens");
+    let mut reader = text::TextReader::new(&doc, 1 << 24, 1 << 28);
+    doc.get_pages()
+        .values()
+        .map(|id| fold_for_match(&reader.page_text(*id).unwrap()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn assert_matches_truth(outcome: &SplitOutcome, batch: &fixture::Batch) {
+    let got: Vec<(String, Vec<u32>)> = outcome
+        .documents
+        .iter()
+        .map(|d| (d.student.clone(), d.pages.clone()))
+        .collect();
+    assert_eq!(got, batch.expected);
+    assert_eq!(outcome.skipped, batch.skipped);
+    let all_numbers: Vec<&str> = batch.students.iter().map(|s| s.cod_etu.as_str()).collect();
+    for d in &outcome.documents {
+        let doc = Document::load_mem(&d.pdf).expect("output re-opens");
+        assert_eq!(
+            doc.get_pages().len(),
+            d.pages.len(),
+            "page count of {}",
+            d.student
+        );
+        let text = text_of(&d.pdf);
+        assert!(
+            text.contains(&d.student),
+            "its own number is in {}",
+            d.student
+        );
+        for other in all_numbers.iter().filter(|n| **n != d.student) {
+            assert!(!text.contains(other), "{} leaks into {}", other, d.student);
+        }
+        // Nothing of other pages travels in the file: no stray page objects.
+        let page_objects = doc
+            .objects
+            .values()
+            .filter(|o| {
+                o.as_dict().is_ok_and(|d| {
+                    d.get(b"Type").and_then(lopdf::Object::as_name).ok() == Some(b"Page")
+                })
+            })
+            .count();
+        assert_eq!(page_objects, d.pages.len());
+        let raw = String::from_utf8_lossy(&d.pdf);
+        assert!(raw.contains("/Title"), "title set");
+        assert_eq!(d.sha256, crate::storage::sha256_hex(&d.pdf));
+        // The embedded font travelled (lossless).
+        assert!(raw.contains("/FontFile2"));
+    }
+}
+
+#[test]
+fn releve_batch_splits_per_student_with_the_simple_font() {
+    let batch = fixture::batch(&BatchSpec {
+        students: 12,
+        ..BatchSpec::default()
+    });
+    let mut calls = 0;
+    let outcome = split(
+        &batch.bytes,
+        &cfg(DocumentKind::Releve),
+        &mut |done, total| {
+            calls += 1;
+            assert!(done <= total);
+        },
+    )
+    .unwrap();
+    assert_eq!(calls, outcome.pages);
+    assert_matches_truth(&outcome, &batch);
+    // The INE is read, and the names can be checked against the registry.
+    for (d, s) in outcome.documents.iter().zip(&batch.students) {
+        assert_eq!(d.ine.as_deref(), Some(s.ine.as_str()));
+        assert!(
+            name_appears(&d.text, &s.last_name),
+            "{} on {}",
+            s.last_name,
+            d.student
+        );
+    }
+}
+
+#[test]
+fn cid_identity_h_fonts_with_tounicode_are_read() {
+    let batch = fixture::batch(&BatchSpec {
+        students: 6,
+        cid_font: true,
+        seed: 7,
+        ..BatchSpec::default()
+    });
+    let outcome = run(&batch.bytes, DocumentKind::Releve).unwrap();
+    assert_matches_truth(&outcome, &batch);
+    assert!(name_appears(
+        &outcome.documents[0].text,
+        &batch.students[0].last_name
+    ));
+}
+
+#[test]
+fn attestations_in_both_label_orders() {
+    let batch = fixture::batch(&BatchSpec {
+        students: 6,
+        kind: DocumentKind::Attestation,
+        reversed_labels: true,
+        cover_page: false,
+        ..BatchSpec::default()
+    });
+    let outcome = run(&batch.bytes, DocumentKind::Attestation).unwrap();
+    assert_matches_truth(&outcome, &batch);
+    assert!(outcome.documents.iter().all(|d| d.pages.len() == 1));
+}
+
+#[test]
+fn continuation_pages_follow_the_previous_student() {
+    let bytes = pdf(&[
+        lines(&["Page de garde"]),
+        lines(&["N° Etudiant : 21900001", "Nom : LEFÈVRE"]),
+        lines(&["suite du relevé", "UE bonus sport 15,00"]),
+        lines(&["N° Etudiant : 21900002", "Nom : MARTIN"]),
+    ]);
+    let outcome = run(&bytes, DocumentKind::Releve).unwrap();
+    assert_eq!(outcome.skipped, vec![1]);
+    assert_eq!(outcome.documents[0].pages, vec![2, 3]);
+    assert_eq!(outcome.documents[0].flags, vec![flag::CONTINUATION]);
+    assert!(outcome.documents[1].flags.is_empty());
+    // The same layout is an error for attestations, naming the page.
+    assert_eq!(
+        run(&bytes, DocumentKind::Attestation).unwrap_err(),
+        PdfError::AttestationContinuation { page: 3 }
+    );
+}
+
+#[test]
+fn a_student_in_two_runs_is_merged_in_page_order() {
+    let bytes = pdf(&[
+        lines(&["N° Etudiant : 21900001"]),
+        lines(&["N° Etudiant : 21900002"]),
+        lines(&["N° Etudiant : 21900001", "page 2"]),
+    ]);
+    let outcome = run(&bytes, DocumentKind::Releve).unwrap();
+    assert_eq!(outcome.documents[0].pages, vec![1, 3]);
+    assert_eq!(outcome.documents[0].flags, vec![flag::MERGED]);
+    assert_eq!(outcome.documents[1].pages, vec![2]);
+    assert_eq!(outcome.warnings.len(), 1);
+    assert!(
+        !outcome.warnings[0].contains("21900001"),
+        "warnings never name students"
+    );
+    let text = text_of(&outcome.documents[0].pdf);
+    assert!(!text.contains("21900002"));
+}
+
+#[test]
+fn two_numbers_on_a_page_are_flagged_not_guessed() {
+    let bytes = pdf(&[lines(&["N° Etudiant : 21900001", "N° Etudiant : 21900002"])]);
+    let outcome = run(&bytes, DocumentKind::Releve).unwrap();
+    assert_eq!(outcome.documents.len(), 1);
+    assert!(
+        outcome.documents[0]
+            .flags
+            .contains(&flag::AMBIGUOUS_STUDENT)
+    );
+}
+
+#[test]
+fn label_variants_and_line_breaks_in_real_pdfs() {
+    let bytes = pdf(&[
+        lines(&["NUMÉRO ÉTUDIANT", ":", "21900001"]),
+        lines(&["No étudiant 21900002"]),
+        lines(&["n°étudiant:21900003"]),
+    ]);
+    let outcome = run(&bytes, DocumentKind::Releve).unwrap();
+    let students: Vec<&str> = outcome
+        .documents
+        .iter()
+        .map(|d| d.student.as_str())
+        .collect();
+    assert_eq!(students, vec!["21900001", "21900002", "21900003"]);
+}
+
+#[test]
+fn every_validation_code_has_a_file_that_triggers_it() {
+    let c = cfg(DocumentKind::Releve);
+    let good = fixture::batch(&BatchSpec {
+        students: 2,
+        ..BatchSpec::default()
+    })
+    .bytes;
+    assert!(validate(&good, &c).is_ok());
+    let code = |bytes: &[u8], c: &SplitConfig| split(bytes, c, &mut |_, _| {}).unwrap_err().code();
+
+    assert_eq!(code(b"", &c), "empty_file");
+    assert_eq!(code(b"PK\x03\x04 this is a zip", &c), "not_a_pdf");
+    let small = SplitConfig {
+        max_bytes: 100,
+        ..c.clone()
+    };
+    assert_eq!(code(&good, &small), "file_too_large");
+    assert_eq!(code(&good[..good.len() / 2], &c), "corrupt_pdf");
+    let mut broken_xref = good.clone();
+    // startxref points into the middle of nowhere.
+    let at = broken_xref
+        .windows(9)
+        .rposition(|w| w == b"startxref")
+        .unwrap()
+        + 10;
+    let digits = broken_xref[at..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    for b in &mut broken_xref[at..at + digits] {
+        *b = b'1';
+    }
+    assert_eq!(code(&broken_xref, &c), "corrupt_pdf");
+    let encrypted = fixture::write_pdf(
+        &[lines(&["N° Etudiant : 21900001"])],
+        &PdfOptions {
+            encrypt_marker: true,
+            ..PdfOptions::default()
+        },
+    );
+    assert_eq!(code(&encrypted, &c), "encrypted_pdf");
+    assert_eq!(
+        code(&pdf(&[PageContent::Image, PageContent::Image]), &c),
+        "scanned_pdf"
+    );
+    assert_eq!(
+        code(&fixture::append_incremental_update(&good), &c),
+        "modified_pdf"
+    );
+    let rewritten = fixture::write_pdf(
+        &[lines(&["N° Etudiant : 21900001"])],
+        &PdfOptions {
+            producer: Some("iText® 7.2 ©2000-2022 iText Group NV".into()),
+            ..PdfOptions::default()
+        },
+    );
+    assert_eq!(code(&rewritten, &c), "modified_pdf");
+    let touched = fixture::write_pdf(
+        &[lines(&["N° Etudiant : 21900001"])],
+        &PdfOptions {
+            modification_date: Some("D:20250703120000+02'00'".into()),
+            ..PdfOptions::default()
+        },
+    );
+    assert_eq!(code(&touched, &c), "modified_pdf");
+    let foreign = fixture::write_pdf(
+        &[lines(&["N° Etudiant : 21900001"])],
+        &PdfOptions {
+            producer: Some("Microsoft® Word for Microsoft 365".into()),
+            creator: Some("Microsoft® Word".into()),
+            ..PdfOptions::default()
+        },
+    );
+    assert_eq!(code(&foreign, &c), "not_from_apogee");
+    // The allow-list is configuration.
+    let allowing = SplitConfig {
+        producer_allow_list: vec!["word".into()],
+        rewriting_tools: vec![],
+        ..c.clone()
+    };
+    assert!(split(&foreign, &allowing, &mut |_, _| {}).is_ok());
+    assert_eq!(
+        code(&pdf(&[lines(&["Relevé sans numéro", "Nom : X"])]), &c),
+        "no_student_found"
+    );
+    let few_pages = SplitConfig {
+        max_pages: 1,
+        ..c.clone()
+    };
+    assert_eq!(code(&good, &few_pages), "too_complex_pdf");
+}
+
+#[test]
+fn manifest_has_the_documented_shape() {
+    let batch = fixture::batch(&BatchSpec {
+        students: 3,
+        ..BatchSpec::default()
+    });
+    let outcome = run(&batch.bytes, DocumentKind::Releve).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = output::write_outcome(&outcome, dir.path()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(json["pages"], outcome.pages);
+    assert_eq!(json["skipped"], serde_json::json!([1]));
+    assert_eq!(
+        json["documents"][0]["file"],
+        format!("{}.pdf", batch.students[0].cod_etu)
+    );
+    assert_eq!(manifest.documents.len(), 3);
+    for d in &manifest.documents {
+        let bytes = std::fs::read(dir.path().join(&d.file)).unwrap();
+        assert_eq!(crate::storage::sha256_hex(&bytes), d.sha256);
+    }
+}

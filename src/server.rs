@@ -1,0 +1,81 @@
+//! Running the HTTP server (used by `passerelle serve` and by the integration tests).
+
+use std::net::TcpListener;
+
+use actix_web::HttpServer;
+
+use crate::app::{self, Shared};
+use crate::config::Config;
+use crate::db::Db;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Database(#[from] crate::db::DbSetupError),
+    #[error(transparent)]
+    Keys(#[from] crate::auth::jwt::JwtSetupError),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(String, std::io::Error),
+    #[error("cannot create the data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+}
+
+/// Opens the database (migrating it) and prepares everything the workers share.
+pub fn prepare(config: Config) -> Result<Shared, StartError> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
+    let db = Db::connect(
+        &config.database_url(),
+        config.database_pool_size,
+        config.database_busy_timeout_ms,
+    )?;
+    Shared::new(config, db)
+}
+
+/// Binds the listener; returns the server future and the bound address (port 0 picks one).
+pub fn start(
+    shared: Shared,
+    listener: Option<TcpListener>,
+) -> Result<(actix_web::dev::Server, std::net::SocketAddr), StartError> {
+    let config = shared.state.config.clone();
+    let listener = match listener {
+        Some(l) => l,
+        None => TcpListener::bind(config.bind)
+            .map_err(|e| StartError::Bind(config.bind.to_string(), e))?,
+    };
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Bind(config.bind.to_string(), e))?;
+    if let Some(metrics_addr) = config.metrics_bind {
+        let state = shared.state.clone();
+        let metrics_server = HttpServer::new(move || {
+            actix_web::App::new().app_data(state.clone()).route(
+                "/metrics",
+                actix_web::web::get().to(
+                    |state: actix_web::web::Data<crate::state::AppState>| async move {
+                        crate::api::metrics::render(&state).await
+                    },
+                ),
+            )
+        })
+        .workers(1)
+        .bind(metrics_addr)
+        .map_err(|e| StartError::Bind(metrics_addr.to_string(), e))?
+        .run();
+        actix_web::rt::spawn(metrics_server);
+    }
+    crate::jobs::start(
+        shared.state.db.clone(),
+        config.jobs.clone(),
+        crate::jobs::handlers(&shared.state),
+    );
+    let mut server = HttpServer::new(move || app::build(shared.clone()));
+    if config.workers > 0 {
+        server = server.workers(config.workers);
+    }
+    let server = server
+        .listen(listener)
+        .map_err(|e| StartError::Bind(addr.to_string(), e))?
+        .run();
+    Ok((server, addr))
+}

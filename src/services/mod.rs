@@ -1,0 +1,5 @@
+//! Work that spans several repositories (consents and their effects, personal data, erasure).
+//! Blocking code, run inside a write transaction by the handlers or the CLI.
+
+pub mod consents;
+pub mod personal_data;

@@ -1,0 +1,419 @@
+//! The data subject's rights: everything passerelle holds on one student, as one document
+//! (right of access), and erasure (anonymisation) that keeps counts and the audit chain.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::audit::{self, AuditEvent, AuditRow};
+use crate::db::schema::{consent_events, documents, students, treatments, vaults};
+use crate::db::students::StudentRow;
+use crate::db::{self, DbConnection, consents, vaults as vault_repo};
+use crate::domain::audit::pseudonym;
+use crate::domain::vault::VaultStatus;
+use crate::error::{ApiError, ErrorCode};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonalIdentity {
+    pub cod_etu: String,
+    pub ine: Option<String>,
+    pub last_name: String,
+    pub first_name: String,
+    pub birth_date: Option<NaiveDate>,
+    pub email: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Set when the student was erased (anonymised).
+    pub erased_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonalEnrolment {
+    pub academic_year: i32,
+    pub etape: String,
+    pub composante: String,
+    pub state: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonalVault {
+    pub status: VaultStatus,
+    pub status_label: &'static str,
+    pub accepted: bool,
+    pub personalised: bool,
+    pub route_code: Option<String>,
+    pub customization_url: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub history: Vec<PersonalVaultChange>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonalVaultChange {
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub cause: String,
+    pub actor: String,
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonalConsentEvent {
+    pub purpose: String,
+    pub event: String,
+    pub source: String,
+    pub actor: String,
+    pub evidence_ref: Option<String>,
+    pub comment: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonalDocument {
+    pub document_id: String,
+    pub treatment_id: String,
+    pub document_type: String,
+    pub treatment_label: String,
+    pub academic_year: i32,
+    pub pages: Vec<u32>,
+    pub sha256: String,
+    pub delivery_status: Option<String>,
+    pub delivery_reason: Option<String>,
+    pub deposited_at: Option<DateTime<Utc>>,
+    pub receipt_at: Option<DateTime<Utc>>,
+    /// Whether the PDF itself is still stored (retention deletes it after delivery).
+    pub file_stored: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonalAuditEntry {
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub object_type: String,
+    pub object_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+}
+
+/// A supporting document (pièce justificative) the student deposited.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonalSupportingDocument {
+    pub id: String,
+    pub academic_year: i32,
+    pub etape: String,
+    pub kind: String,
+    pub file_name: String,
+    pub sha256: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub submitted_at: DateTime<Utc>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+/// Everything passerelle holds on one student.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonalData {
+    pub generated_at: DateTime<Utc>,
+    pub identity: PersonalIdentity,
+    pub enrolments: Vec<PersonalEnrolment>,
+    pub vault: Option<PersonalVault>,
+    pub consents: Vec<PersonalConsentEvent>,
+    pub documents: Vec<PersonalDocument>,
+    pub supporting_documents: Vec<PersonalSupportingDocument>,
+    /// Audit entries about the student (recorded under a pseudonym).
+    pub audit: Vec<PersonalAuditEntry>,
+}
+
+/// Collects the student's data. Read-only.
+pub fn export(
+    conn: &mut DbConnection,
+    audit_key: &[u8],
+    student: &StudentRow,
+) -> Result<PersonalData, ApiError> {
+    let enrolments = db::students::enrolments_of(conn, &student.id)?
+        .into_iter()
+        .map(|e| PersonalEnrolment {
+            academic_year: e.academic_year,
+            etape: e.etape,
+            composante: e.composante,
+            state: e.state,
+        })
+        .collect();
+    let vault = match vault_repo::by_student(conn, &student.id)? {
+        Some(v) => {
+            let history = vault_repo::history(conn, &v.id)?
+                .into_iter()
+                .map(|h| PersonalVaultChange {
+                    from_status: h.from_status,
+                    to_status: h.to_status,
+                    cause: h.cause,
+                    actor: h.actor,
+                    reason: h.reason,
+                    at: h.at.and_utc(),
+                })
+                .collect();
+            let status = v.status();
+            Some(PersonalVault {
+                status,
+                status_label: status.label(),
+                accepted: v.accepted,
+                personalised: v.personalised,
+                route_code: v.route_code,
+                customization_url: v.customization_url,
+                last_error: v.last_error,
+                created_at: v.created_at.and_utc(),
+                history,
+            })
+        }
+        None => None,
+    };
+    let consents = consents::events_of(conn, &student.id)?
+        .into_iter()
+        .map(|c| PersonalConsentEvent {
+            purpose: c.purpose,
+            event: c.event,
+            source: c.source,
+            actor: c.actor,
+            evidence_ref: c.evidence_ref,
+            comment: c.comment,
+            at: c.at.and_utc(),
+        })
+        .collect();
+    type DocRow = (
+        String,
+        String,
+        String,
+        String,
+        i32,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<chrono::NaiveDateTime>,
+        Option<chrono::NaiveDateTime>,
+        Option<chrono::NaiveDateTime>,
+    );
+    let rows: Vec<DocRow> = documents::table
+        .inner_join(treatments::table)
+        .filter(documents::student_id.eq(&student.id))
+        .order(documents::created_at.asc())
+        .select((
+            documents::id,
+            documents::treatment_id,
+            treatments::document_type,
+            treatments::label,
+            treatments::academic_year,
+            documents::pages,
+            documents::sha256,
+            documents::delivery_status,
+            documents::delivery_reason,
+            documents::deposited_at,
+            documents::receipt_at,
+            documents::file_deleted_at,
+        ))
+        .load(conn)?;
+    let documents = rows
+        .into_iter()
+        .map(|r| PersonalDocument {
+            document_id: r.0,
+            treatment_id: r.1,
+            document_type: r.2,
+            treatment_label: r.3,
+            academic_year: r.4,
+            pages: serde_json::from_str(&r.5).unwrap_or_default(),
+            sha256: r.6,
+            delivery_status: r.7,
+            delivery_reason: r.8,
+            deposited_at: r.9.map(|t| t.and_utc()),
+            receipt_at: r.10.map(|t| t.and_utc()),
+            file_stored: r.11.is_none(),
+        })
+        .collect();
+    let supporting_documents = {
+        use crate::db::schema::supporting_documents as sd;
+        sd::table
+            .filter(sd::student_id.eq(&student.id))
+            .order((sd::submitted_at.asc(), sd::id.asc()))
+            .select(crate::db::supporting_documents::SubmissionRow::as_select())
+            .load(conn)?
+            .into_iter()
+            .map(|r| PersonalSupportingDocument {
+                id: r.id,
+                academic_year: r.academic_year,
+                etape: r.etape,
+                kind: r.kind,
+                file_name: r.file_name,
+                sha256: r.sha256,
+                status: r.status,
+                reason: r.reason,
+                submitted_at: r.submitted_at.and_utc(),
+                decided_by: r.decided_by,
+                decided_at: r.decided_at.map(|t| t.and_utc()),
+            })
+            .collect()
+    };
+    let audit = audit::for_student(conn, &pseudonym(audit_key, &student.cod_etu))?
+        .into_iter()
+        .map(|a: AuditRow| PersonalAuditEntry {
+            seq: a.seq,
+            at: a.at.and_utc(),
+            actor: a.actor,
+            action: a.action,
+            object_type: a.object_type,
+            object_id: a.object_id,
+            details: serde_json::from_str(&a.details).unwrap_or(serde_json::Value::Null),
+        })
+        .collect();
+    Ok(PersonalData {
+        generated_at: Utc::now(),
+        identity: PersonalIdentity {
+            cod_etu: student.cod_etu.clone(),
+            ine: student.ine.clone(),
+            last_name: student.last_name.clone(),
+            first_name: student.first_name.clone(),
+            birth_date: student.birth_date,
+            email: student.email.clone(),
+            created_at: student.created_at.and_utc(),
+            updated_at: student.updated_at.and_utc(),
+            erased_at: student.erased_at.map(|t| t.and_utc()),
+        },
+        enrolments,
+        vault,
+        consents,
+        documents,
+        supporting_documents,
+        audit,
+    })
+}
+
+/// What an erasure removed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErasureReport {
+    /// The pseudonym the student now appears under (in the registry and the audit log).
+    pub pseudonym: String,
+    /// Stored PDFs deleted.
+    pub documents_deleted: usize,
+    /// sha256 of the deleted files (the caller removes them from the store after commit).
+    #[serde(skip)]
+    pub blobs: Vec<String>,
+}
+
+/// Anonymises the student: identity replaced by a pseudonym, Digiposte identifiers and free
+/// text removed, stored PDFs released (their blobs listed for deletion). Enrolments, statuses
+/// and the audit chain stay, so counts and verification still hold. A vault still live at
+/// Digiposte must be terminated first (409). Runs inside a write transaction.
+pub fn erase(
+    conn: &mut DbConnection,
+    audit_key: &[u8],
+    student: &StudentRow,
+    actor: &str,
+) -> Result<ErasureReport, ApiError> {
+    if student.erased_at.is_some() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidTransition,
+            "this student was already erased",
+        ));
+    }
+    if let Some(v) = vault_repo::by_student(conn, &student.id)?
+        && matches!(
+            v.status(),
+            VaultStatus::Active | VaultStatus::Preregistered | VaultStatus::TerminationPending
+        )
+    {
+        return Err(vault_repo::invalid_transition(
+            v.status(),
+            "the vault is still live at Digiposte: terminate it before erasing the student",
+        ));
+    }
+    let alias = pseudonym(audit_key, &student.cod_etu);
+    let now = db::now();
+    let mut blobs: Vec<String> = documents::table
+        .filter(documents::student_id.eq(&student.id))
+        .filter(documents::file_deleted_at.is_null())
+        .select(documents::sha256)
+        .load(conn)?;
+    diesel::update(documents::table.filter(documents::student_id.eq(&student.id)))
+        .set((
+            documents::cod_etu.eq(&alias),
+            documents::ine.eq(None::<String>),
+            documents::file_deleted_at.eq(now),
+            documents::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    // Supporting documents are personal: their rows and files go. Locker copies addressed to
+    // the student go too; deposits they sent stay with their recipients under the pseudonym.
+    {
+        use crate::db::schema::{
+            locker_deposits, locker_group_members, locker_items, supporting_documents,
+        };
+        let mut pj: Vec<String> = supporting_documents::table
+            .filter(supporting_documents::student_id.eq(&student.id))
+            .select(supporting_documents::sha256)
+            .load(conn)?;
+        diesel::delete(
+            supporting_documents::table.filter(supporting_documents::student_id.eq(&student.id)),
+        )
+        .execute(conn)?;
+        let locker_id = format!("student:{}", student.cod_etu);
+        diesel::delete(locker_items::table.filter(locker_items::recipient_id.eq(&locker_id)))
+            .execute(conn)?;
+        diesel::delete(
+            locker_group_members::table.filter(locker_group_members::member_id.eq(&locker_id)),
+        )
+        .execute(conn)?;
+        diesel::update(locker_deposits::table.filter(locker_deposits::sender_id.eq(&locker_id)))
+            .set(locker_deposits::sender_id.eq(format!("student:{alias}")))
+            .execute(conn)?;
+        pj.sort();
+        pj.dedup();
+        blobs.extend(pj);
+    }
+    diesel::update(vaults::table.filter(vaults::student_id.eq(&student.id)))
+        .set((
+            vaults::route_code.eq(None::<String>),
+            vaults::membership_id.eq(None::<String>),
+            vaults::customization_url.eq(None::<String>),
+            vaults::last_error.eq(None::<String>),
+            vaults::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    diesel::update(consent_events::table.filter(consent_events::student_id.eq(&student.id)))
+        .set(consent_events::comment.eq(None::<String>))
+        .execute(conn)?;
+    db::students::delete_terms(conn, &student.id)?;
+    diesel::update(students::table.find(&student.id))
+        .set((
+            students::cod_etu.eq(&alias),
+            students::ine.eq(None::<String>),
+            students::last_name.eq("ANONYME"),
+            students::first_name.eq(""),
+            students::search_name.eq(""),
+            students::birth_date.eq(None::<NaiveDate>),
+            students::email.eq(None::<String>),
+            students::erased_at.eq(now),
+            students::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    audit::append(
+        conn,
+        audit_key,
+        AuditEvent {
+            actor,
+            action: "student.erase",
+            student: Some(&student.cod_etu),
+            object_type: "student",
+            object_id: Some(&alias),
+            details: serde_json::json!({ "documents_deleted": blobs.len() }),
+        },
+    )?;
+    Ok(ErasureReport {
+        pseudonym: alias,
+        documents_deleted: blobs.len(),
+        blobs,
+    })
+}

@@ -1,0 +1,26 @@
+//! What every handler can reach: configuration, database and token keys.
+
+use std::sync::Arc;
+
+use crate::auth::jwt::JwtKeys;
+use crate::config::Config;
+use crate::db::Db;
+use crate::storage::DocumentStore;
+
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub jwt: Arc<JwtKeys>,
+    pub store: Arc<dyn DocumentStore>,
+    /// Key of students' pseudonyms in the audit log.
+    pub audit_key: Arc<crate::config::Secret>,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// ScoDoc clients by configured department, built on first use (they keep their token).
+    pub scodoc: Arc<crate::scodoc::ScoDocClients>,
+}
+
+impl AppState {
+    pub fn audit_key(&self) -> &[u8] {
+        self.audit_key.expose().as_bytes()
+    }
+}

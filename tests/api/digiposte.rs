@@ -1,0 +1,795 @@
+//! Digiposte flows against a real `digiposte-sim` process on loopback (no in-process mock):
+//! deliveries under injected faults end with every document deposited exactly once, a
+//! membership cancelled behind passerelle's back, signed receipts (forged, stale, replayed),
+//! vault workers and the synchronisation, and a `passerelle serve` killed mid-send.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use passerelle::config::Config;
+use passerelle::db::jobs;
+use passerelle::digiposte::{deposit_file_name, signature};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::{SECRET, TestApp};
+
+pub const WEBHOOK_SECRET: &str = "webhook-secret-for-the-tests-0123456789";
+
+pub struct Sim {
+    child: Child,
+    pub url: String,
+    http: reqwest::Client,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Sim {
+    /// Starts the simulator with tiny delays and no quota, plus `extra` flags.
+    pub fn start(extra: &[&str]) -> Sim {
+        passerelle::outbound::install_tls_provider();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_digiposte-sim"))
+            .args([
+                "--bind",
+                "127.0.0.1:0",
+                "--receipt-delay-ms",
+                "100",
+                "--quota-per-minute",
+                "0",
+                "--cancel-delay-ms",
+                "50",
+                "--webhook-secret",
+                WEBHOOK_SECRET,
+            ])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("digiposte-sim starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Sim {
+            child,
+            url: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn stats(&self) -> Value {
+        self.http
+            .get(format!("{}/admin/stats", self.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn faults(&self, knobs: Value) {
+        let r = self
+            .http
+            .post(format!("{}/admin/faults", self.url))
+            .json(&knobs)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{:?}", r.text().await);
+    }
+
+    /// Sends receipts to this passerelle.
+    pub async fn hook(&self, base: &str) {
+        self.faults(json!({ "webhook_url": format!("{base}/webhooks/digiposte") }))
+            .await;
+    }
+
+    /// `cancel` (behind passerelle's back) or `finalise` one account.
+    pub async fn user(&self, route_code: &str, action: &str) {
+        let r = self
+            .http
+            .post(format!("{}/admin/users/{route_code}/{action}", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+}
+
+/// Passerelle's `[digiposte]` and job settings for tests: small delays everywhere.
+pub fn configure(c: &mut Config, sim: &Sim) {
+    let d = &mut c.digiposte;
+    d.base_url = format!("{}/digiposte/v3", sim.url);
+    d.client_id = "passerelle".into();
+    d.client_secret = passerelle::config::Secret("sim-secret".into());
+    d.timeout_ms = 500;
+    d.max_retries = 8;
+    d.retry_base_ms = 5;
+    d.retry_max_ms = 100;
+    d.quota_per_minute = 0;
+    d.breaker_failures = 100;
+    d.breaker_open_ms = 200;
+    d.webhook_secret = passerelle::config::Secret(WEBHOOK_SECRET.into());
+    d.reconcile_delay_ms = 50;
+    d.sync_enabled = false;
+    c.jobs.lease_secs = 5;
+    c.jobs.backoff_base_secs = 1;
+    c.jobs.backoff_max_secs = 2;
+}
+
+async fn app_with(sim: &Sim, postgres: bool, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let f = |c: &mut Config| {
+        configure(c, sim);
+        adjust(c);
+    };
+    let app = if postgres {
+        TestApp::postgres_with(f)
+            .await
+            .expect("PostgreSQL configured")
+    } else {
+        TestApp::sqlite_with(f).await
+    };
+    sim.hook(&app.base).await;
+    app
+}
+
+fn postgres_configured() -> bool {
+    std::env::var("PASSERELLE_TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty())
+}
+
+/// One test body on SQLite, and on PostgreSQL when configured.
+macro_rules! with_sim {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[actix_web::test]
+            async fn sqlite() {
+                super::$body(false).await;
+            }
+
+            #[actix_web::test]
+            async fn postgres() {
+                if !super::postgres_configured() {
+                    eprintln!("PASSERELLE_TEST_DATABASE_URL not set: PostgreSQL run skipped");
+                    return;
+                }
+                super::$body(true).await;
+            }
+        }
+    };
+}
+
+async fn until<T>(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Queues a subscription for every vault (as the vault issue's actions do) and waits until
+/// `n` vaults are active.
+async fn subscribe_all(app: &TestApp, n: i64) {
+    use passerelle::db::schema::vaults;
+    let db = app.db();
+    let mut conn = db.conn().unwrap();
+    let ids: Vec<String> = vaults::table.select(vaults::id).load(&mut *conn).unwrap();
+    passerelle::db::write_transaction(&mut conn, |c| {
+        for id in &ids {
+            jobs::enqueue(
+                c,
+                jobs::kind::VAULT_SUBSCRIBE,
+                id,
+                &json!({ "vault_id": id }),
+                "test",
+            )?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    until("the subscriptions", Duration::from_secs(40), async || {
+        let r = app
+            .get("/vaults/summary?composante=905", &app.admin())
+            .await;
+        let active = r.body["statuses"]
+            .as_array()?
+            .iter()
+            .find(|s| s["status"] == "active")?["count"]
+            .as_i64()?;
+        (active >= n).then_some(())
+    })
+    .await;
+}
+
+/// Imports `n` students, subscribes their vaults, uploads their batch and sends it; returns
+/// the treatment id.
+async fn prepared_treatment(app: &TestApp, n: usize) -> String {
+    app.composantes(&["905"]).await;
+    crate::treatments::batch_with_students(app, n).await;
+    subscribe_all(app, n as i64).await;
+    upload_and_split(app, n).await
+}
+
+async fn upload_and_split(app: &TestApp, n: usize) -> String {
+    let batch = passerelle::pdf::fixture::batch(&passerelle::pdf::fixture::BatchSpec {
+        students: n,
+        seed: 42,
+        ..Default::default()
+    });
+    let r = crate::treatments::upload(app, &app.admin(), batch.bytes, "releve_notes", "905").await;
+    let id = r.ok(202)["id"].as_str().unwrap().to_owned();
+    until("the split", Duration::from_secs(60), async || {
+        let r = app.get(&format!("/treatments/{id}"), &app.admin()).await;
+        (r.body["status"] == "split").then_some(())
+    })
+    .await;
+    id
+}
+
+/// Sends the treatment with the confirmed count; returns how many were queued.
+async fn send(app: &TestApp, id: &str) -> i64 {
+    let manager = app.manager(&["905"]);
+    let detail = app.get(&format!("/treatments/{id}"), &manager).await;
+    let deliverable = detail.ok(200)["deliverable"].as_i64().unwrap();
+    let r = app
+        .post(
+            &format!("/treatments/{id}/send"),
+            &manager,
+            json!({ "expected_documents": deliverable }),
+        )
+        .await;
+    assert_eq!(r.ok(202)["queued"], deliverable, "{}", r.body);
+    deliverable
+}
+
+fn counts(detail: &Value) -> HashMap<String, i64> {
+    detail["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["status"].as_str().unwrap_or("none").to_owned(),
+                d["count"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Waits until no document of the treatment is queued or awaiting its receipt.
+async fn wait_final(app: &TestApp, id: &str, timeout: Duration) -> HashMap<String, i64> {
+    until("every delivery to end", timeout, async || {
+        let r = app.get(&format!("/treatments/{id}"), &app.admin()).await;
+        let c = counts(r.ok(200));
+        let open =
+            c.get("queued").copied().unwrap_or(0) + c.get("awaiting_receipt").copied().unwrap_or(0);
+        (open == 0).then_some(c)
+    })
+    .await
+}
+
+async fn documents(app: &TestApp, id: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    for page in 1.. {
+        let r = app
+            .get(
+                &format!("/treatments/{id}/documents?per_page=500&page={page}"),
+                &app.admin(),
+            )
+            .await;
+        let items = r.ok(200)["items"].as_array().unwrap().clone();
+        if items.is_empty() {
+            break;
+        }
+        all.extend(items);
+    }
+    all
+}
+
+/// Every queued document of the treatment was deposited exactly once (the simulator's count
+/// per file name, which carries passerelle's document id).
+async fn assert_exactly_once(sim: &Sim, app: &TestApp, id: &str, expected: i64) {
+    let stats = sim.stats().await;
+    assert_eq!(
+        stats["deposits_total"], expected,
+        "{}",
+        stats["deposits_total"]
+    );
+    assert_eq!(stats["max_deposits_per_file"], 1);
+    let sent: Vec<Value> = documents(app, id)
+        .await
+        .into_iter()
+        .filter(|d| d["delivery_status"] != "no_vault")
+        .collect();
+    assert_eq!(sent.len() as i64, expected);
+    for d in &sent {
+        let file = deposit_file_name(d["id"].as_str().unwrap());
+        assert_eq!(
+            stats["deposits_per_file"][&file], 1,
+            "document {} deposited {} times",
+            d["id"], stats["deposits_per_file"][&file]
+        );
+    }
+}
+
+with_sim!(two_hundred_documents_under_faults_arrive_once, faults_body);
+async fn faults_body(postgres: bool) {
+    let sim = Sim::start(&[
+        "--latency-max-ms",
+        "8",
+        "--duplicate-receipt-rate",
+        "0.2",
+        "--out-of-order-rate",
+        "0.2",
+    ]);
+    let app = app_with(&sim, postgres, |_| {}).await;
+    let id = prepared_treatment(&app, 200).await;
+    // 30 % of calls fail: half before Digiposte did anything, half after the deposit was
+    // stored (the caller cannot tell), plus a few deposits whose answer never comes in time.
+    sim.faults(json!({
+        "error_rate": 0.15,
+        "error_after_commit_rate": 0.15,
+        "timeout_rate": 0.03,
+        "hang_ms": 1200,
+    }))
+    .await;
+    assert_eq!(send(&app, &id).await, 200);
+    let c = wait_final(&app, &id, Duration::from_secs(60)).await;
+    assert_eq!(c.get("transmitted"), Some(&200), "{c:?}");
+    assert_exactly_once(&sim, &app, &id, 200).await;
+    let stats = sim.stats().await;
+    assert!(stats["injected_errors"].as_u64().unwrap() > 20, "{stats}");
+    // Every document has its deposit time and its receipt time.
+    for d in documents(&app, &id).await {
+        assert!(
+            d["deposited_at"].is_string() && d["receipt_at"].is_string(),
+            "{d}"
+        );
+        assert_eq!(d["delivery_status_label"], "Transmis");
+    }
+    // Sending again enqueues nothing.
+    let r = app
+        .post(
+            &format!("/treatments/{id}/send"),
+            &app.admin(),
+            json!({"expected_documents": 0}),
+        )
+        .await;
+    assert_eq!(r.ok(202)["queued"], 0);
+    assert_eq!(r.body["newly_sent"], false);
+}
+
+fn route_code_of(app: &TestApp, cod_etu: &str) -> String {
+    use passerelle::db::schema::{students, vaults};
+    let db = app.db();
+    let mut conn = db.conn().unwrap();
+    vaults::table
+        .inner_join(students::table)
+        .filter(students::cod_etu.eq(cod_etu))
+        .select(vaults::route_code)
+        .first::<Option<String>>(&mut *conn)
+        .unwrap()
+        .expect("a route code")
+}
+
+async fn vault_of(app: &TestApp, cod_etu: &str) -> Value {
+    let id = app.vault_id(cod_etu).await;
+    app.get(&format!("/vaults/{id}"), &app.admin())
+        .await
+        .ok(200)
+        .clone()
+}
+
+with_sim!(
+    cancelled_membership_fails_the_delivery_then_terminates,
+    cancelled_body
+);
+async fn cancelled_body(postgres: bool) {
+    let sim = Sim::start(&[]);
+    let app = app_with(&sim, postgres, |_| {}).await;
+    app.composantes(&["905"]).await;
+    let batch = crate::treatments::batch_with_students(&app, 3).await;
+    subscribe_all(&app, 3).await;
+    let (gone, left, cli) = (
+        batch.students[0].cod_etu.clone(),
+        batch.students[1].cod_etu.clone(),
+        batch.students[2].cod_etu.clone(),
+    );
+    let v = vault_of(&app, &gone).await;
+    assert_eq!(v["status"], "active");
+    assert!(
+        v["customization_url"]
+            .as_str()
+            .unwrap()
+            .contains("finalise")
+    );
+    // The student closes the vault at Digiposte; passerelle does not know yet.
+    sim.user(&route_code_of(&app, &gone), "cancel").await;
+    let id = upload_and_split(&app, 3).await;
+    assert_eq!(send(&app, &id).await, 3);
+    let c = wait_final(&app, &id, Duration::from_secs(20)).await;
+    assert_eq!(c.get("transmitted"), Some(&2), "{c:?}");
+    assert_eq!(c.get("transmission_error"), Some(&1), "{c:?}");
+    let docs = documents(&app, &id).await;
+    let failed = docs.iter().find(|d| d["cod_etu"] == gone.as_str()).unwrap();
+    assert_eq!(failed["delivery_status"], "transmission_error");
+    assert_eq!(failed["delivery_status_label"], "Erreur transmission");
+    assert!(
+        failed["delivery_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("digiposte_vault_closed"),
+        "{failed}"
+    );
+    // After the synchronisation (asked by an administrator), the vault is terminated.
+    assert_eq!(vault_of(&app, &gone).await["status"], "active");
+    let manager = app.manager(&["905"]);
+    app.post("/digiposte/sync", &manager, json!({}))
+        .await
+        .problem(403, "forbidden");
+    let r = app.post("/digiposte/sync", &app.admin(), json!({})).await;
+    assert_eq!(r.ok(202)["kind"], "vault_sync");
+    until("the synchronisation", Duration::from_secs(10), async || {
+        (vault_of(&app, &gone).await["status"] == "terminated").then_some(())
+    })
+    .await;
+    let v = vault_of(&app, &gone).await;
+    assert_eq!(v["status_label"], "Adhésion résiliée");
+    assert_eq!(
+        v["history"].as_array().unwrap().last().unwrap()["cause"],
+        "membership_cancelled"
+    );
+    assert_eq!(vault_of(&app, &left).await["status"], "active");
+    // The command line synchronises too.
+    sim.user(&route_code_of(&app, &cli), "cancel").await;
+    let out = Command::new(env!("CARGO_BIN_EXE_passerelle"))
+        .args(["sync", "vaults"])
+        .env_remove("PASSERELLE_CONFIG")
+        .env("PASSERELLE_DATABASE_URL", app.config.database_url())
+        .env("PASSERELLE_DATA_DIR", app.data_dir())
+        .env(
+            "PASSERELLE_DIGIPOSTE__BASE_URL",
+            &app.config.digiposte.base_url,
+        )
+        .env("PASSERELLE_DIGIPOSTE__CLIENT_ID", "passerelle")
+        .env("PASSERELLE_DIGIPOSTE__CLIENT_SECRET", "sim-secret")
+        .env("PASSERELLE_LOG_LEVEL", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["moved"], 1, "{report}");
+    assert_eq!(vault_of(&app, &cli).await["status"], "terminated");
+    // A document for a terminated vault is not even queued any more.
+    assert_eq!(
+        app.get(
+            &format!("/treatments/{}", upload_and_split(&app, 3).await),
+            &app.admin()
+        )
+        .await
+        .body["deliverable"],
+        1
+    );
+}
+
+fn signed(app: &TestApp, body: &Value, age_secs: i64, secret: &str) -> reqwest::RequestBuilder {
+    let bytes = serde_json::to_vec(body).unwrap();
+    let ts = (chrono::Utc::now().timestamp() - age_secs).to_string();
+    app.request(Method::POST, "/webhooks/digiposte")
+        .header("content-type", "application/json")
+        .header(signature::TIMESTAMP_HEADER, &ts)
+        .header(
+            signature::SIGNATURE_HEADER,
+            signature::sign(secret.as_bytes(), &ts, &bytes),
+        )
+        .body(bytes)
+}
+
+async fn document_state(app: &TestApp, treatment: &str) -> Value {
+    documents(app, treatment).await.remove(0)
+}
+
+with_sim!(
+    forged_stale_and_replayed_receipts_change_nothing,
+    receipts_body
+);
+async fn receipts_body(postgres: bool) {
+    let sim = Sim::start(&[]);
+    // Receipts are sent by this test, not by the simulator; any deposit is overdue at once.
+    let app = app_with(&sim, postgres, |c| c.digiposte.receipt_timeout_secs = 0).await;
+    sim.faults(json!({ "webhook_url": null })).await;
+    let id = prepared_treatment(&app, 1).await;
+    send(&app, &id).await;
+    let doc = until("the deposit", Duration::from_secs(10), async || {
+        let d = document_state(&app, &id).await;
+        (d["delivery_status"] == "awaiting_receipt").then_some(d)
+    })
+    .await;
+    assert_eq!(doc["delivery_status_label"], "En attente du retour");
+    // The receipt is overdue (timeout 0 s here; 48 h by default): reported on the treatment
+    // and in the list.
+    let t = app.get(&format!("/treatments/{id}"), &app.admin()).await;
+    assert_eq!(t.ok(200)["overdue_receipts"], 1);
+    let list = app.get("/treatments", &app.admin()).await;
+    assert_eq!(list.ok(200)["items"][0]["overdue_receipts"], 1);
+
+    let digiposte_id = {
+        use passerelle::db::schema::documents;
+        let db = app.db();
+        let mut conn = db.conn().unwrap();
+        documents::table
+            .filter(documents::id.eq(doc["id"].as_str().unwrap()))
+            .select(documents::digiposte_document_id)
+            .first::<Option<String>>(&mut *conn)
+            .unwrap()
+            .unwrap()
+    };
+    let delivered =
+        json!({"receipt_id": "r-1", "document_id": digiposte_id, "status": "DELIVERED"});
+    // Forged: signed with another key, or not signed at all.
+    app.send(signed(&app, &delivered, 0, "not-the-secret"))
+        .await
+        .problem(401, "webhook_signature_invalid");
+    app.send(
+        app.request(Method::POST, "/webhooks/digiposte")
+            .json(&delivered),
+    )
+    .await
+    .problem(401, "webhook_signature_invalid");
+    // Stale: correctly signed, 6 minutes ago.
+    app.send(signed(&app, &delivered, 360, WEBHOOK_SECRET))
+        .await
+        .problem(401, "webhook_stale");
+    assert_eq!(
+        document_state(&app, &id).await["delivery_status"],
+        "awaiting_receipt"
+    );
+
+    // The real one applies.
+    let r = app.send(signed(&app, &delivered, 0, WEBHOOK_SECRET)).await;
+    assert_eq!(r.ok(200)["outcome"], "applied");
+    let after = document_state(&app, &id).await;
+    assert_eq!(after["delivery_status"], "transmitted");
+    let t = app.get(&format!("/treatments/{id}"), &app.admin()).await;
+    assert_eq!(t.ok(200)["overdue_receipts"], 0);
+    // Replayed (same receipt id, even with a FAILED status): 200, nothing changes.
+    let r = app.send(signed(&app, &delivered, 0, WEBHOOK_SECRET)).await;
+    assert_eq!(r.ok(200)["outcome"], "duplicate");
+    let replay = json!({"receipt_id": "r-1", "document_id": digiposte_id, "status": "FAILED"});
+    let r = app.send(signed(&app, &replay, 0, WEBHOOK_SECRET)).await;
+    assert_eq!(r.ok(200)["outcome"], "duplicate");
+    // A new receipt never moves a document out of a final state.
+    let late = json!({"receipt_id": "r-2", "document_id": digiposte_id, "status": "FAILED"});
+    let r = app.send(signed(&app, &late, 0, WEBHOOK_SECRET)).await;
+    assert_eq!(r.ok(200)["outcome"], "ignored");
+    let again = document_state(&app, &id).await;
+    assert_eq!(again["delivery_status"], "transmitted");
+    assert_eq!(again["receipt_at"], after["receipt_at"]);
+    // Unknown documents: 404, kept for audit.
+    let unknown = json!({"receipt_id": "r-3", "document_id": "doc_unknown", "status": "DELIVERED"});
+    app.send(signed(&app, &unknown, 0, WEBHOOK_SECRET))
+        .await
+        .problem(404, "not_found");
+    let db = app.db();
+    let mut conn = db.conn().unwrap();
+    let outcomes: HashMap<String, i64> = passerelle::db::receipts::count_by_outcome(&mut conn)
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(outcomes.get("applied"), Some(&1));
+    assert_eq!(outcomes.get("ignored"), Some(&1));
+    assert_eq!(outcomes.get("unknown_document"), Some(&1));
+    assert_eq!(
+        outcomes.values().sum::<i64>(),
+        3,
+        "forged and stale ones are not stored"
+    );
+}
+
+with_sim!(vault_workers_follow_digiposte, vault_workers_body);
+async fn vault_workers_body(postgres: bool) {
+    let sim = Sim::start(&[]);
+    let app = app_with(&sim, postgres, |_| {}).await;
+    app.composantes(&["905"]).await;
+    let batch = crate::treatments::batch_with_students(&app, 3).await;
+    let (a, b, refused) = (
+        batch.students[0].cod_etu.clone(),
+        batch.students[1].cod_etu.clone(),
+        batch.students[2].cod_etu.clone(),
+    );
+    sim.faults(json!({ "refuse_partner_user_ids": [refused] }))
+        .await;
+    let manager = app.manager(&["905"]);
+    for s in [&a, &b, &refused] {
+        let v = app.vault_id(s).await;
+        app.post(&format!("/vaults/{v}/subscribe"), &manager, json!({}))
+            .await
+            .ok(202);
+    }
+    let wait_status = async |cod: &str, status: &str| {
+        until(
+            &format!("{cod} {status}"),
+            Duration::from_secs(10),
+            async || {
+                let v = vault_of(&app, cod).await;
+                (v["status"] == status && v["pending_actions"].as_array().unwrap().is_empty())
+                    .then_some(v)
+            },
+        )
+        .await
+    };
+    // Digiposte refuses one: transmission_error with its reason.
+    let v = wait_status(&refused, "transmission_error").await;
+    assert!(
+        v["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("the user cannot be created"),
+        "{v}"
+    );
+    assert_eq!(v["status_label"], "Erreur transmission à Digiposte");
+    let v = wait_status(&a, "active").await;
+    assert!(v["route_code"].is_string());
+    wait_status(&b, "active").await;
+    // Termination: "Demande en cours de réalisation" until Digiposte ends it, then the
+    // synchronisation sees it.
+    let va = app.vault_id(&a).await;
+    let r = app
+        .post(&format!("/vaults/{va}/terminate"), &manager, json!({}))
+        .await;
+    assert_eq!(r.ok(202)["vault"]["status"], "termination_pending");
+    until(
+        "the cancellation request",
+        Duration::from_secs(10),
+        async || {
+            let v = vault_of(&app, &a).await;
+            v["pending_actions"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+                .then_some(())
+        },
+    )
+    .await;
+    actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    app.post("/digiposte/sync", &app.admin(), json!({}))
+        .await
+        .ok(202);
+    let v = wait_status(&a, "terminated").await;
+    assert_eq!(v["accepted"], false);
+    // Re-invitation: a new link; once the student finalises at Digiposte, the next
+    // synchronisation makes the vault active, accepted and personalised.
+    let r = app
+        .post(&format!("/vaults/{va}/reinvite"), &manager, json!({}))
+        .await;
+    assert_eq!(r.ok(202)["vault"]["status"], "preregistered");
+    let v = wait_status(&a, "preregistered").await;
+    assert!(v["customization_url"].is_string());
+    sim.user(&route_code_of(&app, &a), "finalise").await;
+    app.post("/digiposte/sync", &app.admin(), json!({}))
+        .await
+        .ok(202);
+    let v = wait_status(&a, "active").await;
+    assert_eq!(v["accepted"], true);
+    assert_eq!(v["personalised"], true);
+    // The refused subscription can be sent again once Digiposte accepts it.
+    sim.faults(json!({ "refuse_partner_user_ids": [] })).await;
+    let vr = app.vault_id(&refused).await;
+    app.post(&format!("/vaults/{vr}/subscribe"), &manager, json!({}))
+        .await
+        .ok(202);
+    let v = wait_status(&refused, "active").await;
+    assert!(v["last_error"].is_null(), "{v}");
+}
+
+/// `passerelle serve` as a child process on `port`, sharing the test app's database and data.
+fn serve(app: &TestApp, sim: &Sim, port: u16) -> Child {
+    let d = &app.config.digiposte;
+    Command::new(env!("CARGO_BIN_EXE_passerelle"))
+        .arg("serve")
+        .env_remove("PASSERELLE_CONFIG")
+        .env("PASSERELLE_BIND", format!("127.0.0.1:{port}"))
+        .env("PASSERELLE_DATABASE_URL", app.config.database_url())
+        .env("PASSERELLE_DATA_DIR", app.data_dir())
+        .env("PASSERELLE_ACADEMIC_YEAR", "2025")
+        .env("PASSERELLE_AUTH__JWT_SECRET", SECRET)
+        .env("PASSERELLE_LOG_LEVEL", "error")
+        .env("PASSERELLE_WORKERS", "1")
+        .env("PASSERELLE_RATE_LIMIT__ENABLED", "false")
+        .env("PASSERELLE_JOBS__POLL_INTERVAL_MS", "20")
+        .env("PASSERELLE_JOBS__LEASE_SECS", "2")
+        .env("PASSERELLE_JOBS__BACKOFF_BASE_SECS", "1")
+        .env("PASSERELLE_JOBS__BACKOFF_MAX_SECS", "2")
+        .env(
+            "PASSERELLE_DIGIPOSTE__BASE_URL",
+            format!("{}/digiposte/v3", sim.url),
+        )
+        .env("PASSERELLE_DIGIPOSTE__CLIENT_ID", "passerelle")
+        .env("PASSERELLE_DIGIPOSTE__CLIENT_SECRET", "sim-secret")
+        .env("PASSERELLE_DIGIPOSTE__WEBHOOK_SECRET", WEBHOOK_SECRET)
+        .env("PASSERELLE_DIGIPOSTE__TIMEOUT_MS", d.timeout_ms.to_string())
+        .env("PASSERELLE_DIGIPOSTE__RETRY_BASE_MS", "5")
+        .env("PASSERELLE_DIGIPOSTE__RETRY_MAX_MS", "100")
+        .env("PASSERELLE_DIGIPOSTE__QUOTA_PER_MINUTE", "0")
+        .env("PASSERELLE_DIGIPOSTE__RECONCILE_DELAY_MS", "50")
+        .env("PASSERELLE_DIGIPOSTE__SYNC_ENABLED", "false")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("passerelle serve starts")
+}
+
+async fn wait_ready(port: u16) {
+    let url = format!("http://127.0.0.1:{port}/health/ready");
+    let client = reqwest::Client::new();
+    until(
+        "passerelle serve to be ready",
+        Duration::from_secs(20),
+        async || {
+            let r = client.get(&url).send().await.ok()?;
+            r.status().is_success().then_some(())
+        },
+    )
+    .await;
+}
+
+with_sim!(killed_mid_send_loses_nothing_and_deposits_once, kill_body);
+async fn kill_body(postgres: bool) {
+    let sim = Sim::start(&["--latency-max-ms", "4"]);
+    // This in-process server answers the test's calls and splits the batch (Digiposte is not
+    // configured in it); the Digiposte workers run in the child, started once the split is done.
+    let app = app_with(&sim, postgres, |c| c.digiposte.base_url = String::new()).await;
+    app.composantes(&["905"]).await;
+    crate::treatments::batch_with_students(&app, 500).await;
+    let id = upload_and_split(&app, 500).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = serve(&app, &sim, port);
+    wait_ready(port).await;
+    sim.hook(&format!("http://127.0.0.1:{port}")).await;
+    subscribe_all(&app, 500).await;
+    assert_eq!(send(&app, &id).await, 500);
+    // SIGKILL in the middle of the deposits.
+    until("some deposits", Duration::from_secs(30), async || {
+        let n = sim.stats().await["deposits_total"].as_i64().unwrap();
+        (n >= 120).then_some(())
+    })
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let at_kill = sim.stats().await["deposits_total"].as_i64().unwrap();
+    assert!(
+        at_kill < 500,
+        "the send finished before the kill ({at_kill})"
+    );
+    let mut child = serve(&app, &sim, port);
+    wait_ready(port).await;
+    let c = wait_final(&app, &id, Duration::from_secs(60)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(c.get("transmitted"), Some(&500), "{c:?}");
+    assert_exactly_once(&sim, &app, &id, 500).await;
+}

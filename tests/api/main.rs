@@ -1,0 +1,20 @@
+//! Integration tests through HTTP. One binary (fast to link on two cores); each test runs a real
+//! server on a loopback port over a fresh SQLite file, and again over PostgreSQL when
+//! `PASSERELLE_TEST_DATABASE_URL` is set.
+
+mod support;
+
+mod authz;
+mod cli;
+mod consents;
+mod contract;
+mod digiposte;
+mod drills;
+mod foundation;
+mod grade_transfers;
+mod lockers;
+mod queue;
+mod scodoc;
+mod supporting_documents;
+mod treatments;
+mod vaults;

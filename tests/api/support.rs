@@ -1,0 +1,393 @@
+//! Test harness: a real passerelle server on a loopback port, on a fresh SQLite file or — when
+//! `PASSERELLE_TEST_DATABASE_URL` is set — on its own PostgreSQL schema.
+
+use std::path::PathBuf;
+
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+use passerelle::auth::Role;
+use passerelle::auth::jwt::{Claims, JwtKeys};
+use passerelle::config::{Config, Secret};
+use reqwest::{Method, StatusCode, header::HeaderMap};
+use serde_json::Value;
+
+pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
+/// The academic year the test servers consider current.
+pub const CURRENT_YEAR: i32 = 2025;
+
+/// One JSON enrolment row.
+pub fn row(
+    cod_etu: &str,
+    last: &str,
+    first: &str,
+    composante: &str,
+    etape: &str,
+    year: i32,
+    state: &str,
+) -> Value {
+    serde_json::json!({
+        "cod_etu": cod_etu,
+        "last_name": last,
+        "first_name": first,
+        "composante": composante,
+        "etape": etape,
+        "academic_year": year,
+        "enrolment_state": state,
+    })
+}
+
+/// Declares one async test body that runs on SQLite, and on PostgreSQL when configured.
+macro_rules! both_backends {
+    ($name:ident, $body:ident) => {
+        $crate::support::both_backends!($name, $body, |_| {});
+    };
+    ($name:ident, $body:ident, $adjust:expr) => {
+        mod $name {
+            #[actix_web::test]
+            async fn sqlite() {
+                let app = $crate::support::TestApp::sqlite_with($adjust).await;
+                super::$body(app).await;
+            }
+
+            #[actix_web::test]
+            async fn postgres() {
+                let Some(app) = $crate::support::TestApp::postgres_with($adjust).await else {
+                    eprintln!("PASSERELLE_TEST_DATABASE_URL not set: PostgreSQL run skipped");
+                    return;
+                };
+                super::$body(app).await;
+            }
+        }
+    };
+}
+pub(crate) use both_backends;
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub config: Config,
+    keys: JwtKeys,
+    /// Keeps the SQLite file and data directory alive for the test's duration.
+    _dir: tempfile::TempDir,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub bytes: Vec<u8>,
+}
+
+impl Reply {
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// Asserts a problem document with this status and code, and returns its body.
+    #[track_caller]
+    pub fn problem(&self, status: u16, code: &str) -> &Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.content_type(),
+            "application/problem+json",
+            "body: {}",
+            self.body
+        );
+        assert_eq!(self.body["code"], code, "body: {}", self.body);
+        assert_eq!(self.body["status"], status);
+        assert!(self.body["title"].is_string() && self.body["detail"].is_string());
+        &self.body
+    }
+
+    #[track_caller]
+    pub fn ok(&self, status: u16) -> &Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        &self.body
+    }
+}
+
+pub fn base_config(dir: &std::path::Path) -> Config {
+    let mut config = Config {
+        data_dir: dir.join("data"),
+        database_url: format!("sqlite://{}", dir.join("data/passerelle.db").display()),
+        workers: 1,
+        database_pool_size: 4,
+        academic_year: Some(CURRENT_YEAR),
+        ..Config::default()
+    };
+    config.auth.jwt_secret = Secret(SECRET.into());
+    config.jobs.poll_interval_ms = 20;
+    config.rate_limit.per_second = 10_000;
+    config.rate_limit.burst = 10_000;
+    config
+}
+
+impl TestApp {
+    pub async fn sqlite() -> TestApp {
+        Self::sqlite_with(|_| {}).await
+    }
+
+    pub async fn sqlite_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = base_config(dir.path());
+        adjust(&mut config);
+        Self::spawn(config, dir).await
+    }
+
+    /// A fresh schema in the test database, so tests never see each other's rows.
+    pub async fn postgres_with(adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        let base = std::env::var("PASSERELLE_TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())?;
+        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = diesel::PgConnection::establish(&base)
+            .expect("connect to PASSERELLE_TEST_DATABASE_URL");
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .expect("create test schema");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = base_config(dir.path());
+        let sep = if base.contains('?') { '&' } else { '?' };
+        config.database_url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+        adjust(&mut config);
+        Some(Self::spawn(config, dir).await)
+    }
+
+    async fn spawn(config: Config, dir: tempfile::TempDir) -> TestApp {
+        // TEST_LOG=info (or any filter) shows the server's logs while debugging a test.
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            passerelle::telemetry::init(passerelle::config::LogFormat::Text, &filter);
+        }
+        let keys = JwtKeys::from_config(&config.auth, &config.data_dir).expect("keys");
+        let shared = passerelle::server::prepare(config.clone()).expect("server prepares");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let (server, addr) =
+            passerelle::server::start(shared, Some(listener)).expect("server starts");
+        actix_web::rt::spawn(server);
+        passerelle::outbound::install_tls_provider();
+        TestApp {
+            base: format!("http://{addr}"),
+            // Idle connections are dropped before the server's keep-alive (5 s) closes them, so
+            // a request never goes out on a connection the server is closing.
+            client: reqwest::Client::builder()
+                .pool_idle_timeout(std::time::Duration::from_secs(2))
+                .build()
+                .expect("HTTP client"),
+            config,
+            keys,
+            _dir: dir,
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.config.data_dir.clone()
+    }
+
+    pub fn mint(&self, claims: Claims) -> String {
+        self.keys.mint(claims).expect("mint")
+    }
+
+    fn claims(role: Role, sub: &str) -> Claims {
+        let now = jsonwebtoken::get_current_timestamp();
+        Claims {
+            sub: sub.into(),
+            iss: String::new(),
+            aud: String::new(),
+            exp: now + 3600,
+            iat: now,
+            role,
+            composantes: vec![],
+            cod_etu: None,
+            scopes: vec![],
+            name: None,
+        }
+    }
+
+    pub fn admin(&self) -> String {
+        self.mint(Self::claims(Role::Admin, "admin"))
+    }
+
+    pub fn manager(&self, composantes: &[&str]) -> String {
+        let mut c = Self::claims(Role::Manager, &format!("manager-{}", composantes.join("-")));
+        c.composantes = composantes.iter().map(|s| s.to_string()).collect();
+        self.mint(c)
+    }
+
+    pub fn student(&self, cod_etu: &str) -> String {
+        let mut c = Self::claims(Role::Student, &format!("etu-{cod_etu}"));
+        c.cod_etu = Some(cod_etu.into());
+        self.mint(c)
+    }
+
+    pub fn service(&self, scopes: &[&str]) -> String {
+        let mut c = Self::claims(Role::Service, "svc");
+        c.scopes = scopes.iter().map(|s| s.to_string()).collect();
+        self.mint(c)
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Self::read(req.send().await.expect("request sent")).await
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
+        Self::read(req.send().await.expect("request sent")).await
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{}", self.base, path))
+    }
+
+    async fn read(resp: reqwest::Response) -> Reply {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.expect("body").to_vec();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            bytes,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    /// Imports JSON enrolment rows as admin and returns the report.
+    pub async fn import(&self, rows: Vec<Value>) -> Value {
+        let r = self
+            .post("/students/import", &self.admin(), Value::Array(rows))
+            .await;
+        r.ok(200).clone()
+    }
+
+    /// The id of a student's vault, found as admin by student number.
+    pub async fn vault_id(&self, cod_etu: &str) -> String {
+        let r = self
+            .get(&format!("/vaults?q={cod_etu}"), &self.admin())
+            .await;
+        let items = r.ok(200)["items"].as_array().unwrap();
+        let v = items
+            .iter()
+            .find(|v| v["student"]["cod_etu"] == cod_etu)
+            .unwrap_or_else(|| panic!("no vault for {cod_etu}: {}", r.body));
+        v["id"].as_str().unwrap().to_owned()
+    }
+
+    /// A direct database handle on the server's database (to set up states only Digiposte
+    /// could produce, or to tamper with rows on purpose).
+    pub fn db(&self) -> passerelle::db::Db {
+        passerelle::db::Db::connect(&self.config.database_url(), 2, 2000).expect("database")
+    }
+
+    /// Creates composantes as admin.
+    pub async fn composantes(&self, codes: &[&str]) {
+        let admin = self.admin();
+        for code in codes {
+            self.post(
+                "/composantes",
+                &admin,
+                serde_json::json!({"code": code, "label": format!("Composante {code}")}),
+            )
+            .await
+            .ok(201);
+        }
+    }
+}
+
+/// A `passerelle serve` in its own process (for drills that kill it), on the same database and
+/// data directory as a [`TestApp`], with its job workers on.
+pub struct ServeProcess {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl ServeProcess {
+    pub async fn start(app: &TestApp, extra_env: &[(&str, &str)]) -> ServeProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_passerelle"));
+        cmd.arg("serve")
+            .env_clear()
+            .env("PASSERELLE_DATABASE_URL", app.config.database_url())
+            .env("PASSERELLE_DATA_DIR", &app.config.data_dir)
+            .env("PASSERELLE_AUTH__JWT_SECRET", SECRET)
+            .env("PASSERELLE_BIND", format!("127.0.0.1:{port}"))
+            .env("PASSERELLE_ACADEMIC_YEAR", CURRENT_YEAR.to_string())
+            .env("PASSERELLE_RATE_LIMIT__ENABLED", "false")
+            .env("PASSERELLE_JOBS__POLL_INTERVAL_MS", "20")
+            .env("PASSERELLE_LOG_LEVEL", "warn")
+            .stdout(std::process::Stdio::null());
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("passerelle serve starts");
+        let process = ServeProcess {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        for _ in 0..300 {
+            if let Ok(r) = reqwest::get(format!("{}/health/ready", process.base)).await
+                && r.status().is_success()
+            {
+                return process;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("passerelle serve did not become ready");
+    }
+
+    /// SIGKILL: no shutdown, no cleanup, as a crash or the OOM killer would do.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}

@@ -1,0 +1,449 @@
+//! Uploads and treatments through HTTP: a real batch is uploaded, split by the background job,
+//! listed by blocks, previewed, checked against the registry, cancelled.
+
+use std::time::Duration;
+
+use passerelle::domain::vault::VaultTrigger;
+use passerelle::pdf::fixture::{self, BatchSpec};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::{CURRENT_YEAR, Reply, TestApp, both_backends, row};
+
+pub async fn upload(
+    app: &TestApp,
+    token: &str,
+    bytes: Vec<u8>,
+    document_type: &str,
+    composante: &str,
+) -> Reply {
+    let form = reqwest::multipart::Form::new()
+        .text("document_type", document_type.to_owned())
+        .text("academic_year", CURRENT_YEAR.to_string())
+        .text("composante", composante.to_owned())
+        .text("label", "Relevés L1 Informatique — session 1")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name("releves.pdf"),
+        );
+    app.send(
+        app.request(Method::POST, "/uploads")
+            .bearer_auth(token)
+            .multipart(form),
+    )
+    .await
+}
+
+/// Polls the treatment until it leaves `splitting`.
+pub async fn wait_split(app: &TestApp, id: &str) -> Value {
+    for _ in 0..200 {
+        let r = app.get(&format!("/treatments/{id}"), &app.admin()).await;
+        if r.ok(200)["status"] != "splitting" {
+            return r.body;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the split did not finish");
+}
+
+/// Imports the batch's students (composante 905, valid enrolment) and returns the batch.
+pub async fn batch_with_students(app: &TestApp, students: usize) -> fixture::Batch {
+    let batch = fixture::batch(&BatchSpec {
+        students,
+        seed: 42,
+        ..BatchSpec::default()
+    });
+    let rows = batch
+        .students
+        .iter()
+        .map(|s| {
+            let mut r = row(
+                &s.cod_etu,
+                &s.last_name,
+                &s.first_name,
+                "905",
+                "L1INF",
+                CURRENT_YEAR,
+                "E",
+            );
+            r["ine"] = json!(s.ine);
+            r
+        })
+        .collect();
+    app.import(rows).await;
+    batch
+}
+
+pub fn activate(app: &TestApp, cod_etu: &str) {
+    use diesel::prelude::*;
+    use passerelle::db::schema::{students, vaults};
+    let db = app.db();
+    let mut conn = db.conn().unwrap();
+    let vault_id: String = vaults::table
+        .inner_join(students::table)
+        .filter(students::cod_etu.eq(cod_etu))
+        .select(vaults::id)
+        .first(&mut *conn)
+        .unwrap();
+    let vault = passerelle::db::vaults::find(&mut conn, &vault_id).unwrap();
+    passerelle::db::vaults::transition(
+        &mut conn,
+        &vault,
+        VaultTrigger::SubscriptionSucceeded,
+        "test:digiposte",
+        None,
+    )
+    .unwrap();
+}
+
+both_backends!(upload_split_blocks_preview_cancel, upload_body);
+async fn upload_body(app: TestApp) {
+    app.composantes(&["905", "906"]).await;
+    let batch = batch_with_students(&app, 8).await;
+    activate(&app, &batch.students[0].cod_etu);
+    activate(&app, &batch.students[1].cod_etu);
+    let manager = app.manager(&["905"]);
+    let r = upload(&app, &manager, batch.bytes.clone(), "releve_notes", "905").await;
+    assert_eq!(r.ok(202)["status"], "splitting", "{}", r.body);
+    let location = r.headers["location"].to_str().unwrap().to_owned();
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(location, format!("/treatments/{id}"));
+
+    let t = wait_split(&app, &id).await;
+    assert_eq!(t["status"], "split");
+    assert_eq!(t["status_label"], "Fichier découpé");
+    assert_eq!(t["skipped_pages"], json!(batch.skipped));
+    let pages: usize =
+        batch.expected.iter().map(|(_, p)| p.len()).sum::<usize>() + batch.skipped.len();
+    assert_eq!(t["pages_total"], pages);
+    assert_eq!(t["pages_done"], pages);
+    assert_eq!(
+        t["blocks"],
+        json!({"students": 8, "with_vault": 2, "without_vault": 6})
+    );
+
+    // The blocks list the right students; every document matches the batch's truth.
+    let all = app
+        .get(
+            &format!("/treatments/{id}/documents?per_page=100"),
+            &manager,
+        )
+        .await;
+    let docs = all.ok(200)["items"].as_array().unwrap().clone();
+    assert_eq!(docs.len(), 8);
+    for (cod, pages) in &batch.expected {
+        let d = docs.iter().find(|d| d["cod_etu"] == cod.as_str()).unwrap();
+        assert_eq!(d["pages"], json!(pages));
+        assert_eq!(d["flags"], json!([]), "{d}");
+        assert_eq!(d["needs_identity_check"], false);
+    }
+    let with = app
+        .get(
+            &format!("/treatments/{id}/documents?block=with_vault"),
+            &manager,
+        )
+        .await;
+    let with_codes: Vec<&str> = with.ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["cod_etu"].as_str().unwrap())
+        .collect();
+    let mut expected = vec![
+        batch.students[0].cod_etu.as_str(),
+        batch.students[1].cod_etu.as_str(),
+    ];
+    expected.sort();
+    assert_eq!(with_codes, expected);
+    let without = app
+        .get(
+            &format!("/treatments/{id}/documents?block=without_vault"),
+            &manager,
+        )
+        .await;
+    assert_eq!(without.ok(200)["total"], 6);
+
+    // Preview: the student's own standalone PDF.
+    let doc = &docs[0];
+    let pdf = app
+        .send(
+            app.request(
+                Method::GET,
+                &format!(
+                    "/treatments/{id}/documents/{}/pdf",
+                    doc["id"].as_str().unwrap()
+                ),
+            )
+            .bearer_auth(&manager),
+        )
+        .await;
+    assert_eq!(pdf.status.as_u16(), 200);
+    assert_eq!(pdf.content_type(), "application/pdf");
+    assert!(pdf.bytes.starts_with(b"%PDF-"));
+    assert_eq!(
+        passerelle::storage::sha256_hex(&pdf.bytes),
+        doc["sha256"].as_str().unwrap()
+    );
+
+    // The treatment list shows it; another composante's manager sees nothing of it.
+    let list = app.get("/treatments?status=split", &manager).await;
+    assert_eq!(list.ok(200)["total"], 1);
+    let other = app.manager(&["906"]);
+    app.get(&format!("/treatments/{id}"), &other)
+        .await
+        .problem(404, "not_found");
+    app.get(&format!("/treatments/{id}/documents"), &other)
+        .await
+        .problem(404, "not_found");
+    assert_eq!(app.get("/treatments", &other).await.ok(200)["total"], 0);
+
+    // Cancel: only while split; the files go.
+    let c = app
+        .post(&format!("/treatments/{id}/cancel"), &manager, json!({}))
+        .await;
+    assert_eq!(c.ok(200)["status_label"], "Annulé par l'utilisateur");
+    app.post(&format!("/treatments/{id}/cancel"), &manager, json!({}))
+        .await
+        .problem(409, "invalid_transition");
+    let gone = app
+        .get(
+            &format!(
+                "/treatments/{id}/documents/{}/pdf",
+                doc["id"].as_str().unwrap()
+            ),
+            &manager,
+        )
+        .await;
+    gone.problem(404, "not_found");
+    // Upload and cancel were audited.
+    let audit = app
+        .get("/audit?action=treatment.upload", &app.admin())
+        .await;
+    assert_eq!(audit.ok(200)["total"], 1);
+}
+
+both_backends!(
+    identity_mismatch_and_unknown_students_are_held,
+    identity_body
+);
+async fn identity_body(app: TestApp) {
+    app.composantes(&["905"]).await;
+    let batch = fixture::batch(&BatchSpec {
+        students: 3,
+        seed: 5,
+        cover_page: false,
+        ..BatchSpec::default()
+    });
+    // The registry knows student 0 under another name, student 1 rightly, student 2 not at all.
+    let s = &batch.students;
+    app.import(vec![
+        row(
+            &s[0].cod_etu,
+            "QUELQU'UN D'AUTRE",
+            "Autre",
+            "905",
+            "L1",
+            CURRENT_YEAR,
+            "E",
+        ),
+        row(
+            &s[1].cod_etu,
+            &s[1].last_name,
+            &s[1].first_name,
+            "905",
+            "L1",
+            CURRENT_YEAR,
+            "E",
+        ),
+    ])
+    .await;
+    let manager = app.manager(&["905"]);
+    let id = upload(&app, &manager, batch.bytes.clone(), "releve_notes", "905")
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_split(&app, &id).await;
+    let docs = app
+        .get(&format!("/treatments/{id}/documents"), &manager)
+        .await;
+    let items = docs.ok(200)["items"].as_array().unwrap().clone();
+    let by = |cod: &str| items.iter().find(|d| d["cod_etu"] == cod).unwrap().clone();
+    let mismatch = by(&s[0].cod_etu);
+    assert_eq!(mismatch["flags"], json!(["identity_mismatch"]));
+    assert_eq!(mismatch["needs_identity_check"], true);
+    assert_eq!(by(&s[1].cod_etu)["flags"], json!([]));
+    assert_eq!(by(&s[2].cod_etu)["flags"], json!(["unknown_student"]));
+    // A manager confirms after checking the paper: the document becomes deliverable.
+    let doc_id = mismatch["id"].as_str().unwrap();
+    let c = app
+        .post(
+            &format!("/treatments/{id}/documents/{doc_id}/confirm-identity"),
+            &manager,
+            json!({}),
+        )
+        .await;
+    assert_eq!(c.ok(200)["needs_identity_check"], false);
+    assert_eq!(c.body["identity_confirmed_by"], "manager:manager-905");
+    app.post(
+        &format!("/treatments/{id}/documents/{doc_id}/confirm-identity"),
+        &manager,
+        json!({}),
+    )
+    .await
+    .problem(409, "invalid_transition");
+}
+
+both_backends!(refused_batches_are_listed_with_their_reason, refused_body);
+async fn refused_body(app: TestApp) {
+    app.composantes(&["905"]).await;
+    let manager = app.manager(&["905"]);
+    let r = upload(
+        &app,
+        &manager,
+        b"GIF89a not a pdf".to_vec(),
+        "releve_notes",
+        "905",
+    )
+    .await;
+    r.problem(422, "not_a_pdf");
+    let id = r.body["treatment_id"].as_str().unwrap().to_owned();
+    let t = app.get(&format!("/treatments/{id}"), &manager).await;
+    assert_eq!(t.ok(200)["status"], "split_failed");
+    assert_eq!(t.body["status_label"], "Erreur de découpage");
+    assert_eq!(t.body["rejection"]["code"], "not_a_pdf");
+    let foreign = fixture::write_pdf(
+        &[fixture::PageContent::Lines(vec![
+            "N° Etudiant : 21900001".into(),
+        ])],
+        &fixture::PdfOptions {
+            producer: Some("Microsoft Word".into()),
+            creator: Some("Microsoft Word".into()),
+            ..Default::default()
+        },
+    );
+    upload(&app, &manager, foreign, "releve_notes", "905")
+        .await
+        .problem(422, "not_from_apogee");
+    upload(&app, &manager, Vec::new(), "releve_notes", "905")
+        .await
+        .problem(422, "empty_file");
+    assert_eq!(
+        app.get("/treatments?status=split_failed", &manager)
+            .await
+            .ok(200)["total"],
+        3
+    );
+    // Bad fields and foreign composantes are 422s; students may not upload.
+    let batch = fixture::batch(&BatchSpec::default()).bytes;
+    upload(&app, &manager, batch.clone(), "bulletin", "905")
+        .await
+        .problem(422, "validation_failed");
+    upload(
+        &app,
+        &app.manager(&["906"]),
+        batch.clone(),
+        "releve_notes",
+        "905",
+    )
+    .await
+    .problem(422, "validation_failed");
+    upload(&app, &app.student("21900001"), batch, "releve_notes", "905")
+        .await
+        .problem(403, "forbidden");
+}
+
+#[actix_web::test]
+async fn oversized_batches_are_refused_while_streaming() {
+    let app = TestApp::sqlite_with(|c| c.split.max_bytes = 10_000).await;
+    app.composantes(&["905"]).await;
+    let batch = fixture::batch(&BatchSpec::default()).bytes;
+    assert!(batch.len() > 10_000);
+    let r = upload(&app, &app.admin(), batch, "releve_notes", "905").await;
+    r.problem(413, "file_too_large");
+    // Nothing was registered.
+    assert_eq!(
+        app.get("/treatments", &app.admin()).await.ok(200)["total"],
+        0
+    );
+}
+
+/// Sets a document's delivery to a final state reached `days_ago` days ago (as Digiposte's
+/// receipt would).
+fn finish_delivery(app: &TestApp, document_id: &str, days_ago: i64) {
+    use diesel::prelude::*;
+    use passerelle::db::schema::documents;
+    let db = app.db();
+    let mut conn = db.conn().unwrap();
+    let at = passerelle::db::now() - chrono::Duration::days(days_ago);
+    diesel::update(documents::table.find(document_id))
+        .set((
+            documents::delivery_status.eq("transmitted"),
+            documents::receipt_at.eq(at),
+        ))
+        .execute(&mut *conn)
+        .unwrap();
+}
+
+both_backends!(
+    retention_deletes_delivered_pdfs_after_their_time,
+    retention_body,
+    |c: &mut passerelle::config::Config| c.retention.check_interval_secs = 1
+);
+async fn retention_body(app: TestApp) {
+    app.composantes(&["905"]).await;
+    let batch = batch_with_students(&app, 3).await;
+    let admin = app.admin();
+    let r = upload(&app, &admin, batch.bytes.clone(), "releve_notes", "905").await;
+    let id = r.ok(202)["id"].as_str().unwrap().to_owned();
+    wait_split(&app, &id).await;
+    let docs = app
+        .get(&format!("/treatments/{id}/documents"), &admin)
+        .await
+        .ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let doc_id = |i: usize| docs[i]["id"].as_str().unwrap().to_owned();
+    let pdf = |i: usize| format!("/treatments/{id}/documents/{}/pdf", doc_id(i));
+    // Delivered 31 days ago (past the default 30), 29 days ago (within), never delivered.
+    finish_delivery(&app, &doc_id(0), 31);
+    finish_delivery(&app, &doc_id(1), 29);
+
+    let mut deleted = false;
+    for _ in 0..100 {
+        if app.get(&pdf(0), &admin).await.status.as_u16() == 404 {
+            deleted = true;
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        deleted,
+        "the expired PDF was not deleted by the retention job"
+    );
+    // The blob is gone from the data directory; the others stay.
+    let blob = |i: usize| {
+        let sha = docs[i]["sha256"].as_str().unwrap();
+        app.data_dir().join("blobs").join(&sha[..2]).join(&sha[2..])
+    };
+    assert!(!blob(0).exists());
+    assert!(blob(1).exists() && blob(2).exists());
+    assert_eq!(app.get(&pdf(1), &admin).await.status.as_u16(), 200);
+    assert_eq!(app.get(&pdf(2), &admin).await.status.as_u16(), 200);
+    // The treatment keeps the document's hash and state.
+    let after = app
+        .get(&format!("/treatments/{id}/documents"), &admin)
+        .await;
+    let kept = after.ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == docs[0]["id"])
+        .unwrap()
+        .clone();
+    assert_eq!(kept["sha256"], docs[0]["sha256"]);
+    assert_eq!(kept["delivery_status"], "transmitted");
+    assert_eq!(kept["file_available"], false, "{kept}");
+}

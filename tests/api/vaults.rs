@@ -1,0 +1,711 @@
+//! Students, enrolments and vaults through HTTP: import report, vault rule, filters, summary,
+//! actions, scope and the student's own view.
+
+use passerelle::db::vaults::{self as vault_repo, VaultFacts};
+use passerelle::domain::vault::VaultTrigger;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::{CURRENT_YEAR, TestApp, both_backends, row};
+
+/// Moves a vault as the Digiposte worker would, closing the vault's open jobs as it does.
+fn force(app: &TestApp, vault_id: &str, trigger: VaultTrigger) {
+    use diesel::prelude::*;
+    use passerelle::db::schema::jobs;
+    let db = app.db();
+    let mut conn = db.conn().unwrap();
+    let vault = vault_repo::find(&mut conn, vault_id).unwrap();
+    vault_repo::transition(&mut conn, &vault, trigger, "test:digiposte", None).unwrap();
+    diesel::update(jobs::table.filter(jobs::subject_id.eq(vault_id)))
+        .set(jobs::status.eq("done"))
+        .execute(&mut *conn)
+        .unwrap();
+}
+
+fn set_flags(app: &TestApp, vault_id: &str, accepted: bool, personalised: bool) {
+    let db = app.db();
+    let mut conn = db.conn().unwrap();
+    vault_repo::set_facts(
+        &mut conn,
+        vault_id,
+        VaultFacts {
+            accepted: Some(accepted),
+            personalised: Some(personalised),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+}
+
+fn codes(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["student"]["cod_etu"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+both_backends!(import_reports_rows_and_is_idempotent, import_report_body);
+async fn import_report_body(app: TestApp) {
+    app.composantes(&["905", "906"]).await;
+    let mut bad_ine = row(
+        "21900003",
+        "MARTIN",
+        "Paul",
+        "905",
+        "L1INF",
+        CURRENT_YEAR,
+        "E",
+    );
+    bad_ine["ine"] = json!("12#");
+    let mut bad_date = row(
+        "21900004",
+        "DURAND",
+        "Léa",
+        "905",
+        "L1INF",
+        CURRENT_YEAR,
+        "E",
+    );
+    bad_date["birth_date"] = json!("31/02/2001");
+    // One student number with two identities: neither row is trusted.
+    let mut conflicting_a = row(
+        "21900007",
+        "AUTRE",
+        "Nom",
+        "905",
+        "L2INF",
+        CURRENT_YEAR,
+        "E",
+    );
+    conflicting_a["birth_date"] = json!("2001-01-01");
+    let mut conflicting_b = conflicting_a.clone();
+    conflicting_b["birth_date"] = json!("2002-02-02");
+    let rows = vec![
+        row(
+            "21900001",
+            "LEFÈVRE",
+            "Zoé",
+            "905",
+            "L1INF",
+            CURRENT_YEAR,
+            "E",
+        ),
+        row(
+            "21900002",
+            "DUPONT",
+            "Jean",
+            "906",
+            "L1BIO",
+            CURRENT_YEAR,
+            "A",
+        ),
+        bad_ine,
+        bad_date,
+        row("21900005", "NOBODY", "X", "999", "L1INF", CURRENT_YEAR, "E"),
+        conflicting_a,
+        json!({"cod_etu": "21900006"}),
+        conflicting_b,
+    ];
+    let report = app.import(rows.clone()).await;
+    assert_eq!(report["rows"], 8);
+    assert_eq!(report["created"], 2);
+    assert_eq!(report["rejected"], 6);
+    let rejections: Vec<(u64, String)> = report["rejections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["line"].as_u64().unwrap(),
+                r["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rejections,
+        vec![
+            (3, "invalid_ine".to_owned()),
+            (4, "invalid_date".to_owned()),
+            (5, "unknown_composante".to_owned()),
+            (6, "conflicting_duplicate".to_owned()),
+            (7, "missing_field".to_owned()),
+            (8, "conflicting_duplicate".to_owned()),
+        ]
+    );
+    // Personal values never appear in rejection reasons.
+    assert!(!report.to_string().contains("LEFÈVRE") && !report.to_string().contains("AUTRE"));
+    assert_eq!(report["vaults_created"], 2);
+
+    // The same file again: nothing changes.
+    let again = app.import(rows).await;
+    assert_eq!(again["created"], 0);
+    assert_eq!(again["updated"], 0);
+    assert_eq!(again["unchanged"], 2);
+    assert_eq!(again["vaults_created"], 0);
+
+    // A corrected name and a new étape: updated and created.
+    let again = app
+        .import(vec![
+            row(
+                "21900001",
+                "LEFÈVRE-MARTIN",
+                "Zoé",
+                "905",
+                "L1INF",
+                CURRENT_YEAR,
+                "E",
+            ),
+            row(
+                "21900002",
+                "DUPONT",
+                "Jean",
+                "906",
+                "L2BIO",
+                CURRENT_YEAR,
+                "E",
+            ),
+        ])
+        .await;
+    assert_eq!(again["updated"], 1);
+    assert_eq!(again["created"], 1);
+    let s = app.get("/students/21900001", &app.admin()).await;
+    assert_eq!(s.ok(200)["last_name"], "LEFÈVRE-MARTIN");
+    let s = app.get("/students/21900002", &app.admin()).await;
+    assert_eq!(s.ok(200)["enrolments"].as_array().unwrap().len(), 2);
+
+    // Not an extraction at all.
+    let r = app
+        .post("/students/import", &app.admin(), json!({"not": "rows"}))
+        .await;
+    r.problem(400, "invalid_enrolment_file");
+}
+
+both_backends!(duplicate_ine_is_a_doublon, duplicate_ine_body);
+async fn duplicate_ine_body(app: TestApp) {
+    app.composantes(&["905"]).await;
+    let mut a = row("21900001", "A", "A", "905", "L1", CURRENT_YEAR, "E");
+    a["ine"] = json!("1234567890V");
+    let mut b = row("21900002", "B", "B", "905", "L1", CURRENT_YEAR, "E");
+    b["ine"] = json!("1234567890V");
+    let report = app.import(vec![a]).await;
+    assert_eq!(report["created"], 1, "{report}");
+    let report = app.import(vec![b]).await;
+    assert_eq!(report["rejections"][0]["code"], "duplicate_ine", "{report}");
+}
+
+both_backends!(vault_rule_follows_enrolments, vault_rule_body);
+async fn vault_rule_body(app: TestApp) {
+    app.composantes(&["905"]).await;
+    app.import(vec![
+        row("21900001", "VALID", "A", "905", "L1", CURRENT_YEAR, "E"),
+        row("21900002", "CANCELLED", "B", "905", "L1", CURRENT_YEAR, "A"),
+        row("21900003", "OLD", "C", "905", "L1", CURRENT_YEAR - 1, "E"),
+    ])
+    .await;
+    let admin = app.admin();
+    let status = |body: &Value, cod: &str| {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["student"]["cod_etu"] == cod)
+            .map(|v| v["status"].as_str().unwrap().to_owned())
+    };
+    let list = app.get("/vaults", &admin).await;
+    assert_eq!(
+        status(&list.body, "21900001").as_deref(),
+        Some("not_transmitted")
+    );
+    assert_eq!(
+        status(&list.body, "21900002").as_deref(),
+        Some("no_valid_enrolment")
+    );
+    assert_eq!(
+        status(&list.body, "21900003").as_deref(),
+        Some("no_valid_enrolment")
+    );
+    let labelled = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["student"]["cod_etu"] == "21900002")
+        .unwrap();
+    assert_eq!(
+        labelled["status_label"],
+        "L'étudiant n'a pas d'inscription valide"
+    );
+
+    // The enrolment becomes valid, and another is cancelled: both vaults move.
+    let report = app
+        .import(vec![
+            row("21900001", "VALID", "A", "905", "L1", CURRENT_YEAR, "A"),
+            row("21900002", "CANCELLED", "B", "905", "L1", CURRENT_YEAR, "E"),
+        ])
+        .await;
+    assert_eq!(report["vaults_updated"], 2);
+    let list = app.get("/vaults", &admin).await;
+    assert_eq!(
+        status(&list.body, "21900001").as_deref(),
+        Some("no_valid_enrolment")
+    );
+    assert_eq!(
+        status(&list.body, "21900002").as_deref(),
+        Some("not_transmitted")
+    );
+
+    // A transmitted vault never returns to not_transmitted, whatever the registry says.
+    let id = app.vault_id("21900002").await;
+    force(&app, &id, VaultTrigger::SubscriptionSucceeded);
+    app.import(vec![row(
+        "21900002",
+        "CANCELLED",
+        "B",
+        "905",
+        "L1",
+        CURRENT_YEAR,
+        "A",
+    )])
+    .await;
+    let detail = app.get(&format!("/vaults/{id}"), &admin).await;
+    assert_eq!(detail.ok(200)["status"], "active");
+    let history: Vec<&str> = detail.body["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["to_status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        history,
+        vec!["no_valid_enrolment", "not_transmitted", "active"]
+    );
+    assert_eq!(detail.body["history"][2]["actor"], "test:digiposte");
+    assert_eq!(detail.body["history"][1]["cause"], "enrolment_valid");
+}
+
+both_backends!(filters_sort_and_paginate, filters_body);
+async fn filters_body(app: TestApp) {
+    app.composantes(&["905", "906"]).await;
+    app.import(vec![
+        row(
+            "21900001",
+            "LEFÈVRE",
+            "Zoé",
+            "905",
+            "L1INF",
+            CURRENT_YEAR,
+            "E",
+        ),
+        row(
+            "21900002",
+            "Lefevre",
+            "Marc",
+            "906",
+            "L1BIO",
+            CURRENT_YEAR,
+            "E",
+        ),
+        row(
+            "21900003",
+            "DUPOND",
+            "Anne",
+            "905",
+            "L1INF",
+            CURRENT_YEAR,
+            "E",
+        ),
+        row(
+            "21900004",
+            "DUPONT",
+            "Éric",
+            "905",
+            "L2INF",
+            CURRENT_YEAR - 1,
+            "E",
+        ),
+        row(
+            "21800005",
+            "MARTIN",
+            "Luc",
+            "906",
+            "L1BIO",
+            CURRENT_YEAR,
+            "A",
+        ),
+    ])
+    .await;
+    let admin = app.admin();
+    let v1 = app.vault_id("21900001").await;
+    let v3 = app.vault_id("21900003").await;
+    force(&app, &v1, VaultTrigger::SubscriptionSucceeded);
+    force(&app, &v3, VaultTrigger::SubscriptionSucceeded);
+    set_flags(&app, &v1, true, true);
+    set_flags(&app, &v3, true, false);
+
+    // Accent- and case-insensitive name search.
+    let r = app.get("/vaults?q=lefevre", &admin).await;
+    assert_eq!(codes(r.ok(200)), vec!["21900002", "21900001"]);
+    let r = app.get("/vaults?q=L%C3%89F%C3%88VRE", &admin).await;
+    assert_eq!(r.ok(200)["total"], 2);
+    // Student number prefix.
+    let r = app.get("/vaults?q=218", &admin).await;
+    assert_eq!(codes(r.ok(200)), vec!["21800005"]);
+    // Several statuses, composante, flags (also as ✔/✘), year.
+    let r = app
+        .get(
+            "/vaults?status=active,no_valid_enrolment&composante=905",
+            &admin,
+        )
+        .await;
+    assert_eq!(codes(r.ok(200)), vec!["21900003", "21900004", "21900001"]);
+    let r = app
+        .get("/vaults?status=active&composante=905&q=dup", &admin)
+        .await;
+    assert_eq!(codes(r.ok(200)), vec!["21900003"]);
+    let r = app
+        .get("/vaults?accepted=true&personalised=%E2%9C%98", &admin)
+        .await;
+    assert_eq!(codes(r.ok(200)), vec!["21900003"]);
+    let r = app
+        .get(&format!("/vaults?year={}", CURRENT_YEAR - 1), &admin)
+        .await;
+    assert_eq!(codes(r.ok(200)), vec!["21900004"]);
+    // Sorting and pages.
+    let r = app
+        .get("/vaults?sort=-cod_etu&per_page=2&page=2", &admin)
+        .await;
+    assert_eq!(r.ok(200)["total"], 5);
+    assert_eq!(codes(&r.body), vec!["21900002", "21900001"]);
+    let r = app.get("/vaults?sort=cod_etu&per_page=2", &admin).await;
+    assert_eq!(codes(r.ok(200)), vec!["21800005", "21900001"]);
+
+    // Bad filters are clear 400s.
+    app.get("/vaults?status=actve", &admin)
+        .await
+        .problem(400, "invalid_parameter");
+    app.get("/vaults?accepted=maybe", &admin)
+        .await
+        .problem(400, "invalid_parameter");
+    app.get("/vaults?sort=colour", &admin)
+        .await
+        .problem(400, "invalid_parameter");
+    app.get("/vaults?colour=blue", &admin)
+        .await
+        .problem(400, "unknown_parameter");
+    app.get("/vaults?per_page=501", &admin)
+        .await
+        .problem(400, "invalid_parameter");
+
+    // Summary counts per status (all seven present).
+    let s = app.get("/vaults/summary", &admin).await;
+    let counts: Vec<(String, i64)> = s.ok(200)["statuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["status"].as_str().unwrap().to_owned(),
+                c["count"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(counts.len(), 7);
+    let count = |st: &str| counts.iter().find(|(s, _)| s == st).unwrap().1;
+    assert_eq!(count("active"), 2);
+    assert_eq!(count("not_transmitted"), 1);
+    assert_eq!(count("no_valid_enrolment"), 2);
+    assert_eq!(s.body["total"], 5);
+    let s = app.get("/vaults/summary?composante=906", &admin).await;
+    assert_eq!(s.ok(200)["total"], 2);
+}
+
+both_backends!(managers_see_only_their_composantes, vault_scope_body);
+async fn vault_scope_body(app: TestApp) {
+    app.composantes(&["905", "906"]).await;
+    app.import(vec![
+        row("21900001", "ALPHA", "A", "905", "L1", CURRENT_YEAR, "E"),
+        row("21900002", "BETA", "B", "906", "L1", CURRENT_YEAR, "E"),
+    ])
+    .await;
+    let b_vault = app.vault_id("21900002").await;
+    let manager_a = app.manager(&["905"]);
+    let list = app.get("/vaults", &manager_a).await;
+    assert_eq!(codes(list.ok(200)), vec!["21900001"]);
+    // By id, by search, by composante filter, by summary, by student: nothing of B.
+    app.get(&format!("/vaults/{b_vault}"), &manager_a)
+        .await
+        .problem(404, "not_found");
+    assert_eq!(
+        app.get("/vaults?q=beta", &manager_a).await.ok(200)["total"],
+        0
+    );
+    assert_eq!(
+        app.get("/vaults?q=21900002", &manager_a).await.ok(200)["total"],
+        0
+    );
+    assert_eq!(
+        app.get("/vaults?composante=906", &manager_a).await.ok(200)["total"],
+        0
+    );
+    assert_eq!(
+        app.get("/vaults/summary", &manager_a).await.ok(200)["total"],
+        1
+    );
+    app.get("/students/21900002", &manager_a)
+        .await
+        .problem(404, "not_found");
+    assert_eq!(app.get("/students", &manager_a).await.ok(200)["total"], 1);
+    app.post(
+        &format!("/vaults/{b_vault}/subscribe"),
+        &manager_a,
+        json!({}),
+    )
+    .await
+    .problem(404, "not_found");
+    // A manager importing another composante's rows: rejected, named.
+    let report = app
+        .post(
+            "/students/import",
+            &manager_a,
+            json!([row(
+                "21900003",
+                "GAMMA",
+                "C",
+                "906",
+                "L1",
+                CURRENT_YEAR,
+                "E"
+            )]),
+        )
+        .await;
+    assert_eq!(
+        report.ok(200)["rejections"][0]["code"],
+        "composante_out_of_scope"
+    );
+    // Students cannot list vaults.
+    app.get("/vaults", &app.student("21900001"))
+        .await
+        .problem(403, "forbidden");
+}
+
+both_backends!(vault_actions_follow_the_state_machine, vault_actions_body);
+async fn vault_actions_body(app: TestApp) {
+    app.composantes(&["905"]).await;
+    app.import(vec![row(
+        "21900001",
+        "ALPHA",
+        "A",
+        "905",
+        "L1",
+        CURRENT_YEAR,
+        "E",
+    )])
+    .await;
+    let manager = app.manager(&["905"]);
+    let id = app.vault_id("21900001").await;
+
+    // Terminate before any transmission: refused, naming the current status.
+    let r = app
+        .post(&format!("/vaults/{id}/terminate"), &manager, json!({}))
+        .await;
+    let body = r.problem(409, "invalid_transition");
+    assert_eq!(body["current_status"], "not_transmitted");
+    assert_eq!(
+        body["current_status_label"],
+        "Adhésion non transmise à Digiposte"
+    );
+
+    // Subscribe: queued once; asking again enqueues nothing new.
+    let r = app
+        .post(&format!("/vaults/{id}/subscribe"), &manager, json!({}))
+        .await;
+    assert_eq!(r.ok(202)["newly_queued"], true);
+    assert_eq!(r.body["job"]["kind"], "vault_subscribe");
+    let job = r.body["job"]["job_id"].clone();
+    let r = app
+        .post(&format!("/vaults/{id}/subscribe"), &manager, json!({}))
+        .await;
+    assert_eq!(r.ok(202)["newly_queued"], false);
+    assert_eq!(r.body["job"]["job_id"], job);
+    let detail = app.get(&format!("/vaults/{id}"), &manager).await;
+    assert_eq!(
+        detail.ok(200)["pending_actions"].as_array().unwrap().len(),
+        1
+    );
+
+    // Once active: terminate → termination_pending at once; then reinvite is refused until
+    // Digiposte confirms the cancellation.
+    force(&app, &id, VaultTrigger::SubscriptionSucceeded);
+    let r = app
+        .post(&format!("/vaults/{id}/terminate"), &manager, json!({}))
+        .await;
+    assert_eq!(r.ok(202)["vault"]["status"], "termination_pending");
+    assert_eq!(
+        r.body["vault"]["status_label"],
+        "Demande en cours de réalisation"
+    );
+    app.post(&format!("/vaults/{id}/reinvite"), &manager, json!({}))
+        .await
+        .problem(409, "invalid_transition");
+    force(&app, &id, VaultTrigger::MembershipCancelled);
+    let r = app
+        .post(&format!("/vaults/{id}/reinvite"), &manager, json!({}))
+        .await;
+    assert_eq!(r.ok(202)["vault"]["status"], "preregistered");
+    app.post(&format!("/vaults/{id}/subscribe"), &manager, json!({}))
+        .await
+        .problem(409, "invalid_transition");
+    let history = app.get(&format!("/vaults/{id}"), &manager).await;
+    let last = history.ok(200)["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["to_status"], "preregistered");
+    assert_eq!(last["actor"], "manager:manager-905");
+    // Audit entries were written for each action.
+    let audit = app.get("/audit?action=vault.terminate", &app.admin()).await;
+    assert_eq!(audit.ok(200)["total"], 1);
+    // Students and read-only services may not act.
+    app.post(
+        &format!("/vaults/{id}/terminate"),
+        &app.student("21900001"),
+        json!({}),
+    )
+    .await
+    .problem(403, "forbidden");
+    app.post(
+        &format!("/vaults/{id}/terminate"),
+        &app.service(&["vaults:read"]),
+        json!({}),
+    )
+    .await
+    .problem(403, "forbidden");
+    app.call(Method::POST, &format!("/vaults/{id}/terminate"), None, None)
+        .await
+        .problem(401, "unauthenticated");
+}
+
+both_backends!(students_see_their_own_vault, my_vault_body);
+async fn my_vault_body(app: TestApp) {
+    app.composantes(&["905"]).await;
+    app.import(vec![row(
+        "21900001",
+        "ALPHA",
+        "A",
+        "905",
+        "L1",
+        CURRENT_YEAR,
+        "E",
+    )])
+    .await;
+    let me = app.get("/me/vault", &app.student("21900001")).await;
+    assert_eq!(me.ok(200)["status"], "not_transmitted");
+    assert_eq!(
+        me.body["status_label"],
+        "Adhésion non transmise à Digiposte"
+    );
+    assert!(
+        me.body["next_step"]
+            .as_str()
+            .unwrap()
+            .contains("coffre-fort")
+    );
+    let id = app.vault_id("21900001").await;
+    force(&app, &id, VaultTrigger::SubscriptionSucceeded);
+    let db = app.db();
+    let mut conn = db.conn().unwrap();
+    vault_repo::set_facts(
+        &mut conn,
+        &id,
+        VaultFacts {
+            customization_url: Some("https://digiposte.example/finish/abc"),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let me = app.get("/me/vault", &app.student("21900001")).await;
+    assert_eq!(me.ok(200)["status_label"], "Validé");
+    assert_eq!(
+        me.body["customization_url"],
+        "https://digiposte.example/finish/abc"
+    );
+    // Unknown students: 404; managers: 403.
+    app.get("/me/vault", &app.student("99999999"))
+        .await
+        .problem(404, "not_found");
+    app.get("/me/vault", &app.manager(&["905"]))
+        .await
+        .problem(403, "forbidden");
+}
+
+both_backends!(apogee_csv_extractions_import, csv_import_body);
+async fn csv_import_body(app: TestApp) {
+    app.composantes(&["905"]).await;
+    let admin = app.admin();
+    // ISO-8859-1, `;` separated, Apogée's own header names, CRLF.
+    let csv = "COD_ETU;COD_NNE_IND;LIB_NOM_PAT_IND;LIB_PR1_IND;DATE_NAI_IND;COD_CMP;COD_ETP;COD_ANU;ETA_IAE;ADR_MAIL_PERSO\r\n\
+               21900001;0123456789M;LEFÈVRE;Zoé;12/03/2004;905;L1INF;2025;E;zoe@example.org\r\n\
+               21900002;;GARÇON;Noël;2003-01-31;905;L1INF;2025;A;\r\n\
+               21900003;BADINE;X;Y;01/01/2004;905;L1INF;2025;E;\r\n";
+    let (latin1, _, _) = encoding_rs::WINDOWS_1252.encode(csv);
+    let r = app
+        .send(
+            app.request(reqwest::Method::POST, "/students/import")
+                .bearer_auth(&admin)
+                .header("content-type", "text/csv")
+                .body(latin1.into_owned()),
+        )
+        .await;
+    let report = r.ok(200).clone();
+    assert_eq!(report["rows"], 3, "{report}");
+    assert_eq!(report["created"], 2);
+    assert_eq!(report["rejections"][0]["line"], 4);
+    assert_eq!(report["rejections"][0]["code"], "invalid_ine");
+    let s = app.get("/students/21900001", &admin).await;
+    assert_eq!(s.ok(200)["last_name"], "LEFÈVRE");
+    assert_eq!(s.body["birth_date"], "2004-03-12");
+    assert_eq!(s.body["ine"], "0123456789M");
+    // The same extraction, TAB separated and UTF-8, sent as a multipart file: unchanged.
+    let tsv = csv.replace(';', "\t");
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(tsv.into_bytes()).file_name("extraction.tsv"),
+    );
+    let r = app
+        .send(
+            app.request(reqwest::Method::POST, "/students/import")
+                .bearer_auth(&admin)
+                .multipart(form),
+        )
+        .await;
+    assert_eq!(r.ok(200)["unchanged"], 2, "{}", r.body);
+    // Not an extraction at all: refused whole, nothing imported.
+    let r = app
+        .send(
+            app.request(reqwest::Method::POST, "/students/import")
+                .bearer_auth(&admin)
+                .header("content-type", "text/csv")
+                .body(b"\x89PNG\r\n\x1a\n\x00\x00binary".to_vec()),
+        )
+        .await;
+    r.problem(400, "invalid_enrolment_file");
+    let r = app
+        .send(
+            app.request(reqwest::Method::POST, "/students/import")
+                .bearer_auth(&admin)
+                .header("content-type", "text/csv")
+                .body("NOM;PRENOM\nA;B\n"),
+        )
+        .await;
+    assert!(
+        r.problem(400, "invalid_enrolment_file")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("cod_etu"),
+        "{}",
+        r.body
+    );
+}
