@@ -55,9 +55,9 @@ pub struct Metrics {
     pub split_duration: Histogram,
     pub split_pages: Counter,
     pub split_pages_per_second: Gauge<f64, AtomicU64>,
-    pub digiposte_calls: Family<OperationLabels, Gauge>,
-    pub digiposte_retries: Family<OperationLabels, Gauge>,
-    pub digiposte_rate_limited: Gauge,
+    pub digiposte_calls: Family<OperationLabels, Counter>,
+    pub digiposte_retries: Family<OperationLabels, Counter>,
+    pub digiposte_rate_limited: Counter,
     /// 0 closed, 1 half-open, 2 open.
     pub digiposte_circuit_state: Gauge,
 }
@@ -120,22 +120,22 @@ impl Metrics {
             "Pages per second of the last split",
             split_pages_per_second.clone(),
         );
-        let digiposte_calls = Family::<OperationLabels, Gauge>::default();
+        let digiposte_calls = Family::<OperationLabels, Counter>::default();
         registry.register(
             "digiposte_calls",
-            "Calls made to Digiposte since start, by operation",
+            "HTTP requests sent to Digiposte (each attempt), by operation",
             digiposte_calls.clone(),
         );
-        let digiposte_retries = Family::<OperationLabels, Gauge>::default();
+        let digiposte_retries = Family::<OperationLabels, Counter>::default();
         registry.register(
             "digiposte_retries",
-            "Retried Digiposte calls since start, by operation",
+            "Digiposte requests repeated after a timeout, a 5xx or a 429, by operation",
             digiposte_retries.clone(),
         );
-        let digiposte_rate_limited = Gauge::default();
+        let digiposte_rate_limited = Counter::default();
         registry.register(
             "digiposte_rate_limited",
-            "HTTP 429 answers received from Digiposte since start",
+            "HTTP 429 answers received from Digiposte",
             digiposte_rate_limited.clone(),
         );
         let digiposte_circuit_state = Gauge::default();
@@ -185,6 +185,24 @@ impl Metrics {
         }
     }
 
+    /// One request sent to Digiposte (`operation`: method and path template).
+    pub fn digiposte_call(&self, operation: &str) {
+        self.digiposte_calls
+            .get_or_create(&OperationLabels {
+                operation: operation.to_owned(),
+            })
+            .inc();
+    }
+
+    /// One Digiposte request about to be repeated.
+    pub fn digiposte_retry(&self, operation: &str) {
+        self.digiposte_retries
+            .get_or_create(&OperationLabels {
+                operation: operation.to_owned(),
+            })
+            .inc();
+    }
+
     /// Reads the database figures, then renders everything in the Prometheus text format.
     pub async fn render(self: &Arc<Self>, db: &Db) -> Result<String, ApiError> {
         let (depth, documents) = db
@@ -207,6 +225,19 @@ impl Metrics {
             }
         }
         self.documents_by_state.clear();
+        // Every state is exported, at 0 when no document is in it, so a rate or an alert on
+        // a final state has a series from the start.
+        for state in crate::domain::delivery::DeliveryStatus::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .chain(["unsent"])
+        {
+            self.documents_by_state
+                .get_or_create(&StateLabels {
+                    state: state.to_owned(),
+                })
+                .set(0);
+        }
         for (state, count) in documents {
             self.documents_by_state
                 .get_or_create(&StateLabels {

@@ -18,5 +18,7 @@ pub use command::{
     transfer,
 };
 
-#[cfg(test)]
-pub(crate) mod fixtures;
+/// A realistic maquette and grade source, shared by the unit tests and by
+/// `examples/postman_fixtures.rs` (the newman run's files).
+#[doc(hidden)]
+pub mod fixtures;

@@ -4,6 +4,7 @@
 //! calling a failing Digiposte and lets a probe through after a while.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::Mutex as SyncMutex;
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,8 @@ pub struct DigiposteClient {
     token: Mutex<Option<CachedToken>>,
     pacer: Pacer,
     breaker: Breaker,
+    /// Where calls, retries, 429s and the breaker's state are counted (`GET /metrics`).
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 struct CachedToken {
@@ -57,7 +60,38 @@ impl DigiposteClient {
             ),
             token: Mutex::new(None),
             config: config.clone(),
+            metrics: None,
         })
+    }
+
+    /// Counts this client's calls in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> DigiposteClient {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn observe_call(&self, operation: &str) {
+        if let Some(m) = &self.metrics {
+            m.digiposte_call(operation);
+        }
+    }
+
+    fn observe_retry(&self, operation: &str) {
+        if let Some(m) = &self.metrics {
+            m.digiposte_retry(operation);
+        }
+    }
+
+    fn observe_rate_limited(&self) {
+        if let Some(m) = &self.metrics {
+            m.digiposte_rate_limited.inc();
+        }
+    }
+
+    fn observe_breaker(&self) {
+        if let Some(m) = &self.metrics {
+            m.digiposte_circuit_state.set(self.breaker.state_code());
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -89,6 +123,7 @@ impl DigiposteClient {
         }
         let mut retry = 0;
         let answer = loop {
+            self.observe_call("POST /oauth/token");
             let sent = self
                 .http
                 .post(self.url("/oauth/token"))
@@ -113,12 +148,18 @@ impl DigiposteClient {
                 Ok(r) if matches!(r.status().as_u16(), 400 | 401 | 403) => {
                     return Err(DigiposteError::AuthFailed(format!("token: {}", r.status())));
                 }
-                Ok(r) => format!("token: {}", r.status()),
+                Ok(r) => {
+                    if r.status() == StatusCode::TOO_MANY_REQUESTS {
+                        self.observe_rate_limited();
+                    }
+                    format!("token: {}", r.status())
+                }
                 Err(e) => format!("token: {e}"),
             };
             if retry >= self.config.max_retries {
                 return Err(DigiposteError::Unavailable(failure));
             }
+            self.observe_retry("POST /oauth/token");
             tokio::time::sleep(self.retry_delay(retry)).await;
             retry += 1;
         };
@@ -144,7 +185,22 @@ impl DigiposteClient {
         repeat: Repeat,
         build: impl Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<Vec<u8>, DigiposteError> {
-        self.breaker.check()?;
+        let result = self.attempts(method, path, repeat, build).await;
+        self.observe_breaker();
+        result
+    }
+
+    async fn attempts(
+        &self,
+        method: Method,
+        path: &str,
+        repeat: Repeat,
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<Vec<u8>, DigiposteError> {
+        let checked = self.breaker.check();
+        self.observe_breaker();
+        checked?;
+        let operation = operation(&method, path);
         let mut retry = 0;
         let mut refreshed = false;
         loop {
@@ -158,6 +214,7 @@ impl DigiposteClient {
                 }
             };
             self.pacer.acquire().await;
+            self.observe_call(&operation);
             let request = build(
                 self.http
                     .request(method.clone(), self.url(path))
@@ -185,6 +242,7 @@ impl DigiposteClient {
                         }
                         (StatusCode::TOO_MANY_REQUESTS, _) => {
                             // Refused before any processing: always safe to repeat.
+                            self.observe_rate_limited();
                             (format!("{method} {path}: 429"), retry_after)
                         }
                         (s, Ok(body)) if s.is_client_error() => {
@@ -219,6 +277,7 @@ impl DigiposteClient {
                 .map(|w| w.min(Duration::from_millis(self.config.retry_max_ms.max(1000))))
                 .unwrap_or_else(|| self.retry_delay(retry));
             tracing::debug!(%failure, ?delay, "Digiposte call failed; retrying");
+            self.observe_retry(&operation);
             tokio::time::sleep(delay).await;
             retry += 1;
         }
@@ -233,6 +292,14 @@ impl DigiposteClient {
         let body = self.call(method, path, Repeat::Safe, build).await?;
         serde_json::from_slice(&body)
             .map_err(|e| DigiposteError::BadResponse(format!("{path}: {e}")))
+    }
+}
+
+/// The metrics label of a call: its method and path template (ids replaced by `{id}`).
+fn operation(method: &Method, path: &str) -> String {
+    match path.strip_prefix("/membership/") {
+        Some(_) => format!("{method} /membership/{{id}}"),
+        None => format!("{method} {path}"),
     }
 }
 
@@ -437,6 +504,17 @@ impl Breaker {
         Ok(())
     }
 
+    /// For the metrics: 0 closed, 1 half-open (the open delay is over: a probe may go or is
+    /// under way), 2 open.
+    fn state_code(&self) -> i64 {
+        let s = self.state.lock().expect("breaker lock");
+        match s.open_until {
+            None => 0,
+            Some(until) if Instant::now() < until => 2,
+            Some(_) => 1,
+        }
+    }
+
     fn success(&self) {
         let mut s = self.state.lock().expect("breaker lock");
         if s.open_until.is_some() {
@@ -472,9 +550,12 @@ mod tests {
             b.failure();
             assert!(b.check().is_ok());
         }
+        assert_eq!(b.state_code(), 0);
         b.failure();
         assert!(matches!(b.check(), Err(DigiposteError::CircuitOpen(_))));
+        assert_eq!(b.state_code(), 2);
         std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(b.state_code(), 1);
         // Half-open: one probe goes through, a second waits.
         assert!(b.check().is_ok());
         assert!(b.check().is_err());
@@ -484,6 +565,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(40));
         assert!(b.check().is_ok());
         b.success();
+        assert_eq!(b.state_code(), 0);
         assert!(b.check().is_ok());
         assert!(b.check().is_ok());
     }

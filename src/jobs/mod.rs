@@ -41,7 +41,7 @@ pub fn handlers(state: &actix_web::web::Data<crate::state::AppState>) -> Vec<Arc
     }
     let api: Arc<dyn crate::digiposte::DigiposteApi> =
         match crate::digiposte::DigiposteClient::new(config) {
-            Ok(client) => Arc::new(client),
+            Ok(client) => Arc::new(client.with_metrics(state.metrics.clone())),
             Err(e) => {
                 tracing::error!(error = %e, "Digiposte client unavailable; its jobs will wait");
                 return handlers;
@@ -266,8 +266,11 @@ async fn keep_lease(
     let every = Duration::from_millis((lease.num_milliseconds() / 3).max(100) as u64);
     loop {
         actix_web::rt::time::sleep(every).await;
-        let (id, worker) = (id.clone(), worker.clone());
-        match db.run(move |conn| jobs::renew(conn, &id, &worker, lease)).await {
+        let (job_id, holder) = (id.clone(), worker.clone());
+        match db
+            .run(move |conn| jobs::renew(conn, &job_id, &holder, lease))
+            .await
+        {
             Ok(true) => {}
             Ok(false) => {
                 // Taken over after all (a pause longer than the lease): the other run's

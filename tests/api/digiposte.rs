@@ -373,6 +373,37 @@ async fn faults_body(postgres: bool) {
         .await;
     assert_eq!(r.ok(202)["queued"], 0);
     assert_eq!(r.body["newly_sent"], false);
+
+    // The metrics saw it all: every attempt counted, the retries, the final states.
+    let r = app.get("/metrics", &app.admin()).await;
+    let text = String::from_utf8(r.bytes.clone()).unwrap();
+    let deposits = metric_sum(
+        &text,
+        r#"passerelle_digiposte_calls_total{operation="POST /document/certified"}"#,
+    );
+    assert!(deposits >= 200.0, "{deposits} deposits counted\n{text}");
+    assert!(
+        metric_sum(&text, "passerelle_digiposte_retries_total{") > 0.0,
+        "{text}"
+    );
+    assert_eq!(
+        metric_sum(&text, r#"passerelle_documents{state="transmitted"}"#),
+        200.0,
+        "{text}"
+    );
+    assert!(
+        text.contains("\npasserelle_digiposte_circuit_state 0\n"),
+        "{text}"
+    );
+    assert!(text.contains("passerelle_digiposte_rate_limited_total "));
+}
+
+/// The sum of the samples of `text` (Prometheus text format) whose line starts with `prefix`.
+pub fn metric_sum(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 fn route_code_of(app: &TestApp, cod_etu: &str) -> String {

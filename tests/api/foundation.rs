@@ -411,6 +411,19 @@ async fn metrics_show_live_figures_to_admins_only() {
     );
     assert!(text.contains("passerelle_http_request_duration_seconds_bucket"));
     assert!(text.contains("passerelle_digiposte_circuit_state"));
+    // Every family the issue names is exported, even before it has samples.
+    for family in [
+        "# TYPE passerelle_jobs_open gauge",
+        "# TYPE passerelle_jobs_oldest_age_seconds gauge",
+        "passerelle_documents{state=\"transmitted\"} 0",
+        "passerelle_documents{state=\"transmission_error\"} 0",
+        "passerelle_documents{state=\"not_transmitted\"} 0",
+        "passerelle_digiposte_rate_limited_total 0",
+        "passerelle_split_duration_seconds_count 0",
+        "# TYPE passerelle_split_pages_per_second gauge",
+    ] {
+        assert!(text.contains(family), "{family} missing:\n{text}");
+    }
     // A Prometheus service key works too.
     let r = app.get("/metrics", &app.service(&["metrics:read"])).await;
     assert_eq!(r.status.as_u16(), 200);
