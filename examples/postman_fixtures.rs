@@ -20,7 +20,10 @@ const STUDENTS: usize = 3;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let out = PathBuf::from(args.next().unwrap_or_else(|| "target/postman-fixtures".into()));
+    let out = PathBuf::from(
+        args.next()
+            .unwrap_or_else(|| "target/postman-fixtures".into()),
+    );
     let year: i32 = args.next().and_then(|y| y.parse().ok()).unwrap_or(2025);
     std::fs::create_dir_all(&out).expect("the output directory");
     let write = |name: &str, bytes: &[u8]| {

@@ -491,3 +491,135 @@ fn every_configuration_key_is_documented() {
         "configuration keys without a README row `| `key` | `PASSERELLE_…` | default | meaning |`: {missing:?}"
     );
 }
+
+/// `METHOD /path/{}/template` for a spec path or a collection URL: `{param}` and `{{var}}`
+/// segments both become `{}`.
+fn operation_key(method: &str, segments: &[&str]) -> String {
+    let path: Vec<&str> = segments
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| if s.contains('{') { "{}" } else { *s })
+        .collect();
+    format!("{} /{}", method.to_uppercase(), path.join("/"))
+}
+
+/// The passerelle requests of a Postman collection (v2.1): folders are walked; requests to
+/// another host (digiposte-sim's `{{simUrl}}`) are left out. Each with whether it has a test
+/// script.
+fn collection_requests(items: &Value, out: &mut Vec<(String, String, bool)>) {
+    for item in items.as_array().into_iter().flatten() {
+        if let Some(children) = item.get("item") {
+            collection_requests(children, out);
+            continue;
+        }
+        let request = &item["request"];
+        let url = &request["url"];
+        let raw = url["raw"].as_str().unwrap_or_default();
+        if !raw.starts_with("{{baseUrl}}") {
+            continue;
+        }
+        let segments: Vec<&str> = match url["path"].as_array() {
+            Some(p) => p.iter().filter_map(Value::as_str).collect(),
+            None => raw["{{baseUrl}}".len()..]
+                .split('?')
+                .next()
+                .unwrap_or_default()
+                .split('/')
+                .collect(),
+        };
+        let tested = item["event"].as_array().into_iter().flatten().any(|e| {
+            e["listen"] == "test"
+                && e["script"]["exec"].as_array().is_some_and(|lines| {
+                    lines
+                        .iter()
+                        .any(|l| l.as_str().is_some_and(|l| l.contains("pm.test(")))
+                })
+        });
+        out.push((
+            operation_key(request["method"].as_str().unwrap_or("GET"), &segments),
+            item["name"].as_str().unwrap_or_default().to_owned(),
+            tested,
+        ));
+    }
+}
+
+#[test]
+fn postman_collection_covers_every_operation() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let spec: Value =
+        serde_json::from_str(&std::fs::read_to_string(committed_spec_path()).unwrap()).unwrap();
+    let collection: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("postman/passerelle.postman_collection.json"))
+            .expect("postman/passerelle.postman_collection.json"),
+    )
+    .expect("the collection is JSON");
+    assert_eq!(
+        collection["info"]["schema"],
+        "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
+    );
+    let mut operations = BTreeSet::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                let segments: Vec<&str> = path.split('/').collect();
+                operations.insert(operation_key(method, &segments));
+            }
+        }
+    }
+    let mut requests = Vec::new();
+    collection_requests(&collection["item"], &mut requests);
+    let covered: BTreeSet<String> = requests.iter().map(|(k, _, _)| k.clone()).collect();
+
+    let missing: Vec<&String> = operations.difference(&covered).collect();
+    assert!(
+        missing.is_empty(),
+        "operations of openapi/openapi.json without a request in the Postman collection \
+         (add them to postman/build_collection.py, then run it):\n  {}",
+        missing
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n  ")
+    );
+    let stale: Vec<&String> = covered.difference(&operations).collect();
+    assert!(
+        stale.is_empty(),
+        "requests of the Postman collection that are not operations of the spec:\n  {}",
+        stale
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n  ")
+    );
+    let untested: Vec<&str> = requests
+        .iter()
+        .filter(|(_, _, tested)| !*tested)
+        .map(|(_, name, _)| name.as_str())
+        .collect();
+    assert!(
+        untested.is_empty(),
+        "requests without a pm.test: {untested:?}"
+    );
+
+    // The normalisation itself: a `{{var}}` segment matches a `{param}` one.
+    assert_eq!(
+        operation_key(
+            "post",
+            &["", "treatments", "{id}", "documents", "{doc}", "pdf"]
+        ),
+        operation_key(
+            "POST",
+            &[
+                "treatments",
+                "{{treatmentId}}",
+                "documents",
+                "{{documentId}}",
+                "pdf"
+            ]
+        )
+    );
+    assert_ne!(
+        operation_key("GET", &["", "vaults", "summary"]),
+        operation_key("GET", &["vaults", "{{vaultId}}"])
+    );
+}
