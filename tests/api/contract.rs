@@ -623,3 +623,14 @@ fn postman_collection_covers_every_operation() {
         operation_key("GET", &["vaults", "{{vaultId}}"])
     );
 }
+
+#[test]
+fn example_configuration_loads() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/passerelle.example.toml");
+    let config = passerelle::config::Config::load(Some(&path))
+        .unwrap_or_else(|e| panic!("deploy/passerelle.example.toml: {e}"));
+    assert_eq!(config.database_pool_size, 16);
+    assert_eq!(config.digiposte.quota_per_minute, 100);
+    assert!(config.metrics_bind.is_some());
+}
