@@ -120,7 +120,8 @@ pub struct JobsConfig {
     pub workers: usize,
     /// How often an idle worker looks for due jobs, in milliseconds.
     pub poll_interval_ms: u64,
-    /// How long a claimed job is reserved before another worker may take it over, in seconds.
+    /// How long a claimed job is reserved, in seconds; renewed while the job runs, so it
+    /// bounds how soon a dead worker's job is taken over.
     pub lease_secs: i64,
     /// First retry delay, doubled at each attempt (with jitter), in seconds.
     pub backoff_base_secs: u64,
@@ -266,8 +267,11 @@ async fn keep_lease(
     let every = Duration::from_millis((lease.num_milliseconds() / 3).max(100) as u64);
     loop {
         actix_web::rt::time::sleep(every).await;
-        let (id, worker) = (id.clone(), worker.clone());
-        match db.run(move |conn| jobs::renew(conn, &id, &worker, lease)).await {
+        let (job_id, holder) = (id.clone(), worker.clone());
+        match db
+            .run(move |conn| jobs::renew(conn, &job_id, &holder, lease))
+            .await
+        {
             Ok(true) => {}
             Ok(false) => {
                 // Taken over after all (a pause longer than the lease): the other run's
