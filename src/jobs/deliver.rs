@@ -26,7 +26,8 @@ pub struct DeliverHandler {
     pub api: Arc<dyn DigiposteApi>,
 }
 
-const MAX_ATTEMPTS: i32 = 50;
+/// Attempts before a delivery is given up (closed as `not_transmitted`).
+pub const MAX_ATTEMPTS: i32 = 50;
 
 impl JobHandler for DeliverHandler {
     fn kind(&self) -> &'static str {
@@ -39,18 +40,34 @@ impl JobHandler for DeliverHandler {
 
     fn run<'a>(&'a self, job: &'a JobRow) -> HandlerFuture<'a> {
         Box::pin(async move {
-            match self.deliver(job).await {
+            let outcome = match self.deliver(job).await {
                 Ok(outcome) => outcome,
                 Err(e) => Outcome::Retry {
                     error: e.to_string(),
                     after: None,
                 },
+            };
+            match outcome {
+                // The last attempt still could not settle the deposit (Digiposte unreachable,
+                // outcome unknown): the document must not sit in `queued` for ever, so it is
+                // closed as `not_transmitted` with the reason, for the manager to see and resend.
+                Outcome::Retry { error, .. } if job.attempts >= MAX_ATTEMPTS => {
+                    let reason = error.clone();
+                    match self
+                        .finish(&job.subject_id, DeliveryStatus::NotTransmitted, &reason)
+                        .await
+                    {
+                        Ok(done) => done,
+                        Err(_) => Outcome::Failed { error },
+                    }
+                }
+                outcome => outcome,
             }
         })
     }
 }
 
-/// How a failed call is retried (by the queue) — or given up on at the last attempt.
+/// How a failed call is retried by the queue (the last attempt is closed by `run`).
 fn retry(error: &DigiposteError) -> Outcome {
     Outcome::Retry {
         error: error.code().to_owned(),
@@ -108,7 +125,6 @@ impl DeliverHandler {
         }
         let file_name = deposit_file_name(&doc.id);
         let route_code = ctx.vault.as_ref().and_then(|v| v.route_code.clone());
-        let last_attempt = job.attempts >= MAX_ATTEMPTS;
 
         // 1. An earlier attempt may have reached Digiposte: look before depositing again.
         let previous = doc.deposit_started_at;
@@ -116,7 +132,7 @@ impl DeliverHandler {
             let age = (crate::db::now() - started).to_std().unwrap_or_default();
             if age < self.reconcile_delay() {
                 return Ok(Outcome::Retry {
-                    error: "uncertain deposit; reconciling shortly".into(),
+                    error: "digiposte_uncertain".into(),
                     after: Some(self.reconcile_delay() - age),
                 });
             }
@@ -181,7 +197,7 @@ impl DeliverHandler {
         if started.is_none() {
             // Another worker moved first (its lease expired under it): check again later.
             return Ok(Outcome::Retry {
-                error: "another attempt is under way".into(),
+                error: "deposit_in_progress".into(),
                 after: Some(self.reconcile_delay()),
             });
         }
@@ -214,14 +230,7 @@ impl DeliverHandler {
                 self.finish(&doc.id, DeliveryStatus::TransmissionError, &e.reason())
                     .await
             }
-            Err(e) if e.is_transient() => {
-                if last_attempt {
-                    return self
-                        .finish(&doc.id, DeliveryStatus::NotTransmitted, e.code())
-                        .await;
-                }
-                Ok(retry(&e))
-            }
+            Err(e) if e.is_transient() => Ok(retry(&e)),
             Err(e) => {
                 self.finish(&doc.id, DeliveryStatus::NotTransmitted, &e.reason())
                     .await

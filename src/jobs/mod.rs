@@ -120,7 +120,8 @@ pub struct JobsConfig {
     pub workers: usize,
     /// How often an idle worker looks for due jobs, in milliseconds.
     pub poll_interval_ms: u64,
-    /// How long a claimed job is reserved before another worker may take it over, in seconds.
+    /// How long a claimed job is reserved, in seconds; renewed while the job runs, so it
+    /// bounds how soon a dead worker's job is taken over.
     pub lease_secs: i64,
     /// First retry delay, doubled at each attempt (with jitter), in seconds.
     pub backoff_base_secs: u64,

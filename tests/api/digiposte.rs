@@ -824,3 +824,31 @@ async fn kill_body(postgres: bool) {
     assert_eq!(c.get("transmitted"), Some(&500), "{c:?}");
     assert_exactly_once(&sim, &app, &id, 500).await;
 }
+
+with_sim!(
+    a_delivery_unsettled_at_its_last_attempt_is_not_transmitted,
+    last_attempt_body
+);
+/// Digiposte answers 503 to everything until the deliveries' attempts run out: each document
+/// ends `not_transmitted` with the reason (never stuck in `queued`), and nothing was deposited.
+async fn last_attempt_body(postgres: bool) {
+    use passerelle::db::schema::jobs as jobs_table;
+    let sim = Sim::start(&[]);
+    let app = app_with(&sim, postgres, |_| {}).await;
+    let id = prepared_treatment(&app, 3).await;
+    sim.faults(json!({ "error_rate": 1.0 })).await;
+    assert_eq!(send(&app, &id).await, 3);
+    // Skip ahead to the last attempt rather than wait through fifty backoffs.
+    let db = app.db();
+    diesel::update(jobs_table::table.filter(jobs_table::kind.eq(jobs::kind::DELIVER)))
+        .set(jobs_table::attempts.eq(passerelle::jobs::deliver::MAX_ATTEMPTS - 1))
+        .execute(&mut *db.conn().unwrap())
+        .unwrap();
+    let c = wait_final(&app, &id, Duration::from_secs(60)).await;
+    assert_eq!(c.get("not_transmitted"), Some(&3), "{c:?}");
+    for d in documents(&app, &id).await {
+        let reason = d["delivery_reason"].as_str().unwrap_or_default();
+        assert!(reason.starts_with("digiposte_"), "reason {reason:?}");
+    }
+    assert_eq!(sim.stats().await["deposits_total"], 0);
+}
