@@ -62,6 +62,8 @@ async fn queue_body(app: TestApp) {
         .unwrap();
     assert_eq!(taken.id, other.id);
     std::thread::sleep(std::time::Duration::from_millis(20));
+    // A dead worker's job comes before due pending work (else a backlog would strand it).
+    jobs::enqueue(&mut conn, "test_kind", "subject-3", &json!({}), "test").unwrap();
     let retaken = jobs::claim(&mut conn, "alive", &["test_kind"], lease)
         .unwrap()
         .unwrap();
@@ -76,7 +78,7 @@ async fn queue_body(app: TestApp) {
     let depth = jobs::depth(&mut conn).unwrap();
     assert_eq!(
         depth.iter().find(|(k, _, _)| k == "test_kind").unwrap().1,
-        2
+        3
     );
 }
 

@@ -52,3 +52,5 @@ CREATE TABLE jobs (
 -- At most one open job per kind and subject: asking twice enqueues nothing new.
 CREATE UNIQUE INDEX jobs_one_open_per_subject ON jobs (kind, subject_id) WHERE status IN ('pending', 'running');
 CREATE INDEX jobs_due ON jobs (status, run_at);
+-- A dead worker's expired job, found without reading the (many) pending ones.
+CREATE INDEX jobs_expired ON jobs (locked_until) WHERE status = 'running';
