@@ -12,7 +12,7 @@ use serde_json::Value;
 use passerelle::pdf::fixture::{self, BatchSpec};
 
 use crate::support::{CURRENT_YEAR, ServeProcess, TestApp, both_backends, row};
-use crate::treatments::{batch_with_students, upload};
+use crate::treatments::{batch_with_students, upload, wait_split};
 
 /// The API in-process with its workers off: the split runs only in the killable process.
 fn no_workers(c: &mut passerelle::config::Config) {
@@ -101,6 +101,31 @@ async fn split_kill_body(app: TestApp) {
     }
     let expected: HashSet<String> = batch.expected.iter().map(|(c, _)| c.clone()).collect();
     assert_eq!(seen, expected);
+}
+
+both_backends!(
+    the_same_batch_uploaded_twice_splits_twice,
+    same_batch_twice_body,
+    super::no_workers
+);
+/// Found under load (one PDF uploaded over and over): the store keeps one content-addressed
+/// copy of identical uploads, so the first split must not delete the file the second still
+/// needs. Both uploads wait in the queue before a worker starts, so the order is certain.
+async fn same_batch_twice_body(app: TestApp) {
+    app.composantes(&["905"]).await;
+    let batch = batch_with_students(&app, 20).await;
+    let admin = app.admin();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let r = upload(&app, &admin, batch.bytes.clone(), "releve_notes", "905").await;
+        ids.push(r.ok(202)["id"].as_str().unwrap().to_owned());
+    }
+    let _serve = ServeProcess::start(&app, &[("PASSERELLE_JOBS__WORKERS", "1")]).await;
+    for id in &ids {
+        let t = wait_split(&app, id).await;
+        assert_eq!(t["status"], "split", "{t}");
+        assert_eq!(t["blocks"]["students"], 20, "{t}");
+    }
 }
 
 /// The data directory on a 1 MiB file system (tmpfs; needs root, as CI runs): an upload that
