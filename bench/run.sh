@@ -94,9 +94,6 @@ for backend in $BACKENDS; do
     psql -q "$PG_URL" -c "DROP SCHEMA IF EXISTS public CASCADE" -c "CREATE SCHEMA public"
     export PASSERELLE_DATABASE_URL=$PG_URL
   fi
-  start=$(date +%s%N)
-  "$BIN" import students "$WORK/data/students.csv" >"$dir/import.json"
-  echo "$backend IMPORT $STUDENTS students in $(( ($(date +%s%N) - start) / 1000000 )) ms" | tee -a "$RESULTS"
   ADMIN=$("$BIN" token --role admin --ttl 2h)
   MANAGER=$("$BIN" token --role manager --composante 901 --ttl 2h)
 
@@ -105,13 +102,25 @@ for backend in $BACKENDS; do
   for _ in $(seq 1 100); do curl -sf "$BASE/health/ready" >/dev/null && break; sleep 0.2; done
   curl -sf "$BASE/health/ready" >/dev/null || { echo "server not ready"; cat "$dir/server.log"; exit 1; }
 
+  # The registry: ten composantes (an administrator creates them), then the enrolment
+  # extraction through the command line, next to the running server.
+  for code in $(seq 901 910); do
+    api -H 'Content-Type: application/json' \
+      -d "{\"code\":\"$code\",\"label\":\"Composante $code\"}" "$BASE/composantes" >/dev/null
+  done
+  start=$(date +%s%N)
+  "$BIN" import students "$WORK/data/students.csv" >"$dir/import.json"
+  echo "$backend IMPORT $STUDENTS students in $(( ($(date +%s%N) - start) / 1000000 )) ms" | tee -a "$RESULTS"
+  vaults=$(sql "SELECT count(*) FROM vaults")
+  [ "$vaults" -ge "$STUDENTS" ] || { echo "only $vaults vaults after the import"; head -c 2000 "$dir/import.json"; exit 1; }
+
   # Documents awaiting Digiposte's receipts: a 2,000-student batch, split, then marked as
   # deposited (what the deliver worker records once Digiposte accepted each document).
   id=$(api -F document_type=releve_notes -F academic_year=2025 -F composante=901 \
     -F label=seed -F "file=@$WORK/data/seed.pdf;type=application/pdf" "$BASE/uploads" | jq -r .id)
   echo "seed batch split in $(drain) s"
   "$SEED" mark-deposited "$PASSERELLE_DATABASE_URL" "$id"
-  "$SEED" receipts "$PASSERELLE_DIGIPOSTE__WEBHOOK_SECRET" 150000 "$RECEIPT_DOCS" "$WORK/receipts.tsv"
+  "$SEED" receipts "$PASSERELLE_DIGIPOSTE__WEBHOOK_SECRET" 300000 "$RECEIPT_DOCS" "$WORK/receipts.tsv"
 
   run() { # scenario script [wrk options…]
     local name=$1 script=$2
@@ -122,7 +131,7 @@ for backend in $BACKENDS; do
   }
   run health_live live.lua -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION"
   TOKEN=$MANAGER run vaults_filtered vaults.lua -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION"
-  RECEIPTS=$WORK/receipts.tsv run webhook_receipts webhook.lua -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION"
+  RECEIPTS=$WORK/receipts.tsv WRK_THREADS=$THREADS run webhook_receipts webhook.lua -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION"
   transmitted=$(sql "SELECT count(*) FROM documents WHERE treatment_id = '$id' AND delivery_status = 'transmitted'")
   receipts=$(sql "SELECT count(*) FROM digiposte_receipts")
   TOKEN=$ADMIN BODY=$WORK/data/upload.body BOUNDARY=$(cat "$WORK/data/upload.boundary") \

@@ -4,16 +4,19 @@
 -- awaits its receipt: the first receipt of a document applies it, the next ones are ignored
 -- (final state) — both answer 200. Each thread takes every Nth line; a thread that runs out
 -- wraps round (then answers are `duplicate`, still 200) and the run reports it.
--- Env: RECEIPTS (file).
+-- Env: RECEIPTS (file), WRK_THREADS (wrk's -t).
 package.path = (os.getenv("BENCH_DIR") or "bench") .. "/?.lua;" .. package.path
 local report = require("report")
 local file = assert(os.getenv("RECEIPTS"), "RECEIPTS not set")
+-- wrk gives a thread's script no thread count: run.sh passes it (WRK_THREADS = wrk's -t).
+local nthreads = tonumber(os.getenv("WRK_THREADS") or "2")
 local threads = {}
 local counter = 0
 function setup(thread)
   thread:set("index", counter)
   thread:set("count", 0)
   counter = counter + 1
+  assert(counter <= nthreads, "WRK_THREADS is smaller than wrk's -t")
   table.insert(threads, thread)
 end
 local lines, step, pos, wrapped
@@ -23,7 +26,7 @@ function init(args)
     local ts, sig, body = line:match("^([^\t]+)\t([^\t]+)\t(.*)$")
     lines[#lines + 1] = { ts, sig, body }
   end
-  step = counter
+  step = nthreads
   pos = index + 1
   wrapped = 0
 end

@@ -43,10 +43,7 @@ fn main() {
             data(&out, num(2, 60_000), num(3, 20), num(4, 2_000));
         }
         Some("mark-deposited") => {
-            mark_deposited(
-                arg(1).expect("DATABASE_URL"),
-                arg(2).expect("TREATMENT_ID"),
-            );
+            mark_deposited(arg(1).expect("DATABASE_URL"), arg(2).expect("TREATMENT_ID"));
         }
         Some("receipts") => receipts(
             arg(1).expect("SECRET"),

@@ -128,6 +128,60 @@ async fn same_batch_twice_body(app: TestApp) {
     }
 }
 
+both_backends!(
+    one_receipt_delivered_many_times_at_once_is_stored_once,
+    concurrent_receipt_body,
+    |c: &mut passerelle::config::Config| c.digiposte.webhook_secret =
+        passerelle::config::Secret("drill-webhook-secret".into())
+);
+/// Found under load: Digiposte retrying a receipt while the first attempt is still in flight.
+/// On PostgreSQL both transactions could miss each other's row and the loser answered 409; now
+/// the first answers (here 404: the document is unknown, the receipt is kept), every other one
+/// 200 `duplicate`, and the receipt is stored once.
+async fn concurrent_receipt_body(app: TestApp) {
+    use passerelle::digiposte::signature;
+    let body = br#"{"receipt_id":"r-same","document_id":"dp-unknown","status":"DELIVERED"}"#;
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let sig = signature::sign(b"drill-webhook-secret", &ts, body);
+    let sends = (0..16).map(|_| {
+        app.request(reqwest::Method::POST, "/webhooks/digiposte")
+            .header("content-type", "application/json")
+            .header(signature::TIMESTAMP_HEADER, &ts)
+            .header(signature::SIGNATURE_HEADER, &sig)
+            .body(body.to_vec())
+            .send()
+    });
+    let mut statuses = Vec::new();
+    for r in futures_util::future::join_all(sends).await {
+        let r = r.unwrap();
+        let status = r.status().as_u16();
+        let v: Value = r.json().await.unwrap();
+        if status == 200 {
+            assert_eq!(v["outcome"], "duplicate", "{v}");
+        }
+        statuses.push(status);
+    }
+    statuses.sort();
+    assert_eq!(statuses[..1], [200], "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 404).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 404),
+        "{statuses:?}"
+    );
+    let db = app.db();
+    let mut conn = db.conn().unwrap();
+    let stored: i64 = passerelle::db::receipts::count_by_outcome(&mut conn)
+        .unwrap()
+        .into_iter()
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(stored, 1);
+}
+
 /// The data directory on a 1 MiB file system (tmpfs; needs root, as CI runs): an upload that
 /// cannot be written answers 507 `storage_unavailable` and leaves no treatment and no file.
 #[actix_web::test]
