@@ -111,10 +111,18 @@ async fn receipt(
         .map(|t| t.naive_utc())
         .unwrap_or_else(crate::db::now);
     let receipt_id = parsed.receipt_id.clone();
-    let (outcome, _) = state
-        .db
-        .write(move |conn| receipts::record(conn, &parsed, &raw, signed_at))
-        .await?;
+    let record = |parsed: Receipt, raw: String| {
+        state
+            .db
+            .write(move |conn| receipts::record(conn, &parsed, &raw, signed_at))
+    };
+    let (outcome, _) = match record(parsed.clone(), raw.clone()).await {
+        // The same receipt delivered twice at once (a retry crossing the first attempt): on
+        // PostgreSQL both transactions can miss each other's row and one insert then fails on
+        // the receipt id. The other one committed: recorded again, it is a plain duplicate.
+        Err(e) if e.code == ErrorCode::AlreadyExists => record(parsed, raw).await?,
+        other => other?,
+    };
     tracing::debug!(%receipt_id, outcome = outcome.as_str(), "Digiposte receipt");
     if outcome == ReceiptOutcome::UnknownDocument {
         return Err(

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::error::ApiError;
@@ -44,8 +44,43 @@ pub enum Backend {
     Postgres,
 }
 
-pub type DbPool = Pool<ConnectionManager<DbConnection>>;
-pub type PooledDb = PooledConnection<ConnectionManager<DbConnection>>;
+pub type DbPool = Pool<Manager>;
+pub type PooledDb = PooledConnection<Manager>;
+
+/// Opens pooled connections to the one backend the URL names. (diesel's own manager for a
+/// `MultiConnection` tries every backend in turn: with PostgreSQL down it would then try to
+/// open the URL as a SQLite file name, and report only "invalid connection url" instead of
+/// PostgreSQL's own error.)
+#[derive(Debug)]
+pub struct Manager {
+    url: String,
+    backend: Backend,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        match self.backend {
+            Backend::Postgres => {
+                diesel::PgConnection::establish(&self.url).map(DbConnection::Postgresql)
+            }
+            Backend::Sqlite => {
+                diesel::SqliteConnection::establish(&self.url).map(DbConnection::Sqlite)
+            }
+        }
+        .map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
 
 /// The handle the application keeps: a pool and which backend it talks to.
 #[derive(Clone)]
@@ -108,7 +143,10 @@ impl Db {
             c.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;")
                 .map_err(|e| DbSetupError::Open(e.to_string()))?;
         }
-        let manager = ConnectionManager::<DbConnection>::new(diesel_url);
+        let manager = Manager {
+            url: diesel_url,
+            backend,
+        };
         let pool = Pool::builder()
             .max_size(pool_size)
             .connection_timeout(Duration::from_millis(busy_timeout_ms.max(250)))

@@ -242,6 +242,22 @@ pub fn mark_split(
     Ok(updated == 1)
 }
 
+/// Whether another treatment still waiting for its split holds the same batch file (the
+/// same PDF uploaded twice: the store keeps one content-addressed copy for both).
+pub fn batch_file_still_needed(
+    conn: &mut DbConnection,
+    file_sha256: &str,
+    except_id: &str,
+) -> Result<bool, ApiError> {
+    Ok(diesel::select(exists(
+        treatments::table
+            .filter(treatments::file_sha256.eq(file_sha256))
+            .filter(treatments::id.ne(except_id))
+            .filter(treatments::status.eq(TreatmentStatus::Splitting.as_str())),
+    ))
+    .get_result(conn)?)
+}
+
 /// Records a refused batch; false when the treatment was no longer `splitting`.
 pub fn mark_failed(
     conn: &mut DbConnection,

@@ -217,12 +217,9 @@ async fn run_loop(
             outcome = handler.run(&job) => outcome,
             never = keep_lease(db.clone(), job.id.clone(), worker.clone(), lease) => match never {},
         };
-        let (id, attempts, kind) = (job.id.clone(), job.attempts, job.kind.clone());
+        let (attempts, kind) = (job.attempts, job.kind.clone());
         let record = match outcome {
-            Outcome::Done => {
-                let worker = worker.clone();
-                db.run(move |conn| jobs::complete(conn, &id, &worker)).await
-            }
+            Outcome::Done => Record::Complete,
             Outcome::Retry { error, after } => {
                 let give_up = attempts >= handler.max_attempts();
                 let delay = after.unwrap_or_else(|| backoff(&config, attempts));
@@ -233,24 +230,60 @@ async fn run_loop(
                 if give_up {
                     tracing::warn!(%kind, job = %job.id, attempts, "job failed for good after its last attempt");
                 }
-                let worker = worker.clone();
-                db.run(move |conn| jobs::release(conn, &id, &worker, &error, retry_at))
-                    .await
+                Record::Release { error, retry_at }
             }
             Outcome::Failed { error } => {
                 tracing::warn!(%kind, job = %job.id, "job failed for good");
-                let worker = worker.clone();
-                db.run(move |conn| jobs::release(conn, &id, &worker, &error, None))
-                    .await
+                Record::Release {
+                    error,
+                    retry_at: None,
+                }
             }
         };
-        if let Err(e) = record {
-            // The lease will expire and the job run again: handlers are idempotent.
-            tracing::warn!(%worker, error = %e, "could not record a job's outcome");
-        }
+        record_outcome(&db, &job.id, &worker, record, idle * 8).await;
         if let (Some(every), true) = (handler.every(), job.subject_id == jobs::PERIODIC_SUBJECT) {
             // A retried periodic job is still open, so this adds nothing until it ends.
             schedule_next(db.clone(), handler.kind(), every).await;
+        }
+    }
+}
+
+/// How a job ended, to be written to the queue.
+enum Record {
+    Complete,
+    Release {
+        error: String,
+        retry_at: Option<chrono::NaiveDateTime>,
+    },
+}
+
+/// Writes a job's outcome. While the database is unavailable (an outage during the run), the
+/// worker waits and tries again rather than leaving the job claimed until its lease expires:
+/// the write is a compare-and-set on this worker's claim, so it changes nothing if another
+/// worker took the job over meanwhile.
+async fn record_outcome(db: &Db, id: &str, worker: &str, record: Record, pause: Duration) {
+    let record = Arc::new(record);
+    loop {
+        let (id, worker_id, record) = (id.to_owned(), worker.to_owned(), record.clone());
+        let written = db
+            .run(move |conn| match &*record {
+                Record::Complete => jobs::complete(conn, &id, &worker_id),
+                Record::Release { error, retry_at } => {
+                    jobs::release(conn, &id, &worker_id, error, *retry_at)
+                }
+            })
+            .await;
+        match written {
+            Ok(_) => return,
+            Err(e) if e.code == crate::error::ErrorCode::DatabaseUnavailable => {
+                tracing::warn!(%worker, error = %e, "job queue unavailable; will record the outcome when it is back");
+                actix_web::rt::time::sleep(pause).await;
+            }
+            Err(e) => {
+                // The lease will expire and the job run again: handlers are idempotent.
+                tracing::warn!(%worker, error = %e, "could not record a job's outcome");
+                return;
+            }
         }
     }
 }

@@ -96,7 +96,7 @@ async fn split_treatment(state: &web::Data<AppState>, treatment_id: &str) -> Res
                 .write(move |conn| treatments::mark_failed(conn, &id, code, &detail))
                 .await?;
             // Refused (by this worker or one that took the job over): the batch is not kept.
-            state.store.delete(&treatment.file_sha256)?;
+            delete_batch(state, &treatment.id, &treatment.file_sha256).await?;
             return Ok(());
         }
     };
@@ -189,6 +189,23 @@ async fn split_treatment(state: &web::Data<AppState>, treatment_id: &str) -> Res
         })
         .await?;
     // The whole batch holds every student's pages: it is not kept once split.
-    state.store.delete(&treatment.file_sha256)?;
+    delete_batch(state, &treatment.id, &treatment.file_sha256).await
+}
+
+/// Deletes a split (or refused) batch file, unless another upload of the same bytes still
+/// waits for its own split: deleting it then would leave that one nothing to split.
+async fn delete_batch(
+    state: &web::Data<AppState>,
+    treatment_id: &str,
+    file_sha256: &str,
+) -> Result<(), ApiError> {
+    let (id, sha) = (treatment_id.to_owned(), file_sha256.to_owned());
+    let needed = state
+        .db
+        .run(move |conn| treatments::batch_file_still_needed(conn, &sha, &id))
+        .await?;
+    if !needed {
+        state.store.delete(file_sha256)?;
+    }
     Ok(())
 }

@@ -149,6 +149,15 @@ impl TestApp {
         Self::spawn(config, dir).await
     }
 
+    /// A server on a database of the test's own (a private PostgreSQL cluster, for instance).
+    pub async fn on_database(url: &str, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = base_config(dir.path());
+        config.database_url = url.to_owned();
+        adjust(&mut config);
+        Self::spawn(config, dir).await
+    }
+
     /// A fresh schema in the test database, so tests never see each other's rows.
     pub async fn postgres_with(adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
         let base = std::env::var("PASSERELLE_TEST_DATABASE_URL")
@@ -344,6 +353,16 @@ pub struct ServeProcess {
 
 impl ServeProcess {
     pub async fn start(app: &TestApp, extra_env: &[(&str, &str)]) -> ServeProcess {
+        Self::start_logged(app, extra_env, None).await
+    }
+
+    /// As [`ServeProcess::start`], with the server's log (stderr) written to `log` instead of
+    /// the test's own output, for drills that read what the server said.
+    pub async fn start_logged(
+        app: &TestApp,
+        extra_env: &[(&str, &str)],
+        log: Option<&std::path::Path>,
+    ) -> ServeProcess {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -360,6 +379,9 @@ impl ServeProcess {
             .env("PASSERELLE_JOBS__POLL_INTERVAL_MS", "20")
             .env("PASSERELLE_LOG_LEVEL", "warn")
             .stdout(std::process::Stdio::null());
+        if let Some(path) = log {
+            cmd.stderr(std::fs::File::create(path).expect("server log file"));
+        }
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
@@ -377,6 +399,11 @@ impl ServeProcess {
             actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         panic!("passerelle serve did not become ready");
+    }
+
+    /// Whether the process still runs (it has not exited or crashed).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// SIGKILL: no shutdown, no cleanup, as a crash or the OOM killer would do.
