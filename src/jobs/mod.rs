@@ -266,8 +266,8 @@ async fn keep_lease(
     let every = Duration::from_millis((lease.num_milliseconds() / 3).max(100) as u64);
     loop {
         actix_web::rt::time::sleep(every).await;
-        let (id, worker) = (id.clone(), worker.clone());
-        match db.run(move |conn| jobs::renew(conn, &id, &worker, lease)).await {
+        let (job_id, holder) = (id.clone(), worker.clone());
+        match db.run(move |conn| jobs::renew(conn, &job_id, &holder, lease)).await {
             Ok(true) => {}
             Ok(false) => {
                 // Taken over after all (a pause longer than the lease): the other run's

@@ -96,7 +96,8 @@ async fn split_treatment(state: &web::Data<AppState>, treatment_id: &str) -> Res
                 .write(move |conn| treatments::mark_failed(conn, &id, code, &detail))
                 .await?;
             // Refused (by this worker or one that took the job over): the batch is not kept.
-            state.store.delete(&treatment.file_sha256)?;
+            crate::storage::delete_off_thread(&state.store, vec![treatment.file_sha256.clone()])
+                .await?;
             return Ok(());
         }
     };
@@ -189,6 +190,6 @@ async fn split_treatment(state: &web::Data<AppState>, treatment_id: &str) -> Res
         })
         .await?;
     // The whole batch holds every student's pages: it is not kept once split.
-    state.store.delete(&treatment.file_sha256)?;
+    crate::storage::delete_off_thread(&state.store, vec![treatment.file_sha256.clone()]).await?;
     Ok(())
 }
