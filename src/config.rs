@@ -419,7 +419,9 @@ impl Config {
         }
         if self.storage.is_shared() {
             let url = self.storage.url.trim();
-            let bucket = url.strip_prefix("s3://").map(|r| r.split('/').next().unwrap_or(""));
+            let bucket = url
+                .strip_prefix("s3://")
+                .map(|r| r.split('/').next().unwrap_or(""));
             if bucket.is_none_or(str::is_empty) {
                 return fail(
                     "storage.url",

@@ -430,4 +430,70 @@ mod tests {
         ));
         assert!(!store.contains("zz"));
     }
+
+    fn s3_config(url: &str) -> crate::config::StorageConfig {
+        crate::config::StorageConfig {
+            url: url.into(),
+            endpoint: "http://127.0.0.1:9".into(),
+            region: "us-east-1".into(),
+            access_key_id: "k".into(),
+            secret_access_key: crate::config::Secret("s".into()),
+            allow_http: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn s3_keys_are_digests_under_the_prefix() {
+        let store = ObjectStoreBackend::s3(&s3_config("s3://bucket/some/prefix/")).unwrap();
+        let digest = sha256_hex(b"x");
+        assert_eq!(
+            store.key(&digest).unwrap().as_ref(),
+            format!("some/prefix/{}/{}", &digest[..2], &digest[2..])
+        );
+        assert!(store.key("../../etc/passwd").is_none());
+        let bare = ObjectStoreBackend::s3(&s3_config("s3://bucket")).unwrap();
+        assert_eq!(
+            bare.key(&digest).unwrap().as_ref(),
+            format!("{}/{}", &digest[..2], &digest[2..])
+        );
+        // Parts are never below S3's minimum.
+        let mut small = s3_config("s3://bucket");
+        small.part_size_bytes = 1;
+        assert_eq!(
+            ObjectStoreBackend::s3(&small).unwrap().part_size,
+            5 * 1024 * 1024
+        );
+    }
+
+    #[test]
+    fn s3_urls_are_checked() {
+        for url in ["http://bucket/prefix", "s3://", "s3:///prefix"] {
+            assert!(
+                matches!(
+                    ObjectStoreBackend::s3(&s3_config(url)),
+                    Err(StorageError::Config(_))
+                ),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_default_is_the_local_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::config::Config {
+            data_dir: dir.path().to_owned(),
+            ..Default::default()
+        };
+        let store = from_config(&config).unwrap();
+        let key = store.put(b"local").unwrap();
+        assert!(
+            dir.path()
+                .join("blobs")
+                .join(&key[..2])
+                .join(&key[2..])
+                .exists()
+        );
+    }
 }

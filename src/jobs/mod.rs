@@ -267,7 +267,10 @@ async fn keep_lease(
     loop {
         actix_web::rt::time::sleep(every).await;
         let (job_id, holder) = (id.clone(), worker.clone());
-        match db.run(move |conn| jobs::renew(conn, &job_id, &holder, lease)).await {
+        match db
+            .run(move |conn| jobs::renew(conn, &job_id, &holder, lease))
+            .await
+        {
             Ok(true) => {}
             Ok(false) => {
                 // Taken over after all (a pause longer than the lease): the other run's

@@ -23,8 +23,7 @@ const BUCKET: &str = "passerelle-test";
 /// Whether the test can run; under `CI=true` a missing prerequisite is a failure.
 fn prerequisites(need_postgres: bool) -> bool {
     let mut missing = Vec::new();
-    if need_postgres
-        && !std::env::var("PASSERELLE_TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty())
+    if need_postgres && !std::env::var("PASSERELLE_TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty())
     {
         missing.push("PASSERELLE_TEST_DATABASE_URL");
     }
@@ -80,10 +79,7 @@ impl Moto {
         };
         let http = reqwest::Client::new();
         for _ in 0..200 {
-            if let Ok(r) = http
-                .put(format!("{}/{BUCKET}", moto.endpoint))
-                .send()
-                .await
+            if let Ok(r) = http.put(format!("{}/{BUCKET}", moto.endpoint)).send().await
                 && r.status().is_success()
             {
                 return moto;
@@ -189,7 +185,10 @@ async fn instance(app: &TestApp, moto: &Moto, sim: &Sim, name: &str) -> ServePro
             ),
             ("PASSERELLE_DIGIPOSTE__CLIENT_ID", "passerelle".into()),
             ("PASSERELLE_DIGIPOSTE__CLIENT_SECRET", "sim-secret".into()),
-            ("PASSERELLE_DIGIPOSTE__WEBHOOK_SECRET", WEBHOOK_SECRET.into()),
+            (
+                "PASSERELLE_DIGIPOSTE__WEBHOOK_SECRET",
+                WEBHOOK_SECRET.into(),
+            ),
             ("PASSERELLE_DIGIPOSTE__TIMEOUT_MS", "2000".into()),
             ("PASSERELLE_DIGIPOSTE__RETRY_BASE_MS", "5".into()),
             ("PASSERELLE_DIGIPOSTE__RETRY_MAX_MS", "100".into()),
@@ -257,7 +256,10 @@ async fn two_instances_share_the_database_and_the_store() {
     for name in ["data-a", "data-b"] {
         assert!(!app.dir().join(name).join("blobs").exists(), "{name}/blobs");
     }
-    assert!(moto.count("docs").await >= STUDENTS, "split documents in S3");
+    assert!(
+        moto.count("docs").await >= STUDENTS,
+        "split documents in S3"
+    );
 
     // Preview through B (the split PDFs were written by A or by B: both read the same store).
     let docs = dp::documents(&b, &id).await;
@@ -266,7 +268,10 @@ async fn two_instances_share_the_database_and_the_store() {
     for d in docs.iter().take(5) {
         let r = b
             .get(
-                &format!("/treatments/{id}/documents/{}/pdf", d["id"].as_str().unwrap()),
+                &format!(
+                    "/treatments/{id}/documents/{}/pdf",
+                    d["id"].as_str().unwrap()
+                ),
                 &manager,
             )
             .await;
@@ -277,11 +282,15 @@ async fn two_instances_share_the_database_and_the_store() {
 
     // Send through A; both instances deliver; B dies in the middle, A finishes.
     assert_eq!(dp::send(&a, &id).await, STUDENTS as i64);
-    dp::until("deposits by both instances", Duration::from_secs(60), async || {
-        let n = sim.stats().await["deposits_total"].as_i64().unwrap();
-        let per = runs_per_instance(&app, "deliver");
-        (n >= 40 && per.len() >= 2).then_some(())
-    })
+    dp::until(
+        "deposits by both instances",
+        Duration::from_secs(60),
+        async || {
+            let n = sim.stats().await["deposits_total"].as_i64().unwrap();
+            let per = runs_per_instance(&app, "deliver");
+            (n >= 40 && per.len() >= 2).then_some(())
+        },
+    )
     .await;
     b_proc.kill9();
     let at_kill = sim.stats().await["deposits_total"].as_i64().unwrap();
