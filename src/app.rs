@@ -44,6 +44,21 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(config: Config, db: Db) -> Result<Shared, crate::server::StartError> {
+        if config.storage.is_shared() {
+            // Several instances: a secret created under one instance's data directory would
+            // differ on the next (tokens refused, audit pseudonyms that never match).
+            let mut missing = Vec::new();
+            if config.auth.jwt_secret.is_empty() && config.auth.jwt_public_key_pem.is_none() {
+                missing.push("auth.jwt_secret (or auth.jwt_public_key_pem)");
+            }
+            if config.audit.pseudonym_key.is_empty() {
+                missing.push("audit.pseudonym_key");
+            }
+            if !missing.is_empty() {
+                return Err(crate::server::StartError::SharedSecrets(missing.join(", ")));
+            }
+        }
+        let store = crate::storage::from_config(&config)?;
         let jwt = JwtKeys::from_config(&config.auth, &config.data_dir)?;
         let audit_key = if config.audit.pseudonym_key.is_empty() {
             crate::secrets::load_or_create(&config.data_dir, "audit-pseudonym-key").map_err(
@@ -57,7 +72,7 @@ impl Shared {
         let governor = crate::ratelimit::governor_config(&config.rate_limit);
         Ok(Shared {
             state: web::Data::new(AppState {
-                store: Arc::new(crate::storage::LocalStore::new(&config.data_dir)),
+                store,
                 audit_key: Arc::new(audit_key),
                 metrics: Arc::new(crate::metrics::Metrics::new()),
                 scodoc: Arc::new(crate::scodoc::ScoDocClients::default()),

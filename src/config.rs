@@ -85,6 +85,50 @@ pub struct Config {
     pub lockers: LockersConfig,
     /// Supporting documents (pièces justificatives): limits and allowed types.
     pub supporting_documents: SupportingDocumentsConfig,
+    /// Where documents are stored: the data directory (default) or an S3-compatible store.
+    pub storage: StorageConfig,
+}
+
+/// The document store. Empty `url`: files under `data_dir/blobs` (one instance). An
+/// `s3://bucket/prefix` URL: an S3-compatible object store that several instances share.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `""` (local directory) or `s3://bucket/prefix`.
+    pub url: String,
+    /// S3 endpoint of a non-AWS server (`http://127.0.0.1:9000`); empty: AWS (or `AWS_ENDPOINT`).
+    pub endpoint: String,
+    /// Region; empty: `AWS_REGION` / `AWS_DEFAULT_REGION`, else `us-east-1`.
+    pub region: String,
+    /// Access key; empty: `AWS_ACCESS_KEY_ID` (or the instance's role).
+    pub access_key_id: String,
+    /// Secret key; empty: `AWS_SECRET_ACCESS_KEY`. Never logged.
+    pub secret_access_key: Secret,
+    /// Accept a plain-HTTP endpoint (a server on loopback or a trusted network).
+    pub allow_http: bool,
+    /// Size of each part of a multipart upload (5 MiB at least, S3's minimum), in bytes.
+    pub part_size_bytes: usize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            url: String::new(),
+            endpoint: String::new(),
+            region: String::new(),
+            access_key_id: String::new(),
+            secret_access_key: Secret::default(),
+            allow_http: false,
+            part_size_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+impl StorageConfig {
+    /// Whether documents live outside this instance (several instances may then run).
+    pub fn is_shared(&self) -> bool {
+        !self.url.trim().is_empty()
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -274,6 +318,7 @@ impl Default for Config {
             digiposte: crate::digiposte::DigiposteConfig::default(),
             lockers: LockersConfig::default(),
             supporting_documents: SupportingDocumentsConfig::default(),
+            storage: StorageConfig::default(),
         }
     }
 }
@@ -369,6 +414,24 @@ impl Config {
                 return fail(
                     &format!("grades.scodoc.{key}.base_url"),
                     "must be an http(s) URL",
+                );
+            }
+        }
+        if self.storage.is_shared() {
+            let url = self.storage.url.trim();
+            let bucket = url
+                .strip_prefix("s3://")
+                .map(|r| r.split('/').next().unwrap_or(""));
+            if bucket.is_none_or(str::is_empty) {
+                return fail(
+                    "storage.url",
+                    "must be empty (the data directory) or s3://bucket/prefix",
+                );
+            }
+            if self.storage.part_size_bytes < 5 * 1024 * 1024 {
+                return fail(
+                    "storage.part_size_bytes",
+                    "must be at least 5242880 (S3's smallest part)",
                 );
             }
         }

@@ -18,6 +18,12 @@ pub enum StartError {
     Bind(String, std::io::Error),
     #[error("cannot create the data directory {0}: {1}")]
     DataDir(String, std::io::Error),
+    #[error(
+        "storage.url names a shared store, so several instances may run: configure {0} (the same on every instance) instead of a secret created under the data directory"
+    )]
+    SharedSecrets(String),
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
 }
 
 /// Opens the database (migrating it) and prepares everything the workers share.

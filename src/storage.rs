@@ -1,9 +1,14 @@
-//! The document store: content-addressed files (sha256) under `<data_dir>/blobs`, behind a trait
-//! so an object store can come later. Writes are atomic (temporary file, fsync, rename): a
-//! crash or a full disk never leaves a half-written document under its final name.
+//! The document store: content-addressed documents (sha256 keys), behind a trait with two
+//! backends — files under `<data_dir>/blobs` (the zero-config default) and an S3-compatible
+//! object store (`storage.url = "s3://bucket/prefix"`), which several instances share.
+//! Local writes are atomic (temporary file, fsync, rename); an S3 PUT or multipart upload is
+//! atomic by itself: a crash never leaves a half-written document under its final key.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use sha2::{Digest, Sha256};
 
@@ -15,28 +20,73 @@ pub enum StorageError {
     Missing(String),
     #[error("cannot read document {0}: {1}")]
     Read(String, std::io::Error),
+    #[error("the document store is misconfigured: {0}")]
+    Config(String),
 }
 
 impl StorageError {
     pub fn code(&self) -> &'static str {
         match self {
-            StorageError::Write(_) => "storage_unavailable",
+            StorageError::Write(_) | StorageError::Config(_) => "storage_unavailable",
             StorageError::Missing(_) | StorageError::Read(..) => "document_missing",
         }
     }
 }
 
-/// Where documents live. Implementations must be safe to share between threads.
+/// Where documents live. Implementations must be safe to share between threads. The methods
+/// block (an object store waits for the network): call them from blocking code (`web::block`,
+/// job workers' blocking sections), never directly on an async worker thread.
 pub trait DocumentStore: Send + Sync {
     /// Stores bytes; returns their sha256 (hex), which is also their key.
     fn put(&self, bytes: &[u8]) -> Result<String, StorageError>;
-    /// Moves a file already hashed by the caller (`sha256`) into the store. The file must be on
-    /// the same file system (uploads are received under the data directory).
+    /// Moves a file already hashed by the caller (`sha256`) into the store (local: a rename, so
+    /// uploads are received under the data directory; object store: a streamed upload, after
+    /// which the caller's temporary file is deleted as usual).
     fn adopt(&self, path: &Path, sha256: &str) -> Result<(), StorageError>;
     fn get(&self, sha256: &str) -> Result<Vec<u8>, StorageError>;
     fn contains(&self, sha256: &str) -> bool;
     /// Deletes a document; deleting a missing one is not an error.
     fn delete(&self, sha256: &str) -> Result<(), StorageError>;
+    /// Whether the store answers (readiness): an object store is asked for a missing key.
+    fn ready(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
+}
+
+/// The store the configuration names: the local directory unless `storage.url` is set.
+pub fn from_config(config: &crate::config::Config) -> Result<Arc<dyn DocumentStore>, StorageError> {
+    if config.storage.url.trim().is_empty() {
+        Ok(Arc::new(LocalStore::new(&config.data_dir)))
+    } else {
+        Ok(Arc::new(ObjectStoreBackend::s3(&config.storage)?))
+    }
+}
+
+/// Deletes documents from async code, on a blocking thread (an object store waits for the
+/// network).
+pub async fn delete_off_thread(
+    store: &Arc<dyn DocumentStore>,
+    keys: Vec<String>,
+) -> Result<(), crate::error::ApiError> {
+    let store = store.clone();
+    actix_web::web::block(move || keys.iter().try_for_each(|k| store.delete(k))).await??;
+    Ok(())
+}
+
+/// Adopts a received file from async code, on a blocking thread.
+pub async fn adopt_off_thread(
+    store: &Arc<dyn DocumentStore>,
+    path: &Path,
+    sha256: &str,
+) -> Result<(), crate::error::ApiError> {
+    let (store, path, sha256) = (store.clone(), path.to_owned(), sha256.to_owned());
+    actix_web::web::block(move || store.adopt(&path, &sha256)).await??;
+    Ok(())
+}
+
+/// Keys are our own hex digests; anything else never reaches a file system or a bucket.
+fn is_digest(key: &str) -> bool {
+    key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// sha256 of bytes, hex-encoded.
@@ -58,8 +108,7 @@ impl LocalStore {
     }
 
     fn path_of(&self, sha256: &str) -> Option<PathBuf> {
-        // Keys are our own hex digests; anything else never reaches the file system.
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !is_digest(sha256) {
             return None;
         }
         Some(self.root.join(&sha256[..2]).join(&sha256[2..]))
@@ -137,6 +186,221 @@ impl DocumentStore for LocalStore {
     }
 }
 
+/// An S3-compatible object store (AWS S3, MinIO, Ceph RGW, Garage, moto…) through the
+/// `object_store` crate. Keys: `<prefix>/ab/cdef…` (sha256), so instances writing the same
+/// document write the same bytes under the same key. Large files are uploaded in parts of
+/// `storage.part_size_bytes`, read one part at a time from the caller's temporary file.
+pub struct ObjectStoreBackend {
+    store: Arc<dyn ObjectStore>,
+    prefix: String,
+    part_size: usize,
+}
+
+/// The runtime the object store's futures run on: the trait is blocking (its callers sit on
+/// blocking threads), and a runtime of our own never meets the caller's (actix or a test's).
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("passerelle-store")
+            .enable_all()
+            .build()
+            .expect("the document store's runtime starts")
+    })
+}
+
+/// Runs a future on the store's runtime and waits for it from this (blocking) thread.
+fn block_on<T: Send + 'static>(f: impl Future<Output = T> + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    runtime().spawn(async move {
+        let _ = tx.send(f.await);
+    });
+    rx.recv().expect("the document store's runtime is running")
+}
+
+fn io_error(e: object_store::Error) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+impl ObjectStoreBackend {
+    /// From `storage.url = "s3://bucket/prefix"` plus endpoint, region and credentials (the
+    /// usual `AWS_*` environment variables fill what the configuration leaves empty).
+    pub fn s3(config: &crate::config::StorageConfig) -> Result<ObjectStoreBackend, StorageError> {
+        let url = config.url.trim();
+        let rest = url.strip_prefix("s3://").ok_or_else(|| {
+            StorageError::Config(format!(
+                "storage.url must be empty (local directory) or s3://bucket/prefix, not {url:?}"
+            ))
+        })?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(StorageError::Config("storage.url names no bucket".into()));
+        }
+        crate::outbound::install_tls_provider();
+        let mut builder = object_store::aws::AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_allow_http(config.allow_http);
+        if !config.endpoint.is_empty() {
+            builder = builder.with_endpoint(&config.endpoint);
+        }
+        if !config.region.is_empty() {
+            builder = builder.with_region(&config.region);
+        }
+        if !config.access_key_id.is_empty() {
+            builder = builder.with_access_key_id(&config.access_key_id);
+        }
+        if !config.secret_access_key.is_empty() {
+            builder = builder.with_secret_access_key(config.secret_access_key.expose());
+        }
+        let store = builder
+            .build()
+            .map_err(|e| StorageError::Config(e.to_string()))?;
+        Ok(ObjectStoreBackend {
+            store: Arc::new(store),
+            prefix: prefix.trim_matches('/').to_owned(),
+            part_size: config.part_size_bytes.max(5 * 1024 * 1024),
+        })
+    }
+
+    fn key(&self, sha256: &str) -> Option<object_store::path::Path> {
+        if !is_digest(sha256) {
+            return None;
+        }
+        let key = format!("{}/{}", &sha256[..2], &sha256[2..]);
+        Some(if self.prefix.is_empty() {
+            object_store::path::Path::from(key)
+        } else {
+            object_store::path::Path::from(format!("{}/{key}", self.prefix))
+        })
+    }
+
+    fn exists(&self, key: &object_store::path::Path) -> Result<bool, object_store::Error> {
+        let store = self.store.clone();
+        let key = key.clone();
+        match block_on(async move { store.head(&key).await }) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl DocumentStore for ObjectStoreBackend {
+    fn put(&self, bytes: &[u8]) -> Result<String, StorageError> {
+        let digest = sha256_hex(bytes);
+        let key = self.key(&digest).expect("a sha256 digest is a valid key");
+        let store = self.store.clone();
+        let payload = PutPayload::from(bytes.to_vec());
+        block_on(async move { store.put(&key, payload).await })
+            .map_err(|e| StorageError::Write(io_error(e)))?;
+        Ok(digest)
+    }
+
+    fn adopt(&self, path: &Path, sha256: &str) -> Result<(), StorageError> {
+        let key = self
+            .key(sha256)
+            .ok_or_else(|| StorageError::Missing(sha256.to_owned()))?;
+        if self
+            .exists(&key)
+            .map_err(|e| StorageError::Write(io_error(e)))?
+        {
+            return Ok(());
+        }
+        let mut file = std::fs::File::open(path).map_err(StorageError::Write)?;
+        let size = file.metadata().map_err(StorageError::Write)?.len();
+        let store = self.store.clone();
+        if size <= self.part_size as u64 {
+            let mut bytes = Vec::with_capacity(size as usize);
+            file.read_to_end(&mut bytes).map_err(StorageError::Write)?;
+            return block_on(async move { store.put(&key, bytes.into()).await })
+                .map(|_| ())
+                .map_err(|e| StorageError::Write(io_error(e)));
+        }
+        // Multipart: one part in memory at a time; an upload that fails is aborted, so no
+        // part is left billed in the bucket and nothing appears under the key.
+        let mut upload = block_on(async move { store.put_multipart(&key).await })
+            .map_err(|e| StorageError::Write(io_error(e)))?;
+        let mut send_parts = || -> Result<(), StorageError> {
+            loop {
+                let mut part = Vec::with_capacity(self.part_size);
+                (&mut file)
+                    .take(self.part_size as u64)
+                    .read_to_end(&mut part)
+                    .map_err(StorageError::Write)?;
+                if part.is_empty() {
+                    return Ok(());
+                }
+                let sending = upload.put_part(part.into());
+                block_on(sending).map_err(|e| StorageError::Write(io_error(e)))?;
+            }
+        };
+        let sent = send_parts();
+        block_on(async move {
+            match sent {
+                Ok(()) => upload
+                    .complete()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| StorageError::Write(io_error(e))),
+                Err(e) => {
+                    let _ = upload.abort().await;
+                    Err(e)
+                }
+            }
+        })
+    }
+
+    fn get(&self, sha256: &str) -> Result<Vec<u8>, StorageError> {
+        let key = self
+            .key(sha256)
+            .ok_or_else(|| StorageError::Missing(sha256.to_owned()))?;
+        let store = self.store.clone();
+        let found = block_on(async move {
+            let got = store.get(&key).await?;
+            got.bytes().await
+        });
+        match found {
+            Ok(bytes) => Ok(bytes.to_vec()),
+            Err(object_store::Error::NotFound { .. }) => {
+                Err(StorageError::Missing(sha256.to_owned()))
+            }
+            Err(e) => Err(StorageError::Read(sha256.to_owned(), io_error(e))),
+        }
+    }
+
+    fn contains(&self, sha256: &str) -> bool {
+        let Some(key) = self.key(sha256) else {
+            return false;
+        };
+        match self.exists(&key) {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = %e, "the object store did not answer");
+                false
+            }
+        }
+    }
+
+    fn delete(&self, sha256: &str) -> Result<(), StorageError> {
+        let Some(key) = self.key(sha256) else {
+            return Ok(());
+        };
+        let store = self.store.clone();
+        match block_on(async move { store.delete(&key).await }) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(StorageError::Write(io_error(e))),
+        }
+    }
+
+    fn ready(&self) -> Result<(), StorageError> {
+        let key = self.key(&"0".repeat(64)).expect("a valid key");
+        self.exists(&key)
+            .map(|_| ())
+            .map_err(|e| StorageError::Read("readiness probe".into(), io_error(e)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +429,71 @@ mod tests {
             Err(StorageError::Missing(_))
         ));
         assert!(!store.contains("zz"));
+    }
+
+    fn s3_config(url: &str) -> crate::config::StorageConfig {
+        crate::config::StorageConfig {
+            url: url.into(),
+            endpoint: "http://127.0.0.1:9".into(),
+            region: "us-east-1".into(),
+            access_key_id: "k".into(),
+            secret_access_key: crate::config::Secret("s".into()),
+            allow_http: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn s3_keys_are_digests_under_the_prefix() {
+        let store = ObjectStoreBackend::s3(&s3_config("s3://bucket/some/prefix/")).unwrap();
+        let digest = sha256_hex(b"x");
+        assert_eq!(
+            store.key(&digest).unwrap().as_ref(),
+            format!("some/prefix/{}/{}", &digest[..2], &digest[2..])
+        );
+        assert!(store.key("../../etc/passwd").is_none());
+        let bare = ObjectStoreBackend::s3(&s3_config("s3://bucket")).unwrap();
+        assert_eq!(
+            bare.key(&digest).unwrap().as_ref(),
+            format!("{}/{}", &digest[..2], &digest[2..])
+        );
+        // Parts are never below S3's minimum.
+        let mut small = s3_config("s3://bucket");
+        small.part_size_bytes = 1;
+        assert_eq!(
+            ObjectStoreBackend::s3(&small).unwrap().part_size,
+            5 * 1024 * 1024
+        );
+    }
+
+    #[test]
+    fn s3_urls_are_checked() {
+        for url in ["http://bucket/prefix", "s3://", "s3:///prefix"] {
+            assert!(
+                matches!(
+                    ObjectStoreBackend::s3(&s3_config(url)),
+                    Err(StorageError::Config(_))
+                ),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_default_is_the_local_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::config::Config {
+            data_dir: dir.path().to_owned(),
+            ..Default::default()
+        };
+        let store = from_config(&config).unwrap();
+        let key = store.put(b"local").unwrap();
+        assert!(
+            dir.path()
+                .join("blobs")
+                .join(&key[..2])
+                .join(&key[2..])
+                .exists()
+        );
     }
 }

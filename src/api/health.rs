@@ -25,10 +25,19 @@ async fn live() -> HttpResponse {
     HttpResponse::Ok().json(HealthStatus { status: "ok" })
 }
 
-/// The process can serve requests: the database answers.
+/// The process can serve requests: the database answers, and so does a shared (S3) document
+/// store (a load balancer's readiness probe).
 #[utoipa::path(tag = "health", responses((status = 200, body = HealthStatus)))]
 #[get("/health/ready")]
 async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.db.ping().await?;
+    let store = state.store.clone();
+    web::block(move || store.ready()).await?.map_err(|e| {
+        tracing::error!(error = %e, "the document store does not answer");
+        ApiError::new(
+            crate::error::ErrorCode::StorageUnavailable,
+            "the document store does not answer",
+        )
+    })?;
     Ok(HttpResponse::Ok().json(HealthStatus { status: "ok" }))
 }

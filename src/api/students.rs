@@ -229,9 +229,7 @@ pub async fn erase_student(
         .await?;
     // Files go once the anonymisation is committed; a failure here leaves orphan files, never
     // a registered document without its file.
-    for blob in &report.blobs {
-        state.store.delete(blob)?;
-    }
+    crate::storage::delete_off_thread(&state.store, report.blobs.clone()).await?;
     state.db.purge_write_ahead_log().await?;
     Ok(report)
 }

@@ -257,7 +257,7 @@ async fn upload_batch(
     let key = state.audit_key.clone();
     let rejection = verdict.as_ref().err().map(|e| (e.code(), e.to_string()));
     if rejection.is_none() {
-        state.store.adopt(&file.temp, &file.sha256)?;
+        crate::storage::adopt_off_thread(&state.store, &file.temp, &file.sha256).await?;
     }
     let status = if rejection.is_some() {
         TreatmentStatus::SplitFailed
@@ -901,8 +901,6 @@ async fn cancel(
             Ok((repo::find(conn, &t.id)?, blobs))
         })
         .await?;
-    for blob in blobs {
-        state.store.delete(&blob)?;
-    }
+    crate::storage::delete_off_thread(&state.store, blobs).await?;
     Ok(web::Json(row.into()))
 }

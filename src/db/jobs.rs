@@ -290,7 +290,8 @@ pub fn renew(
         == 1)
 }
 
-/// Marks a claimed job done (only if this worker still holds it).
+/// Marks a claimed job done (only if this worker still holds it); the row keeps the worker's
+/// name in `locked_by`.
 pub fn complete(conn: &mut DbConnection, id: &str, worker: &str) -> Result<bool, ApiError> {
     let now = super::now();
     Ok(diesel::update(
@@ -301,7 +302,7 @@ pub fn complete(conn: &mut DbConnection, id: &str, worker: &str) -> Result<bool,
     )
     .set((
         jobs::status.eq(status::DONE),
-        jobs::locked_by.eq(None::<String>),
+        // `locked_by` stays: which worker (and so which instance) ran the job.
         jobs::locked_until.eq(None::<NaiveDateTime>),
         jobs::last_error.eq(None::<String>),
         jobs::updated_at.eq(now),

@@ -27,6 +27,8 @@ use crate::error::ApiError;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+/// Key of the PostgreSQL advisory lock held while migrating ("passerelle" in ASCII, truncated).
+const MIGRATION_LOCK_KEY: i64 = 0x7061_7373_6572_656c;
 
 /// A connection to either backend; queries written once run on both.
 #[derive(diesel::MultiConnection)]
@@ -165,7 +167,20 @@ impl Db {
         let mut conn = self.pool.get()?;
         let applied = match &mut *conn {
             DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
-            DbConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+            DbConnection::Postgresql(c) => {
+                // Several instances may start at once: one migrates, the others wait on the
+                // session-level advisory lock, then find nothing pending.
+                c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+                    .map_err(|e| DbSetupError::Migrations(e.to_string()))?;
+                let applied = c
+                    .run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<_>>())
+                    .map_err(|e| DbSetupError::Migrations(e.to_string()));
+                let unlocked =
+                    c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"));
+                unlocked.map_err(|e| DbSetupError::Migrations(e.to_string()))?;
+                return applied;
+            }
         }
         .map_err(|e| DbSetupError::Migrations(e.to_string()))?;
         Ok(applied.iter().map(|m| m.to_string()).collect())

@@ -89,9 +89,7 @@ pub async fn purge_expired(state: &web::Data<AppState>) -> Result<usize, ApiErro
         }
         // Files first, rows after: a crash in between leaves rows that the next run marks,
         // never a PDF kept past its time behind a row that says it is gone.
-        for blob in &blobs {
-            state.store.delete(blob)?;
-        }
+        crate::storage::delete_off_thread(&state.store, blobs.clone()).await?;
         let n = ids.len();
         state
             .db

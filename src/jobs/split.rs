@@ -205,7 +205,7 @@ async fn delete_batch(
         .run(move |conn| treatments::batch_file_still_needed(conn, &sha, &id))
         .await?;
     if !needed {
-        state.store.delete(file_sha256)?;
+        crate::storage::delete_off_thread(&state.store, vec![file_sha256.to_owned()]).await?;
     }
     Ok(())
 }

@@ -172,7 +172,11 @@ macro_rules! with_sim {
     };
 }
 
-async fn until<T>(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+pub(crate) async fn until<T>(
+    what: &str,
+    timeout: Duration,
+    mut check: impl AsyncFnMut() -> Option<T>,
+) -> T {
     let start = Instant::now();
     loop {
         if let Some(v) = check().await {
@@ -185,7 +189,7 @@ async fn until<T>(what: &str, timeout: Duration, mut check: impl AsyncFnMut() ->
 
 /// Queues a subscription for every vault (as the vault issue's actions do) and waits until
 /// `n` vaults are active.
-async fn subscribe_all(app: &TestApp, n: i64) {
+pub(crate) async fn subscribe_all(app: &TestApp, n: i64) {
     use passerelle::db::schema::vaults;
     let db = app.db();
     let mut conn = db.conn().unwrap();
@@ -226,7 +230,7 @@ async fn prepared_treatment(app: &TestApp, n: usize) -> String {
     upload_and_split(app, n).await
 }
 
-async fn upload_and_split(app: &TestApp, n: usize) -> String {
+pub(crate) async fn upload_and_split(app: &TestApp, n: usize) -> String {
     let batch = passerelle::pdf::fixture::batch(&passerelle::pdf::fixture::BatchSpec {
         students: n,
         seed: 42,
@@ -243,7 +247,7 @@ async fn upload_and_split(app: &TestApp, n: usize) -> String {
 }
 
 /// Sends the treatment with the confirmed count; returns how many were queued.
-async fn send(app: &TestApp, id: &str) -> i64 {
+pub(crate) async fn send(app: &TestApp, id: &str) -> i64 {
     let manager = app.manager(&["905"]);
     let detail = app.get(&format!("/treatments/{id}"), &manager).await;
     let deliverable = detail.ok(200)["deliverable"].as_i64().unwrap();
@@ -273,7 +277,7 @@ fn counts(detail: &Value) -> HashMap<String, i64> {
 }
 
 /// Waits until no document of the treatment is queued or awaiting its receipt.
-async fn wait_final(app: &TestApp, id: &str, timeout: Duration) -> HashMap<String, i64> {
+pub(crate) async fn wait_final(app: &TestApp, id: &str, timeout: Duration) -> HashMap<String, i64> {
     until("every delivery to end", timeout, async || {
         let r = app.get(&format!("/treatments/{id}"), &app.admin()).await;
         let c = counts(r.ok(200));
@@ -284,7 +288,7 @@ async fn wait_final(app: &TestApp, id: &str, timeout: Duration) -> HashMap<Strin
     .await
 }
 
-async fn documents(app: &TestApp, id: &str) -> Vec<Value> {
+pub(crate) async fn documents(app: &TestApp, id: &str) -> Vec<Value> {
     let mut all = Vec::new();
     for page in 1.. {
         let r = app
@@ -304,7 +308,7 @@ async fn documents(app: &TestApp, id: &str) -> Vec<Value> {
 
 /// Every queued document of the treatment was deposited exactly once (the simulator's count
 /// per file name, which carries passerelle's document id).
-async fn assert_exactly_once(sim: &Sim, app: &TestApp, id: &str, expected: i64) {
+pub(crate) async fn assert_exactly_once(sim: &Sim, app: &TestApp, id: &str, expected: i64) {
     let stats = sim.stats().await;
     assert_eq!(
         stats["deposits_total"], expected,

@@ -14,6 +14,7 @@ mod foundation;
 mod grade_transfers;
 mod lockers;
 mod queue;
+mod scale_out;
 mod scodoc;
 mod supporting_documents;
 mod treatments;

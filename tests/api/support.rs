@@ -66,9 +66,9 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub config: Config,
-    keys: JwtKeys,
+    keys: std::sync::Arc<JwtKeys>,
     /// Keeps the SQLite file and data directory alive for the test's duration.
-    _dir: tempfile::TempDir,
+    _dir: std::sync::Arc<tempfile::TempDir>,
 }
 
 /// A response, read whole.
@@ -198,9 +198,25 @@ impl TestApp {
                 .build()
                 .expect("HTTP client"),
             config,
-            keys,
-            _dir: dir,
+            keys: std::sync::Arc::new(keys),
+            _dir: std::sync::Arc::new(dir),
         }
+    }
+
+    /// The same test app (database, tokens) calling another server, e.g. a [`ServeProcess`].
+    pub fn on(&self, base: &str) -> TestApp {
+        TestApp {
+            base: base.to_owned(),
+            client: self.client.clone(),
+            config: self.config.clone(),
+            keys: self.keys.clone(),
+            _dir: self._dir.clone(),
+        }
+    }
+
+    /// The test's temporary directory (holds the data directory).
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -345,7 +361,8 @@ impl TestApp {
 }
 
 /// A `passerelle serve` in its own process (for drills that kill it), on the same database and
-/// data directory as a [`TestApp`], with its job workers on.
+/// data directory as a [`TestApp`], with its job workers on. `extra_env` is applied last, so it
+/// may override any of these (another `PASSERELLE_DATA_DIR` for a second instance).
 pub struct ServeProcess {
     child: std::process::Child,
     pub base: String,
