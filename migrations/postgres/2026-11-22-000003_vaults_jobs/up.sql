@@ -52,5 +52,8 @@ CREATE TABLE jobs (
 -- At most one open job per kind and subject: asking twice enqueues nothing new.
 CREATE UNIQUE INDEX jobs_one_open_per_subject ON jobs (kind, subject_id) WHERE status IN ('pending', 'running');
 CREATE INDEX jobs_due ON jobs (status, run_at);
+-- A subject's jobs (open-job checks at every enqueue, a vault's pending actions): the partial
+-- unique index above cannot serve them when the statuses are bound parameters.
+CREATE INDEX jobs_subject ON jobs (subject_id, kind);
 -- A dead worker's expired job, found without reading the (many) pending ones.
 CREATE INDEX jobs_expired ON jobs (locked_until) WHERE status = 'running';
