@@ -238,24 +238,17 @@ async fn main() {
         json!({ "expected_documents": deliverable }),
     )
     .await;
-    let deliveries = |t: &Value, status: &str| -> u64 {
-        t["deliveries"]
-            .as_array()
-            .and_then(|a| a.iter().find(|d| d["status"] == status))
-            .and_then(|d| d["count"].as_u64())
-            .unwrap_or(0)
+    // Polls the treatment until none of its documents is in `status` any more.
+    let drained = |status: &'static str| {
+        let (api, id) = (&api, &id);
+        wait_until(status, Duration::from_secs(7200), move || async move {
+            let t = api.get(&format!("/treatments/{id}")).await;
+            (deliveries(&t, status) == 0).then_some(t)
+        })
     };
-    wait_until("every deposit", Duration::from_secs(7200), || async {
-        let t = api.get(&format!("/treatments/{id}")).await;
-        (deliveries(&t, "queued") == 0).then_some(())
-    })
-    .await;
+    drained("queued").await;
     let deposit_secs = started.elapsed().as_secs_f64();
-    let t = wait_until("every receipt", Duration::from_secs(600), || async {
-        let t = api.get(&format!("/treatments/{id}")).await;
-        (deliveries(&t, "awaiting_receipt") == 0).then_some(t)
-    })
-    .await;
+    let t = drained("awaiting_receipt").await;
     let receipts_secs = started.elapsed().as_secs_f64();
     let stats: Value = http
         .get(format!("{sim_url}/admin/stats"))
@@ -293,6 +286,15 @@ async fn main() {
     );
     println!("sim requests              {}", stats["requests"]);
     println!("sim 429 answers           {}", stats["rejected_429"]);
+}
+
+/// How many of the treatment's documents are in `status`.
+fn deliveries(treatment: &Value, status: &str) -> u64 {
+    treatment["deliveries"]
+        .as_array()
+        .and_then(|a| a.iter().find(|d| d["status"] == status))
+        .and_then(|d| d["count"].as_u64())
+        .unwrap_or(0)
 }
 
 struct Api {

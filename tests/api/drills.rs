@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use passerelle::pdf::fixture::{self, BatchSpec};
 
-use crate::support::{CURRENT_YEAR, ServeProcess, TestApp, both_backends, row};
-use crate::treatments::{batch_with_students, upload, wait_split};
+use crate::support::{ServeProcess, TestApp, both_backends};
+use crate::treatments::{batch_imported, batch_with_students, upload, wait_split};
 
 /// The API in-process with its workers off: the split runs only in the killable process.
 fn no_workers(c: &mut passerelle::config::Config) {
@@ -409,31 +409,16 @@ impl Drop for PrivateCluster {
 
 /// A batch of `students` distinct students (numbers from `first_number`), imported in 905.
 async fn distinct_batch(app: &TestApp, students: usize, first_number: u64) -> fixture::Batch {
-    let batch = fixture::batch(&BatchSpec {
-        students,
-        seed: first_number,
-        first_number,
-        ..BatchSpec::default()
-    });
-    let rows = batch
-        .students
-        .iter()
-        .map(|s| {
-            let mut r = row(
-                &s.cod_etu,
-                &s.last_name,
-                &s.first_name,
-                "905",
-                "L1INF",
-                CURRENT_YEAR,
-                "E",
-            );
-            r["ine"] = serde_json::json!(s.ine);
-            r
-        })
-        .collect();
-    app.import(rows).await;
-    batch
+    batch_imported(
+        app,
+        &BatchSpec {
+            students,
+            seed: first_number,
+            first_number,
+            ..BatchSpec::default()
+        },
+    )
+    .await
 }
 
 /// PostgreSQL stopped (`pg_ctl stop -m fast`) under a `passerelle serve` whose workers are

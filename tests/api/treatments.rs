@@ -48,11 +48,20 @@ pub async fn wait_split(app: &TestApp, id: &str) -> Value {
 
 /// Imports the batch's students (composante 905, valid enrolment) and returns the batch.
 pub async fn batch_with_students(app: &TestApp, students: usize) -> fixture::Batch {
-    let batch = fixture::batch(&BatchSpec {
-        students,
-        seed: 42,
-        ..BatchSpec::default()
-    });
+    batch_imported(
+        app,
+        &BatchSpec {
+            students,
+            seed: 42,
+            ..BatchSpec::default()
+        },
+    )
+    .await
+}
+
+/// A generated batch whose students are imported (composante 905, L1INF) first.
+pub async fn batch_imported(app: &TestApp, spec: &BatchSpec) -> fixture::Batch {
+    let batch = fixture::batch(spec);
     let rows = batch
         .students
         .iter()
