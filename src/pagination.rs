@@ -55,6 +55,13 @@ impl Window {
         i64::from(self.per_page)
     }
 
+    /// The total, when a page of `len` items shows it without counting: a page that is not
+    /// full and not empty is the last one (an empty page past the end says nothing).
+    pub fn total_if_last(&self, len: usize) -> Option<i64> {
+        let len = len as i64;
+        (len < self.limit() && (len > 0 || self.offset() == 0)).then(|| self.offset() + len)
+    }
+
     pub fn wrap<T>(&self, items: Vec<T>, total: i64) -> Page<T> {
         Page {
             items,
@@ -77,5 +84,15 @@ mod tests {
         assert!(Window::new(Some(0), None).is_err());
         assert!(Window::new(None, Some(MAX_PER_PAGE + 1)).is_err());
         assert!(Window::new(None, Some(0)).is_err());
+    }
+
+    #[test]
+    fn a_short_page_is_its_own_total() {
+        let third = Window::new(Some(3), Some(20)).unwrap();
+        assert_eq!(third.total_if_last(7), Some(47));
+        // A full page may have more behind it; an empty one past the end tells nothing.
+        assert_eq!(third.total_if_last(20), None);
+        assert_eq!(third.total_if_last(0), None);
+        assert_eq!(Window::new(None, None).unwrap().total_if_last(0), Some(0));
     }
 }

@@ -122,13 +122,16 @@ pub fn list(
         }
         q
     };
-    let total = build().count().get_result(conn)?;
     let rows = build()
         .order(audit_log::seq.asc())
         .offset(window.offset())
         .limit(window.limit())
         .select(AuditRow::as_select())
         .load(conn)?;
+    let total = match window.total_if_last(rows.len()) {
+        Some(total) => total,
+        None => build().count().get_result(conn)?,
+    };
     Ok((rows, total))
 }
 

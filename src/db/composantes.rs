@@ -57,13 +57,16 @@ pub fn list(
     scope: &DataScope,
     window: Window,
 ) -> Result<(Vec<ComposanteRow>, i64), ApiError> {
-    let total = visible(scope).count().get_result(conn)?;
     let rows = visible(scope)
         .order(composantes::code.asc())
         .offset(window.offset())
         .limit(window.limit())
         .select(ComposanteRow::as_select())
         .load(conn)?;
+    let total = match window.total_if_last(rows.len()) {
+        Some(total) => total,
+        None => visible(scope).count().get_result(conn)?,
+    };
     Ok((rows, total))
 }
 

@@ -79,7 +79,6 @@ pub fn list(
     filter: &TransferFilter,
     window: Window,
 ) -> Result<(Vec<GradeTransferRow>, i64), ApiError> {
-    let total = filtered(scope, filter).count().get_result(conn)?;
     let rows = filtered(scope, filter)
         .order((
             grade_transfers::created_at.desc(),
@@ -89,6 +88,10 @@ pub fn list(
         .limit(window.limit())
         .select(GradeTransferRow::as_select())
         .load(conn)?;
+    let total = match window.total_if_last(rows.len()) {
+        Some(total) => total,
+        None => filtered(scope, filter).count().get_result(conn)?,
+    };
     Ok((rows, total))
 }
 

@@ -328,7 +328,6 @@ pub fn folder(
         }
         q
     };
-    let total = build().count().get_result(conn)?;
     let rows = build()
         .order((
             locker_deposits::received_at.desc(),
@@ -338,6 +337,10 @@ pub fn folder(
         .limit(window.limit())
         .select((DepositRow::as_select(), ItemRow::as_select()))
         .load(conn)?;
+    let total = match window.total_if_last(rows.len()) {
+        Some(total) => total,
+        None => build().count().get_result(conn)?,
+    };
     Ok((rows, total))
 }
 
@@ -352,7 +355,6 @@ pub fn sent(
             .filter(locker_deposits::sender_id.eq(me.to_owned()))
             .into_boxed()
     };
-    let total = build().count().get_result(conn)?;
     let rows = build()
         .order((
             locker_deposits::received_at.desc(),
@@ -362,6 +364,10 @@ pub fn sent(
         .limit(window.limit())
         .select(DepositRow::as_select())
         .load(conn)?;
+    let total = match window.total_if_last(rows.len()) {
+        Some(total) => total,
+        None => build().count().get_result(conn)?,
+    };
     Ok((rows, total))
 }
 

@@ -270,6 +270,21 @@ where
     }
 }
 
+/// Vacuums and analyzes these PostgreSQL tables now rather than at autovacuum's next pass:
+/// right after a bulk import the planner still sees the tables as they were (the first
+/// registry lists after a 60,000-student import took over 2 s each), and index-only scans
+/// still visit the table until the visibility map is set. About 0.3 s for 60,000 students.
+/// SQLite plans without statistics. `tables` are our own table names, never user input.
+pub fn refresh_statistics(conn: &mut DbConnection, tables: &[&str]) -> Result<(), ApiError> {
+    if let DbConnection::Postgresql(pg) = conn {
+        diesel::connection::SimpleConnection::batch_execute(
+            pg,
+            &format!("VACUUM (ANALYZE) {}", tables.join(", ")),
+        )?;
+    }
+    Ok(())
+}
+
 /// A multi-row INSERT. MultiConnection cannot build one (the two backends spell DEFAULT
 /// differently), so it is written per backend; use it only for bulk paths such as imports.
 macro_rules! batch_insert {

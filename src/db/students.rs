@@ -332,9 +332,14 @@ fn identity_differs(student: &StudentRow, row: &EnrolmentRecord) -> bool {
         || student.email != row.email
 }
 
+/// Students created or updated by one import from which the planner statistics are refreshed
+/// at its end (see `refresh_statistics`).
+pub const ANALYZE_AFTER_ROWS: usize = 1_000;
+
 /// Imports valid rows chunk by chunk (each chunk one transaction), records the objections to
 /// vault pre-creation collected at enrolment (`objections`: student numbers), then applies the
-/// vault rule to every student seen. Outcomes and rejections are added to `report`.
+/// vault rule to every student seen. Outcomes and rejections are added to `report`. A large
+/// import ends by refreshing the planner statistics of the registry tables.
 pub fn import(
     conn: &mut DbConnection,
     records: &[EnrolmentRecord],
@@ -387,6 +392,9 @@ pub fn import(
         report.vaults_updated += outcome.moved;
     }
     report.finish();
+    if report.created + report.updated >= ANALYZE_AFTER_ROWS {
+        super::refresh_statistics(conn, &["students", "student_terms", "enrolments", "vaults"])?;
+    }
     Ok(())
 }
 
@@ -480,13 +488,16 @@ pub fn list(
     filter: &StudentFilter,
     window: Window,
 ) -> Result<(Vec<StudentRow>, i64), ApiError> {
-    let total = filtered(scope, filter).count().get_result(conn)?;
     let rows = filtered(scope, filter)
         .order((students::search_name.asc(), students::cod_etu.asc()))
         .offset(window.offset())
         .limit(window.limit())
         .select(StudentRow::as_select())
         .load(conn)?;
+    let total = match window.total_if_last(rows.len()) {
+        Some(total) => total,
+        None => filtered(scope, filter).count().get_result(conn)?,
+    };
     Ok((rows, total))
 }
 

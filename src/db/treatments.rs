@@ -160,13 +160,16 @@ pub fn list(
     filter: &TreatmentFilter,
     window: Window,
 ) -> Result<(Vec<TreatmentRow>, i64), ApiError> {
-    let total = filtered(scope, filter).count().get_result(conn)?;
     let rows = filtered(scope, filter)
         .order((treatments::created_at.desc(), treatments::id.desc()))
         .offset(window.offset())
         .limit(window.limit())
         .select(TreatmentRow::as_select())
         .load(conn)?;
+    let total = match window.total_if_last(rows.len()) {
+        Some(total) => total,
+        None => filtered(scope, filter).count().get_result(conn)?,
+    };
     Ok((rows, total))
 }
 
@@ -358,13 +361,16 @@ pub fn documents_page(
     block: Block,
     window: Window,
 ) -> Result<(Vec<DocumentView>, i64), ApiError> {
-    let total = documents_of(treatment_id, block).count().get_result(conn)?;
     let rows: Vec<DocumentRow> = documents_of(treatment_id, block)
         .order((documents::cod_etu.asc(), documents::id.asc()))
         .offset(window.offset())
         .limit(window.limit())
         .select(DocumentRow::as_select())
         .load(conn)?;
+    let total = match window.total_if_last(rows.len()) {
+        Some(total) => total,
+        None => documents_of(treatment_id, block).count().get_result(conn)?,
+    };
     let student_ids: Vec<String> = rows.iter().filter_map(|d| d.student_id.clone()).collect();
     let names: std::collections::HashMap<String, (String, String)> = students::table
         .filter(students::id.eq_any(&student_ids))
@@ -456,16 +462,18 @@ pub fn confirm_identity(conn: &mut DbConnection, id: &str, actor: &str) -> Resul
     Ok(())
 }
 
-/// Documents whose file retention has run out: stored, in a final delivery state reached
-/// before `before` (at most `limit`, oldest first).
+/// Documents whose file retention has run out: stored, in a final delivery state (or held
+/// for want of a vault) reached before `before` (at most `limit`, oldest first).
 pub fn expired_files(
     conn: &mut DbConnection,
     before: NaiveDateTime,
     limit: i64,
 ) -> Result<Vec<(String, String)>, ApiError> {
+    // `no_vault` is as settled as a final state: the send skipped the student, and sending to
+    // them once they have a vault is a new treatment.
     let finals: Vec<&str> = DeliveryStatus::ALL
         .into_iter()
-        .filter(|s| s.is_final())
+        .filter(|s| s.is_final() || *s == DeliveryStatus::NoVault)
         .map(DeliveryStatus::as_str)
         .collect();
     let reached = documents::receipt_at.lt(before).or(documents::receipt_at

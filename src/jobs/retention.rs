@@ -1,6 +1,6 @@
 //! Retention: a split PDF is deleted a configured time after its delivery reached a final
-//! state (Transmis, Erreur transmission, Non transmis, Annulé); the document row keeps its
-//! hash and states. Periodic: one run every `retention.check_interval_secs`.
+//! state (Transmis, Erreur transmission, Non transmis, Annulé) or the send skipped it (Étudiant
+//! sans coffre); the document row keeps its hash and states. Periodic: one run every `retention.check_interval_secs`.
 
 use std::time::Duration;
 
@@ -20,7 +20,8 @@ const BATCH: i64 = 500;
 #[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetentionConfig {
-    /// Days a split PDF is kept after its final delivery state.
+    /// Days a split PDF is kept after its final delivery state (or after a send that skipped
+    /// it for want of a vault).
     pub split_documents_days: u32,
     /// How often the retention job looks for expired files, in seconds.
     pub check_interval_secs: u64,

@@ -378,18 +378,20 @@ async fn oversized_batches_are_refused_while_streaming() {
     );
 }
 
-/// Sets a document's delivery to a final state reached `days_ago` days ago (as Digiposte's
-/// receipt would).
-fn finish_delivery(app: &TestApp, document_id: &str, days_ago: i64) {
+/// Sets a document's delivery to a final state reached `days_ago` days ago: `transmitted` as
+/// Digiposte's receipt would, `no_vault` as the send does for a student without a vault.
+fn finish_delivery(app: &TestApp, document_id: &str, status: &str, days_ago: i64) {
     use diesel::prelude::*;
     use passerelle::db::schema::documents;
     let db = app.db();
     let mut conn = db.conn().unwrap();
     let at = passerelle::db::now() - chrono::Duration::days(days_ago);
+    let receipt_at = (status == "transmitted").then_some(at);
     diesel::update(documents::table.find(document_id))
         .set((
-            documents::delivery_status.eq("transmitted"),
-            documents::receipt_at.eq(at),
+            documents::delivery_status.eq(status),
+            documents::receipt_at.eq(receipt_at),
+            documents::updated_at.eq(at),
         ))
         .execute(&mut *conn)
         .unwrap();
@@ -402,7 +404,7 @@ both_backends!(
 );
 async fn retention_body(app: TestApp) {
     app.composantes(&["905"]).await;
-    let batch = batch_with_students(&app, 3).await;
+    let batch = batch_with_students(&app, 4).await;
     let admin = app.admin();
     let r = upload(&app, &admin, batch.bytes.clone(), "releve_notes", "905").await;
     let id = r.ok(202)["id"].as_str().unwrap().to_owned();
@@ -416,13 +418,18 @@ async fn retention_body(app: TestApp) {
         .clone();
     let doc_id = |i: usize| docs[i]["id"].as_str().unwrap().to_owned();
     let pdf = |i: usize| format!("/treatments/{id}/documents/{}/pdf", doc_id(i));
-    // Delivered 31 days ago (past the default 30), 29 days ago (within), never delivered.
-    finish_delivery(&app, &doc_id(0), 31);
-    finish_delivery(&app, &doc_id(1), 29);
+    // Delivered 31 days ago (past the default 30), 29 days ago (within), never sent, and
+    // not sent 31 days ago because the student had no vault (a later send is a new
+    // treatment, so that file is kept no longer than a delivered one).
+    finish_delivery(&app, &doc_id(0), "transmitted", 31);
+    finish_delivery(&app, &doc_id(1), "transmitted", 29);
+    finish_delivery(&app, &doc_id(3), "no_vault", 31);
 
     let mut deleted = false;
     for _ in 0..100 {
-        if app.get(&pdf(0), &admin).await.status.as_u16() == 404 {
+        if app.get(&pdf(0), &admin).await.status.as_u16() == 404
+            && app.get(&pdf(3), &admin).await.status.as_u16() == 404
+        {
             deleted = true;
             break;
         }
@@ -430,14 +437,14 @@ async fn retention_body(app: TestApp) {
     }
     assert!(
         deleted,
-        "the expired PDF was not deleted by the retention job"
+        "the expired PDFs were not deleted by the retention job"
     );
     // The blob is gone from the data directory; the others stay.
     let blob = |i: usize| {
         let sha = docs[i]["sha256"].as_str().unwrap();
         app.data_dir().join("blobs").join(&sha[..2]).join(&sha[2..])
     };
-    assert!(!blob(0).exists());
+    assert!(!blob(0).exists() && !blob(3).exists());
     assert!(blob(1).exists() && blob(2).exists());
     assert_eq!(app.get(&pdf(1), &admin).await.status.as_u16(), 200);
     assert_eq!(app.get(&pdf(2), &admin).await.status.as_u16(), 200);

@@ -709,3 +709,57 @@ async fn csv_import_body(app: TestApp) {
         r.body
     );
 }
+
+/// A large import refreshes PostgreSQL's planner statistics before it answers: the registry
+/// lists that follow a bulk load are planned for the tables as they now are, not as they were
+/// at autovacuum's last pass (SQLite plans without statistics: nothing to check there).
+#[actix_web::test]
+async fn a_large_import_refreshes_the_planner_statistics() {
+    use diesel::prelude::*;
+    let Some(app) = TestApp::postgres_with(|_| {}).await else {
+        eprintln!("PASSERELLE_TEST_DATABASE_URL not set: PostgreSQL run skipped");
+        return;
+    };
+    app.composantes(&["905"]).await;
+    let rows = (0..passerelle::db::students::ANALYZE_AFTER_ROWS)
+        .map(|i| {
+            let cod_etu = format!("{}", 40_000_000 + i);
+            row(&cod_etu, "MARTIN", "Léa", "905", "L1INF", CURRENT_YEAR, "E")
+        })
+        .collect();
+    let report = app.import(rows).await;
+    assert_eq!(
+        report["created"],
+        passerelle::db::students::ANALYZE_AFTER_ROWS,
+        "{report}"
+    );
+    let mut pg = diesel::PgConnection::establish(&app.config.database_url).unwrap();
+    // The statistics views are flushed by the server's backend within a second or so.
+    let mut analyzed = Vec::new();
+    for _ in 0..50 {
+        analyzed = diesel::sql_query(
+            "SELECT relname FROM pg_stat_user_tables \
+             WHERE schemaname = current_schema() AND last_analyze IS NOT NULL ORDER BY relname",
+        )
+        .load::<Relname>(&mut pg)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.relname)
+        .collect();
+        if analyzed.len() == 4 {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        analyzed,
+        ["enrolments", "student_terms", "students", "vaults"],
+        "tables analyzed by the import"
+    );
+}
+
+#[derive(diesel::QueryableByName)]
+struct Relname {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    relname: String,
+}
