@@ -28,9 +28,11 @@ pub struct ErasedStudent<'a> {
 /// Rewrites the student's entries in `report` and `text`: in objects whose `nip` or `cod_etu`
 /// is the student's number, the number becomes the alias, `last_name` "ANONYME" and
 /// `first_name` empty; any other occurrence of the number (a list of numbers, an object key, a
-/// word of a string) becomes the alias. In the text, the number becomes the alias and the
-/// student's "last first" names "ANONYME" (and, on the lines that give the number, the
-/// last and first names on their own too). Returns whether anything changed.
+/// word of a string) becomes the alias. In the text, on the lines that give the student's
+/// number (the text names a student only next to their number), the number becomes the alias,
+/// the student's "last first" names "ANONYME", and their last and first names on their own
+/// "ANONYME" and nothing; other lines (another student, a homonym) stay. Returns whether
+/// anything changed.
 pub fn erase_student_from_report(
     report: &mut Value,
     text: &mut String,
@@ -147,24 +149,27 @@ fn rewrite_text(text: &str, number: &str, alias: &str, names: &[(String, String)
     full.dedup();
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
+        // The text gives a name only next to its number: a line without the student's number
+        // is about someone else (a homonym, perhaps) and stays as it is.
+        if !contains_word(line, number) {
+            out.push_str(line);
+            continue;
+        }
         let mut line = line.to_owned();
         for name in &full {
             line = replace_word(&line, name, ANONYMOUS_LAST_NAME);
         }
-        if contains_word(&line, number) {
-            // The line is about the student: their names on their own go too.
-            for (last, first) in names {
-                let (last, first) = (last.trim(), first.trim());
-                if !last.is_empty() && last != ANONYMOUS_LAST_NAME {
-                    line = replace_word(&line, last, ANONYMOUS_LAST_NAME);
-                }
-                if !first.is_empty() {
-                    line = replace_word(&line, first, "");
-                }
+        // Their names on their own go too.
+        for (last, first) in names {
+            let (last, first) = (last.trim(), first.trim());
+            if !last.is_empty() && last != ANONYMOUS_LAST_NAME {
+                line = replace_word(&line, last, ANONYMOUS_LAST_NAME);
             }
-            line = replace_word(&line, number, alias);
+            if !first.is_empty() {
+                line = replace_word(&line, first, "");
+            }
         }
-        out.push_str(&line);
+        out.push_str(&replace_word(&line, number, alias));
     }
     out
 }
@@ -282,18 +287,18 @@ Homonyme : LEROYER Chloé\n"
             {"nip": "21900003", "last_name": "LEROY-DURAND", "first_name": "Chloe", "line": 7}
         ]});
         let mut text =
-            "  21900003 LEROY-DURAND Chloe (ligne 7)\nLEROY-DURAND Chloe a changé d'adresse\n"
+            "  21900003 LEROY-DURAND Chloe (ligne 7)\n  21900008 LEROY Chloé (ligne 12)\n"
                 .to_owned();
         assert!(erase_student_from_report(&mut report, &mut text, &leroy()));
         assert_eq!(
             report["not_in_source"][0],
             json!({"nip": "p-0123", "last_name": "ANONYME", "first_name": "", "line": 7})
         );
+        // A homonym (another number) keeps their name.
         assert_eq!(
             text,
-            "  p-0123 ANONYME (ligne 7)\nANONYME a changé d'adresse\n"
+            "  p-0123 ANONYME (ligne 7)\n  21900008 LEROY Chloé (ligne 12)\n"
         );
-        assert!(!text.contains("LEROY") && !text.contains("Chlo"));
     }
 
     #[test]
