@@ -21,7 +21,7 @@ use crate::apogee::{FillReport, TransferSource};
 use crate::auth::{DataScope, Permission, Principal};
 use crate::db::audit::{self, AuditEvent};
 use crate::db::composantes;
-use crate::db::grade_transfers::{self as repo, GradeTransferRow, TransferFilter};
+use crate::db::grade_transfers::{self as repo, GradeTransferRow, StoredReport, TransferFilter};
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::pagination::{Page, Window};
 use crate::state::AppState;
@@ -112,18 +112,8 @@ pub struct GradeTransferDetail {
     pub report_text: String,
 }
 
-/// What the `report` column holds.
-#[derive(Serialize, Deserialize)]
-struct StoredReport {
-    report: Value,
-    text: String,
-}
-
 fn detail(row: &GradeTransferRow) -> GradeTransferDetail {
-    let stored: StoredReport = serde_json::from_str(&row.report).unwrap_or(StoredReport {
-        report: Value::Null,
-        text: String::new(),
-    });
+    let stored = StoredReport::parse(&row.report);
     GradeTransferDetail {
         transfer: row.into(),
         report: stored.report,
@@ -270,7 +260,9 @@ async fn create(
     }
 
     let maquette_bytes = maquette_file.read().await?;
-    let (etape, etape_version, year, maquette_name) = {
+    // The student numbers of its rows: the students the transfer concerns (data subject's
+    // rights).
+    let (etape, etape_version, year, maquette_name, students) = {
         let bytes = maquette_bytes.clone();
         web::block(move || {
             Maquette::parse(&bytes).map(|m| {
@@ -279,6 +271,10 @@ async fn create(
                     m.etape_version().to_owned(),
                     m.academic_year(),
                     m.file_name().map(str::to_owned),
+                    m.students()
+                        .iter()
+                        .map(|s| s.nip().to_owned())
+                        .collect::<Vec<_>>(),
                 )
             })
         })
@@ -389,7 +385,7 @@ async fn create(
     state
         .db
         .write(move |conn| {
-            repo::insert(conn, &inserted)?;
+            repo::insert(conn, &inserted, &students)?;
             audit::append(
                 conn,
                 key.expose().as_bytes(),
@@ -490,7 +486,7 @@ fn new_row(t: NewTransfer<'_>) -> GradeTransferRow {
         students_changed: report.diff.students_changed() as i32,
         cells_changed: report.diff.changes.len() as i32,
         problems: report.check.problem_count() as i32,
-        report: serde_json::to_string(&stored).unwrap_or_default(),
+        report: stored.to_column(),
         created_by: t.actor,
         created_at: crate::db::now(),
     }

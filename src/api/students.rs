@@ -178,14 +178,16 @@ pub async fn export_for(
     cod_etu: String,
 ) -> Result<PersonalData, ApiError> {
     let key = state.audit_key.clone();
-    state
+    let mut data = state
         .db
         .run(move |conn| {
             let student =
                 repo::get(conn, &scope, &cod_etu)?.ok_or_else(|| ApiError::not_found("student"))?;
             subject_rights::export(conn, key.expose().as_bytes(), &student)
         })
-        .await
+        .await?;
+    let store = state.store.clone();
+    web::block(move || subject_rights::add_grade_changes(&mut data, &*store).map(|()| data)).await?
 }
 
 /// Erases (anonymises) a student: identity replaced by a pseudonym, stored PDFs deleted;

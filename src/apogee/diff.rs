@@ -244,6 +244,13 @@ pub fn diff_maquettes(before: &Maquette, after: &Maquette) -> MaquetteDiff {
     diff
 }
 
+/// One student's changes (by NIP): what `diff_maquettes` lists for them.
+pub fn student_changes(before: &Maquette, after: &Maquette, nip: &str) -> Vec<CellChange> {
+    let mut diff = diff_maquettes(before, after);
+    diff.changes.retain(|c| c.nip == nip);
+    diff.changes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

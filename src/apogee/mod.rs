@@ -7,6 +7,7 @@ pub(crate) mod csv;
 pub mod diff;
 pub mod enrolment_file;
 pub mod enrolments;
+pub mod erasure;
 pub mod fill;
 pub mod grades;
 pub mod ine;

@@ -2,8 +2,10 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use super::schema::{enrolments, grade_transfers};
+use super::schema::{enrolments, grade_transfer_students, grade_transfers};
 use super::{DbBackend, DbConnection};
 use crate::auth::DataScope;
 use crate::error::ApiError;
@@ -34,6 +36,35 @@ pub struct GradeTransferRow {
     pub report: String,
     pub created_by: String,
     pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = grade_transfer_students)]
+struct TransferStudent {
+    transfer_id: String,
+    cod_etu: String,
+}
+
+/// What the `report` column holds: the report as JSON (without the cell-by-cell changes) and
+/// its French text.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StoredReport {
+    pub report: Value,
+    pub text: String,
+}
+
+impl StoredReport {
+    /// Reads the column (an unreadable one reads as an empty report).
+    pub fn parse(column: &str) -> StoredReport {
+        serde_json::from_str(column).unwrap_or(StoredReport {
+            report: Value::Null,
+            text: String::new(),
+        })
+    }
+
+    pub fn to_column(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
 }
 
 fn visible<'a>(scope: &DataScope) -> grade_transfers::BoxedQuery<'a, DbBackend> {
@@ -107,9 +138,68 @@ pub fn get(
         .optional()?)
 }
 
-pub fn insert(conn: &mut DbConnection, row: &GradeTransferRow) -> Result<(), ApiError> {
+/// Inserts a transfer and the students it concerns (the student numbers of its maquette's rows,
+/// duplicates allowed). Call inside the write transaction.
+pub fn insert(
+    conn: &mut DbConnection,
+    row: &GradeTransferRow,
+    students: &[String],
+) -> Result<(), ApiError> {
     diesel::insert_into(grade_transfers::table)
         .values(row)
+        .execute(conn)?;
+    let mut numbers: Vec<&str> = students
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    let rows: Vec<TransferStudent> = numbers
+        .into_iter()
+        .map(|n| TransferStudent {
+            transfer_id: row.id.clone(),
+            cod_etu: n.to_owned(),
+        })
+        .collect();
+    // Two bound values a row: well under SQLite's and PostgreSQL's limits per statement.
+    for batch in rows.chunks(300) {
+        super::batch_insert!(conn, grade_transfer_students::table, batch);
+    }
+    Ok(())
+}
+
+/// The transfers whose maquette holds the student, oldest first (whatever the composante:
+/// for the data subject's rights).
+pub fn of_student(
+    conn: &mut DbConnection,
+    cod_etu: &str,
+) -> Result<Vec<GradeTransferRow>, ApiError> {
+    Ok(grade_transfers::table
+        .inner_join(grade_transfer_students::table)
+        .filter(grade_transfer_students::cod_etu.eq(cod_etu.to_owned()))
+        .order((grade_transfers::created_at.asc(), grade_transfers::id.asc()))
+        .select(GradeTransferRow::as_select())
+        .load(conn)?)
+}
+
+/// Files the student's transfers under `alias` (erasure).
+pub fn rename_student(
+    conn: &mut DbConnection,
+    cod_etu: &str,
+    alias: &str,
+) -> Result<usize, ApiError> {
+    Ok(diesel::update(
+        grade_transfer_students::table
+            .filter(grade_transfer_students::cod_etu.eq(cod_etu.to_owned())),
+    )
+    .set(grade_transfer_students::cod_etu.eq(alias.to_owned()))
+    .execute(conn)?)
+}
+
+pub fn set_report(conn: &mut DbConnection, id: &str, report: &str) -> Result<(), ApiError> {
+    diesel::update(grade_transfers::table.find(id.to_owned()))
+        .set(grade_transfers::report.eq(report.to_owned()))
         .execute(conn)?;
     Ok(())
 }

@@ -230,6 +230,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    grade_transfer_students (transfer_id, cod_etu) {
+        transfer_id -> Text,
+        cod_etu -> Text,
+    }
+}
+
+diesel::table! {
     digiposte_receipts (receipt_id) {
         receipt_id -> Text,
         digiposte_document_id -> Text,
@@ -337,6 +344,7 @@ diesel::table! {
 diesel::joinable!(locker_items -> locker_deposits (deposit_id));
 diesel::joinable!(locker_group_members -> locker_groups (group_name));
 diesel::joinable!(supporting_documents -> students (student_id));
+diesel::joinable!(grade_transfer_students -> grade_transfers (transfer_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     composantes,
@@ -353,6 +361,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     documents,
     student_terms,
     grade_transfers,
+    grade_transfer_students,
     digiposte_receipts,
     locker_users,
     locker_groups,

@@ -6,13 +6,18 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::apogee::diff::student_changes;
+use crate::apogee::erasure::{ErasedStudent, erase_student_from_report};
+use crate::apogee::maquette::Maquette;
 use crate::db::audit::{self, AuditEvent, AuditRow};
+use crate::db::grade_transfers::{self as grade_transfer_repo, StoredReport};
 use crate::db::schema::{consent_events, documents, students, treatments, vaults};
 use crate::db::students::StudentRow;
 use crate::db::{self, DbConnection, consents, vaults as vault_repo};
 use crate::domain::audit::pseudonym;
 use crate::domain::vault::VaultStatus;
 use crate::error::{ApiError, ErrorCode};
+use crate::storage::DocumentStore;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PersonalIdentity {
@@ -115,6 +120,38 @@ pub struct PersonalSupportingDocument {
     pub decided_at: Option<DateTime<Utc>>,
 }
 
+/// A grade transfer whose maquette holds the student: its stored files (the maquette Apogée
+/// exported, the grade source, the filled maquette) hold the student's grades.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonalGradeTransfer {
+    pub id: String,
+    pub composante: String,
+    /// First year of the academic year (2024 for 2024/2025).
+    pub academic_year: i32,
+    pub etape: String,
+    pub etape_version: String,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    /// The student's cells the transfer changed, recomputed from the stored files (as
+    /// `GET /grade-transfers/{id}/diff?nip=` does). Empty after erasure: the files still hold
+    /// the grades under the student number, which is no longer linked to the student.
+    pub changes: Vec<PersonalGradeChange>,
+    /// sha256 of the maquette as exported and of the filled one (to recompute the changes).
+    #[serde(skip)]
+    files: (String, String),
+}
+
+/// One cell of the student's row that a grade transfer changed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonalGradeChange {
+    pub element_code: String,
+    pub label: String,
+    /// `N` (note), `B` (barème), `R` (result), `J` (jury points)…
+    pub result_type: String,
+    pub before: String,
+    pub after: String,
+}
+
 /// Everything passerelle holds on one student.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PersonalData {
@@ -125,11 +162,15 @@ pub struct PersonalData {
     pub consents: Vec<PersonalConsentEvent>,
     pub documents: Vec<PersonalDocument>,
     pub supporting_documents: Vec<PersonalSupportingDocument>,
+    /// Grade transfers (ScoDoc → Apogée) whose maquette holds the student, with the student's
+    /// changes.
+    pub grade_transfers: Vec<PersonalGradeTransfer>,
     /// Audit entries about the student (recorded under a pseudonym).
     pub audit: Vec<PersonalAuditEntry>,
 }
 
-/// Collects the student's data. Read-only.
+/// Collects the student's data. Read-only. The grade transfers come without their changes:
+/// [`add_grade_changes`] reads them from the document store, once the connection is released.
 pub fn export(
     conn: &mut DbConnection,
     audit_key: &[u8],
@@ -257,6 +298,20 @@ pub fn export(
             })
             .collect()
     };
+    let grade_transfers = grade_transfer_repo::of_student(conn, &student.cod_etu)?
+        .into_iter()
+        .map(|t| PersonalGradeTransfer {
+            id: t.id,
+            composante: t.composante,
+            academic_year: t.academic_year,
+            etape: t.etape,
+            etape_version: t.etape_version,
+            created_at: t.created_at.and_utc(),
+            created_by: t.created_by,
+            changes: Vec::new(),
+            files: (t.maquette_sha256, t.output_sha256),
+        })
+        .collect();
     let audit = audit::for_student(conn, &pseudonym(audit_key, &student.cod_etu))?
         .into_iter()
         .map(|a: AuditRow| PersonalAuditEntry {
@@ -287,8 +342,37 @@ pub fn export(
         consents,
         documents,
         supporting_documents,
+        grade_transfers,
         audit,
     })
+}
+
+/// Fills each grade transfer of `data` with the student's changes, recomputed from the stored
+/// maquette and filled file. Reads the document store (blocking): call it without holding a
+/// database connection. Nothing for an erased student (the files know the number only).
+pub fn add_grade_changes(
+    data: &mut PersonalData,
+    store: &dyn DocumentStore,
+) -> Result<(), ApiError> {
+    if data.identity.erased_at.is_some() {
+        return Ok(());
+    }
+    let number = data.identity.cod_etu.clone();
+    for transfer in &mut data.grade_transfers {
+        let before = Maquette::parse(&store.get(&transfer.files.0)?)?;
+        let after = Maquette::parse(&store.get(&transfer.files.1)?)?;
+        transfer.changes = student_changes(&before, &after, &number)
+            .into_iter()
+            .map(|c| PersonalGradeChange {
+                element_code: c.element_code,
+                label: c.label,
+                result_type: c.result_type,
+                before: c.before,
+                after: c.after,
+            })
+            .collect();
+    }
+    Ok(())
 }
 
 /// What an erasure removed.
@@ -298,6 +382,12 @@ pub struct ErasureReport {
     pub pseudonym: String,
     /// Stored PDFs deleted.
     pub documents_deleted: usize,
+    /// Grade transfers that still hold the student's grades. Their record now lists the student
+    /// under the pseudonym and their report (JSON and text) no longer names them, but their
+    /// three stored files (the maquette Apogée exported, the grade source, the filled maquette)
+    /// are kept as they are, student number and name included: they hold the whole étape's
+    /// grades, which the university must keep (RGPD art. 17(3)(b); Apogée is the record).
+    pub grade_transfers_kept: usize,
     /// sha256 of the deleted files (the caller removes them from the store after commit).
     #[serde(skip)]
     pub blobs: Vec<String>,
@@ -305,8 +395,10 @@ pub struct ErasureReport {
 
 /// Anonymises the student: identity replaced by a pseudonym, Digiposte identifiers and free
 /// text removed, stored PDFs released (their blobs listed for deletion). Enrolments, statuses
-/// and the audit chain stay, so counts and verification still hold. A vault still live at
-/// Digiposte must be terminated first (409). Runs inside a write transaction.
+/// and the audit chain stay, so counts and verification still hold. Grade transfers list the
+/// student under the pseudonym and their stored reports stop naming them; their files are
+/// kept (see [`ErasureReport::grade_transfers_kept`]). A vault still live at Digiposte must
+/// be terminated first (409). Runs inside a write transaction.
 pub fn erase(
     conn: &mut DbConnection,
     audit_key: &[u8],
@@ -385,6 +477,20 @@ pub fn erase(
     diesel::update(consent_events::table.filter(consent_events::student_id.eq(&student.id)))
         .set(consent_events::comment.eq(None::<String>))
         .execute(conn)?;
+    // Grade transfers: the link and the reports go under the pseudonym; the files stay.
+    let transfers = grade_transfer_repo::of_student(conn, &student.cod_etu)?;
+    let erased = ErasedStudent {
+        number: &student.cod_etu,
+        alias: &alias,
+        names: vec![(student.last_name.clone(), student.first_name.clone())],
+    };
+    for t in &transfers {
+        let mut stored = StoredReport::parse(&t.report);
+        if erase_student_from_report(&mut stored.report, &mut stored.text, &erased) {
+            grade_transfer_repo::set_report(conn, &t.id, &stored.to_column())?;
+        }
+    }
+    grade_transfer_repo::rename_student(conn, &student.cod_etu, &alias)?;
     db::students::delete_terms(conn, &student.id)?;
     diesel::update(students::table.find(&student.id))
         .set((
@@ -408,12 +514,16 @@ pub fn erase(
             student: Some(&student.cod_etu),
             object_type: "student",
             object_id: Some(&alias),
-            details: serde_json::json!({ "documents_deleted": blobs.len() }),
+            details: serde_json::json!({
+                "documents_deleted": blobs.len(),
+                "grade_transfers_kept": transfers.len(),
+            }),
         },
     )?;
     Ok(ErasureReport {
         pseudonym: alias,
         documents_deleted: blobs.len(),
+        grade_transfers_kept: transfers.len(),
         blobs,
     })
 }

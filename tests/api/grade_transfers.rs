@@ -710,3 +710,207 @@ fn the_cli_fills_a_maquette_like_the_api() {
     );
     assert!(!dir.path().join("x.txt").exists());
 }
+
+/// The maquette's five students in passerelle's registry (étape V1RT, 2024, composante 905),
+/// and one student the maquette does not hold.
+async fn registry_of_the_maquette(app: &TestApp) {
+    app.composantes(&["905"]).await;
+    app.import(vec![
+        row("21900001", "DUPONT", "Alice", "905", "V1RT", 2024, "E"),
+        row("21900002", "MARTIN", "Léo", "905", "V1RT", 2024, "E"),
+        row("21900003", "LEROY", "Chloé", "905", "V1RT", 2024, "E"),
+        row("21900004", "PETIT", "Noé", "905", "V1RT", 2024, "E"),
+        row("21900005", "MOREAU", "Ève", "905", "V1RT", 2024, "E"),
+        row("21900077", "AILLEURS", "Jean", "905", "V1RT", 2024, "E"),
+    ])
+    .await;
+}
+
+/// The students' part of a personal-data export: the transfers, with the changes.
+fn exported_transfers(app_export: &Value) -> Vec<Value> {
+    app_export["grade_transfers"]
+        .as_array()
+        .expect("grade_transfers in the export")
+        .clone()
+}
+
+both_backends!(
+    personal_data_export_lists_the_students_grade_transfers,
+    export_body
+);
+async fn export_body(app: TestApp) {
+    registry_of_the_maquette(&app).await;
+    let admin = app.admin();
+    let id = create_fixture(&app, "905").await;
+
+    // 21900003 (LEROY Chloé): the transfer, with exactly her changes (those of `…/diff`).
+    let export = app.get("/students/21900003/personal-data", &admin).await;
+    let body = export.ok(200).clone();
+    let transfers = exported_transfers(&body);
+    assert_eq!(transfers.len(), 1);
+    let t = &transfers[0];
+    assert_eq!(t["id"], id.as_str());
+    assert_eq!(
+        (
+            t["composante"].as_str(),
+            t["etape"].as_str(),
+            t["etape_version"].as_str(),
+            t["academic_year"].as_i64()
+        ),
+        (Some("905"), Some("V1RT"), Some("111"), Some(2024))
+    );
+    assert!(t["created_by"].is_string() && t["created_at"].is_string());
+    let diff = app
+        .get(&format!("/grade-transfers/{id}/diff?nip=21900003"), &admin)
+        .await;
+    let expected: Vec<Value> = diff.ok(200)["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "element_code": c["element_code"],
+                "label": c["label"],
+                "result_type": c["result_type"],
+                "before": c["before"],
+                "after": c["after"],
+            })
+        })
+        .collect();
+    assert!(expected.len() >= 5, "{expected:?}");
+    assert_eq!(t["changes"].as_array().unwrap(), &expected);
+    assert!(
+        expected
+            .iter()
+            .any(|c| c["result_type"] == "J" && c["before"] == "0,25" && c["after"] == ""),
+        "her jury points on VRTU12"
+    );
+    // Nothing of the other students of the maquette.
+    let text = body.to_string();
+    for other in ["21900001", "21900002", "21900004", "21900005", "21900099"] {
+        assert!(!text.contains(other), "{other} in the export of 21900003");
+    }
+    for other in ["DUPONT", "MARTIN", "PETIT", "MOREAU"] {
+        assert!(!text.contains(other), "{other} in the export of 21900003");
+    }
+    // The student reads the same through /me.
+    let mine = app.get("/me/personal-data", &app.student("21900003")).await;
+    assert_eq!(exported_transfers(mine.ok(200))[0]["changes"], t["changes"]);
+    // 21900005 is in the maquette, untouched: the transfer holds her grades, with no change.
+    let untouched = app.get("/students/21900005/personal-data", &admin).await;
+    let untouched = exported_transfers(untouched.ok(200));
+    assert_eq!(untouched.len(), 1);
+    assert_eq!(untouched[0]["changes"], serde_json::json!([]));
+    // A student the maquette does not hold: no transfer.
+    let elsewhere = app.get("/students/21900077/personal-data", &admin).await;
+    assert_eq!(exported_transfers(elsewhere.ok(200)), Vec::<Value>::new());
+}
+
+/// Grades that also name 21900003 in the report (a note out of range, skipped), besides
+/// 21900005 (absent from the source: named with her name) and 21900099 (not in the maquette).
+const SOURCE_NAMING_LEROY: &str = "nip;element;note;result
+21900001;VRTS1;11,69;ADM
+21900001;V1RT;11,69;ADM
+21900002;VRTS1;11,2;ADM
+21900002;V1RT;11,2;ADJ
+21900003;VRTM111;25;
+21900003;VRTU11;13,5;ADC
+21900003;VRTS1;14,8;ADM
+21900003;V1RT;14,8;ATB
+21900004;VRTS1;0,01;DEF
+21900004;V1RT;0,01;DEM
+21900099;V1RT;12;ADM
+";
+
+both_backends!(
+    erasure_rewrites_grade_transfer_reports_and_keeps_the_files,
+    erase_body
+);
+async fn erase_body(app: TestApp) {
+    registry_of_the_maquette(&app).await;
+    let admin = app.admin();
+    let r = post_with_source(
+        &app,
+        &admin,
+        maquette(),
+        SOURCE_NAMING_LEROY.as_bytes(),
+        "905",
+    )
+    .await;
+    let id = r.ok(201)["id"].as_str().unwrap().to_owned();
+    let before = app.get(&format!("/grade-transfers/{id}"), &admin).await;
+    let before = before.ok(200).clone();
+    let before_text = before["report_text"].as_str().unwrap().to_owned();
+    // The report names both students (the premise of the test).
+    assert!(before["report"].to_string().contains("21900003"));
+    assert!(before_text.contains("21900003"));
+    assert!(before["report"].to_string().contains("MOREAU"));
+    assert!(before_text.contains("21900005 MOREAU Ève"), "{before_text}");
+    let file_before = fetch_file(&app, &id, &admin).await.bytes.clone();
+
+    let mut aliases = Vec::new();
+    for (number, last_name) in [("21900003", "LEROY"), ("21900005", "MOREAU")] {
+        let erased = app
+            .post(
+                &format!("/students/{number}/erase"),
+                &admin,
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(erased.ok(200)["grade_transfers_kept"], 1, "{number}");
+        let alias = erased.body["pseudonym"].as_str().unwrap().to_owned();
+        let after = app.get(&format!("/grade-transfers/{id}"), &admin).await;
+        let after = after.ok(200).to_string();
+        assert!(!after.contains(number), "{number} still in {after}");
+        assert!(!after.contains(last_name), "{last_name} still in {after}");
+        aliases.push((number, alias));
+    }
+
+    // Everything else is as it was: the erased entries are the only difference.
+    let after = app.get(&format!("/grade-transfers/{id}"), &admin).await;
+    let after = after.ok(200).clone();
+    let (leroy, moreau) = (&aliases[0].1, &aliases[1].1);
+    let mut expected = before.clone();
+    let report = serde_json::to_string(&expected["report"])
+        .unwrap()
+        .replace("21900003", leroy);
+    expected["report"] = serde_json::from_str(&report).unwrap();
+    for entry in expected["report"]["check"]["not_in_source"]
+        .as_array_mut()
+        .unwrap()
+    {
+        if entry["nip"] == "21900005" {
+            entry["nip"] = moreau.as_str().into();
+            entry["last_name"] = "ANONYME".into();
+            entry["first_name"] = "".into();
+        }
+    }
+    expected["report_text"] = before_text
+        .replace("21900003", leroy)
+        .replace("21900005 MOREAU Ève", &format!("{moreau} ANONYME"))
+        .into();
+    assert_eq!(after, expected);
+    assert!(after.to_string().contains("21900099"), "others stay");
+    assert_eq!(
+        after["report"]["check"]["not_in_source"][0]["nip"],
+        moreau.as_str()
+    );
+
+    // The files are kept as they are (the étape's grades), and the export of the erased
+    // student still lists the transfer.
+    assert_eq!(fetch_file(&app, &id, &admin).await.bytes, file_before);
+    let export = app
+        .get(&format!("/students/{leroy}/personal-data"), &admin)
+        .await;
+    let transfers = exported_transfers(export.ok(200));
+    assert_eq!(transfers.len(), 1);
+    assert_eq!(transfers[0]["id"], id.as_str());
+    // The other students' exports are unchanged.
+    let other = app.get("/students/21900002/personal-data", &admin).await;
+    assert!(
+        !exported_transfers(other.ok(200))[0]["changes"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -1,0 +1,1 @@
+DROP TABLE grade_transfer_students;
