@@ -181,6 +181,9 @@ async fn stream_to_temp(
         hasher.update(&chunk);
         out.write_all(&chunk).await.map_err(storage_error)?;
     }
+    // tokio hands each write to a background task: the last one's error (a full disk) comes
+    // out of `flush`, not out of `sync_all`, which would let a truncated file through.
+    out.flush().await.map_err(storage_error)?;
     out.sync_all().await.map_err(storage_error)?;
     Ok(ReceivedFile {
         file_name,

@@ -183,7 +183,8 @@ async fn concurrent_receipt_body(app: TestApp) {
 }
 
 /// The data directory on a 1 MiB file system (tmpfs; needs root, as CI runs): an upload that
-/// cannot be written answers 507 `storage_unavailable` and leaves no treatment and no file.
+/// cannot be written — the disk fills during it, or was full before — answers 507
+/// `storage_unavailable` and leaves no treatment and no file.
 #[actix_web::test]
 async fn a_full_disk_during_an_upload_registers_nothing() {
     let mount = tempfile::tempdir().unwrap();
@@ -225,8 +226,20 @@ async fn a_full_disk_during_an_upload_registers_nothing() {
     let files: Vec<_> = walk(mount.path());
     let big: Vec<_> = files.iter().filter(|(_, size)| *size > 64 * 1024).collect();
     assert!(big.is_empty(), "files left on the full disk: {big:?}");
-    // Once space is back (a smaller batch fits), uploads work again.
+    // A disk already full: a small upload's only write fails in tokio's background task, and
+    // that error must still come out — not a truncated file taken for a damaged PDF (422).
+    let filler = mount.path().join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).unwrap();
+        while f.write_all(&[0u8; 16 * 1024]).is_ok() {}
+    }
     let small = batch_with_students(&app, 2).await;
+    let r = upload(&app, &admin, small.bytes.clone(), "releve_notes", "905").await;
+    r.problem(507, "storage_unavailable");
+    assert_eq!(app.get("/treatments", &admin).await.ok(200)["total"], 0);
+    // Once space is back, uploads work again.
+    std::fs::remove_file(&filler).unwrap();
     let r = upload(&app, &admin, small.bytes.clone(), "releve_notes", "905").await;
     r.ok(202);
 }
