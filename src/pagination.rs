@@ -62,6 +62,16 @@ impl Window {
         (len < self.limit() && (len > 0 || self.offset() == 0)).then(|| self.offset() + len)
     }
 
+    /// The total for a page of `len` items: `total_if_last`, or else `count()` (the lists'
+    /// separate COUNT query, run only for a full page).
+    pub fn total_or<E>(
+        &self,
+        len: usize,
+        count: impl FnOnce() -> Result<i64, E>,
+    ) -> Result<i64, E> {
+        self.total_if_last(len).map_or_else(count, Ok)
+    }
+
     pub fn wrap<T>(&self, items: Vec<T>, total: i64) -> Page<T> {
         Page {
             items,

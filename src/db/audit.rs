@@ -128,10 +128,7 @@ pub fn list(
         .limit(window.limit())
         .select(AuditRow::as_select())
         .load(conn)?;
-    let total = match window.total_if_last(rows.len()) {
-        Some(total) => total,
-        None => build().count().get_result(conn)?,
-    };
+    let total = window.total_or(rows.len(), || build().count().get_result(conn))?;
     Ok((rows, total))
 }
 

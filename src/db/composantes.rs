@@ -63,10 +63,7 @@ pub fn list(
         .limit(window.limit())
         .select(ComposanteRow::as_select())
         .load(conn)?;
-    let total = match window.total_if_last(rows.len()) {
-        Some(total) => total,
-        None => visible(scope).count().get_result(conn)?,
-    };
+    let total = window.total_or(rows.len(), || visible(scope).count().get_result(conn))?;
     Ok((rows, total))
 }
 

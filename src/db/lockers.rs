@@ -337,10 +337,7 @@ pub fn folder(
         .limit(window.limit())
         .select((DepositRow::as_select(), ItemRow::as_select()))
         .load(conn)?;
-    let total = match window.total_if_last(rows.len()) {
-        Some(total) => total,
-        None => build().count().get_result(conn)?,
-    };
+    let total = window.total_or(rows.len(), || build().count().get_result(conn))?;
     Ok((rows, total))
 }
 
@@ -364,10 +361,7 @@ pub fn sent(
         .limit(window.limit())
         .select(DepositRow::as_select())
         .load(conn)?;
-    let total = match window.total_if_last(rows.len()) {
-        Some(total) => total,
-        None => build().count().get_result(conn)?,
-    };
+    let total = window.total_or(rows.len(), || build().count().get_result(conn))?;
     Ok((rows, total))
 }
 

@@ -166,10 +166,9 @@ pub fn list(
         .limit(window.limit())
         .select(TreatmentRow::as_select())
         .load(conn)?;
-    let total = match window.total_if_last(rows.len()) {
-        Some(total) => total,
-        None => filtered(scope, filter).count().get_result(conn)?,
-    };
+    let total = window.total_or(rows.len(), || {
+        filtered(scope, filter).count().get_result(conn)
+    })?;
     Ok((rows, total))
 }
 
@@ -367,10 +366,9 @@ pub fn documents_page(
         .limit(window.limit())
         .select(DocumentRow::as_select())
         .load(conn)?;
-    let total = match window.total_if_last(rows.len()) {
-        Some(total) => total,
-        None => documents_of(treatment_id, block).count().get_result(conn)?,
-    };
+    let total = window.total_or(rows.len(), || {
+        documents_of(treatment_id, block).count().get_result(conn)
+    })?;
     let student_ids: Vec<String> = rows.iter().filter_map(|d| d.student_id.clone()).collect();
     let names: std::collections::HashMap<String, (String, String)> = students::table
         .filter(students::id.eq_any(&student_ids))

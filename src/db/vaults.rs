@@ -183,10 +183,9 @@ pub fn list(
         .limit(window.limit())
         .select((VaultRow::as_select(), VaultStudent::as_select()))
         .load(conn)?;
-    let total = match window.total_if_last(rows.len()) {
-        Some(total) => total,
-        None => filtered(scope, filter).count().get_result(conn)?,
-    };
+    let total = window.total_or(rows.len(), || {
+        filtered(scope, filter).count().get_result(conn)
+    })?;
     Ok((rows, total))
 }
 
