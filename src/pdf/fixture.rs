@@ -37,6 +37,9 @@ pub struct BatchSpec {
     pub max_pages_per_student: usize,
     /// Student numbers start here and go up.
     pub first_number: u64,
+    /// Shared resources as Oracle Reports editions carry them: a second (bold) font and a logo
+    /// with a soft mask, so an output copies several objects that each reference others.
+    pub bold_font_and_logo: bool,
 }
 
 impl Default for BatchSpec {
@@ -52,6 +55,7 @@ impl Default for BatchSpec {
             creator: "Oracle Reports 11g".into(),
             max_pages_per_student: 3,
             first_number: 21_900_001,
+            bold_font_and_logo: false,
         }
     }
 }
@@ -84,6 +88,8 @@ pub struct PdfOptions {
     pub modification_date: Option<String>,
     /// Adds an /Encrypt entry to the trailer (the content is not really encrypted).
     pub encrypt_marker: bool,
+    /// See [`BatchSpec::bold_font_and_logo`].
+    pub bold_font_and_logo: bool,
 }
 
 impl Default for PdfOptions {
@@ -95,6 +101,7 @@ impl Default for PdfOptions {
             creation_date: Some("D:20250701093000+02'00'".into()),
             modification_date: None,
             encrypt_marker: false,
+            bold_font_and_logo: false,
         }
     }
 }
@@ -290,6 +297,7 @@ pub fn batch(spec: &BatchSpec) -> Batch {
         producer: Some(spec.producer.clone()),
         creator: Some(spec.creator.clone()),
         cid_font: spec.cid_font,
+        bold_font_and_logo: spec.bold_font_and_logo,
         ..PdfOptions::default()
     };
     Batch {
@@ -314,21 +322,23 @@ pub fn write_pdf(pages: &[PageContent], options: &PdfOptions) -> Vec<u8> {
         .iter()
         .any(|p| matches!(p, PageContent::Image))
         .then(|| add_scan_image(&mut doc));
+    let mut fonts = Dictionary::from_iter(vec![("F1", Object::Reference(font_id))]);
+    let mut xobjects = Dictionary::new();
+    if let Some(id) = image_id {
+        xobjects.set("Im1", Object::Reference(id));
+    }
+    if options.bold_font_and_logo {
+        let bold_id = if options.cid_font {
+            add_cid_font(&mut doc, &face)
+        } else {
+            add_simple_font(&mut doc, &face)
+        };
+        fonts.set("F2", Object::Reference(bold_id));
+        xobjects.set("Logo", Object::Reference(add_logo(&mut doc)));
+    }
     let resources_id = doc.add_object(Dictionary::from_iter(vec![
-        (
-            "Font",
-            Object::Dictionary(Dictionary::from_iter(vec![(
-                "F1",
-                Object::Reference(font_id),
-            )])),
-        ),
-        (
-            "XObject",
-            Object::Dictionary(match image_id {
-                Some(id) => Dictionary::from_iter(vec![("Im1", Object::Reference(id))]),
-                None => Dictionary::new(),
-            }),
-        ),
+        ("Font", Object::Dictionary(fonts)),
+        ("XObject", Object::Dictionary(xobjects)),
     ]));
     let mut kids = Vec::with_capacity(pages.len());
     for page in pages {
@@ -638,6 +648,29 @@ fn add_scan_image(doc: &mut Document) -> lopdf::ObjectId {
     );
     let _ = stream.compress();
     doc.add_object(stream)
+}
+
+/// A small logo image with a soft mask (an image that references another).
+fn add_logo(doc: &mut Document) -> lopdf::ObjectId {
+    let image = |pixels: Vec<u8>, extra: Vec<(&str, Object)>| {
+        let mut dict = Dictionary::from_iter(vec![
+            ("Type", Object::Name(b"XObject".to_vec())),
+            ("Subtype", Object::Name(b"Image".to_vec())),
+            ("Width", Object::Integer(16)),
+            ("Height", Object::Integer(16)),
+            ("ColorSpace", Object::Name(b"DeviceGray".to_vec())),
+            ("BitsPerComponent", Object::Integer(8)),
+        ]);
+        for (k, v) in extra {
+            dict.set(k, v);
+        }
+        Stream::new(dict, pixels)
+    };
+    let mask_id = doc.add_object(image((0..=255).collect(), vec![]));
+    doc.add_object(image(
+        (0..=255).rev().collect(),
+        vec![("SMask", Object::Reference(mask_id))],
+    ))
 }
 
 #[cfg(test)]

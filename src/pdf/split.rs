@@ -6,7 +6,7 @@
 //! in page order (flagged `merged`). Each output copies only the objects its pages reach, so
 //! nothing of another student's pages can travel with it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream};
 use sha2::{Digest, Sha256};
@@ -168,6 +168,7 @@ pub(super) fn extract_pages(
         src: doc,
         out: &mut out,
         map: HashMap::new(),
+        pending: VecDeque::new(),
         keep_pages: pages,
     };
     let mut kids = Vec::with_capacity(pages.len());
@@ -252,10 +253,17 @@ fn inherited(doc: &Document, page: &Dictionary, key: &[u8]) -> Option<Object> {
 /// Copies the objects reachable from the kept pages into the new document, renumbering them.
 /// References to pages that are not kept (links, annotation parents) become null, and the
 /// page tree above is never followed.
+///
+/// Numbering is deterministic (issue: the same batch must always split into the same bytes, so a
+/// document's sha256 identifies it across uploads): new ids are handed out in the order objects
+/// are first reached — pages in page order, each object's references in dictionary order, then
+/// breadth-first — and `pending` keeps that order. The hash map is only a look-up, never iterated.
 struct Copier<'s, 'o> {
     src: &'s Document,
     out: &'o mut Document,
     map: HashMap<ObjectId, ObjectId>,
+    /// Objects numbered but not copied yet, in numbering order.
+    pending: VecDeque<(ObjectId, ObjectId)>,
     keep_pages: &'s [ObjectId],
 }
 
@@ -266,6 +274,7 @@ impl Copier<'_, '_> {
         }
         let id = self.out.new_object_id();
         self.map.insert(old, id);
+        self.pending.push_back((old, id));
         id
     }
 
@@ -326,34 +335,21 @@ impl Copier<'_, '_> {
         Ok(out)
     }
 
-    /// Copies every object referenced so far (and what they reference), breadth-first: an
-    /// explicit work list, so reference chains and loops cost no stack.
+    /// Copies every object referenced so far (and what they reference), breadth-first in
+    /// numbering order: an explicit work list, so reference chains and loops cost no stack.
+    /// Kept pages are already written by `extract_pages` and are not copied again.
     fn drain(&mut self) -> Result<(), PdfError> {
-        let mut done: std::collections::HashSet<ObjectId> = self
-            .map
-            .values()
-            .copied()
-            .filter(|id| self.out.objects.contains_key(id))
-            .collect();
-        loop {
-            let pending: Vec<(ObjectId, ObjectId)> = self
-                .map
-                .iter()
-                .filter(|(_, new)| !done.contains(new) && !self.out.objects.contains_key(new))
-                .map(|(o, n)| (*o, *n))
-                .collect();
-            if pending.is_empty() {
-                return Ok(());
+        let src = self.src;
+        while let Some((old, new)) = self.pending.pop_front() {
+            if self.out.objects.contains_key(&new) {
+                continue;
             }
-            let src = self.src;
-            for (old, new) in pending {
-                done.insert(new);
-                let object = src
-                    .get_object(old)
-                    .map_err(|e| PdfError::CorruptPdf(format!("object {old:?}: {e}")))?;
-                let copied = self.copy_value(object, 0)?;
-                self.out.objects.insert(new, copied);
-            }
+            let object = src
+                .get_object(old)
+                .map_err(|e| PdfError::CorruptPdf(format!("object {old:?}: {e}")))?;
+            let copied = self.copy_value(object, 0)?;
+            self.out.objects.insert(new, copied);
         }
+        Ok(())
     }
 }

@@ -326,3 +326,53 @@ fn manifest_has_the_documented_shape() {
         assert_eq!(crate::storage::sha256_hex(&bytes), d.sha256);
     }
 }
+
+/// Object numbers of an output's pages, in page order.
+fn page_object_numbers(pdf: &[u8]) -> Vec<u32> {
+    let doc = Document::load_mem(pdf).expect("output re-opens");
+    doc.get_pages().values().map(|(n, _)| *n).collect()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(24)
+    ))]
+
+    /// The same batch split twice gives byte-identical documents, so a document's sha256
+    /// identifies it across uploads; its objects are numbered in page order.
+    #[test]
+    fn the_same_batch_always_splits_into_the_same_bytes(
+        students in 1usize..12,
+        seed in proptest::prelude::any::<u64>(),
+        max_pages in 1usize..4,
+        cover_page in proptest::prelude::any::<bool>(),
+        cid_font in proptest::prelude::any::<bool>(),
+        attestation in proptest::prelude::any::<bool>(),
+    ) {
+        let kind = if attestation { DocumentKind::Attestation } else { DocumentKind::Releve };
+        let batch = fixture::batch(&BatchSpec {
+            students,
+            seed,
+            kind,
+            cover_page,
+            cid_font,
+            reversed_labels: attestation,
+            max_pages_per_student: max_pages,
+            bold_font_and_logo: true,
+            ..BatchSpec::default()
+        });
+        let first = run(&batch.bytes, kind).unwrap();
+        let second = run(&batch.bytes, kind).unwrap();
+        proptest::prop_assert_eq!(first.documents.len(), batch.students.len());
+        for (a, b) in first.documents.iter().zip(&second.documents) {
+            proptest::prop_assert_eq!(&a.student, &b.student);
+            proptest::prop_assert!(a.pdf == b.pdf, "{} differs between two splits", a.student);
+            proptest::prop_assert_eq!(&a.sha256, &b.sha256);
+            let numbers = page_object_numbers(&a.pdf);
+            let mut sorted = numbers.clone();
+            sorted.sort_unstable();
+            proptest::prop_assert_eq!(&numbers, &sorted, "pages numbered in page order");
+        }
+        proptest::prop_assert_eq!(first.manifest(), second.manifest());
+    }
+}

@@ -463,3 +463,53 @@ async fn retention_body(app: TestApp) {
     assert_eq!(kept["delivery_status"], "transmitted");
     assert_eq!(kept["file_available"], false, "{kept}");
 }
+
+both_backends!(
+    the_same_batch_uploaded_twice_gives_the_same_document_hashes,
+    same_hashes_body
+);
+async fn same_hashes_body(app: TestApp) {
+    app.composantes(&["905"]).await;
+    let batch = batch_imported(
+        &app,
+        &BatchSpec {
+            students: 12,
+            seed: 7,
+            bold_font_and_logo: true,
+            ..BatchSpec::default()
+        },
+    )
+    .await;
+    let manager = app.manager(&["905"]);
+    let mut hashes = Vec::new();
+    for _ in 0..2 {
+        // The second upload of the same bytes is made on purpose, as a user re-sending a batch.
+        let r = upload(&app, &manager, batch.bytes.clone(), "releve_notes", "905").await;
+        let id = r.ok(202)["id"].as_str().unwrap().to_owned();
+        assert_eq!(wait_split(&app, &id).await["status"], "split");
+        let docs = app
+            .get(
+                &format!("/treatments/{id}/documents?per_page=100"),
+                &manager,
+            )
+            .await;
+        let mut by_student: Vec<(String, String)> = docs.ok(200)["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["cod_etu"].as_str().unwrap().to_owned(),
+                    d["sha256"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        by_student.sort();
+        assert_eq!(by_student.len(), 12);
+        hashes.push(by_student);
+    }
+    assert_eq!(
+        hashes[0], hashes[1],
+        "a student's document hash changed between uploads"
+    );
+}
