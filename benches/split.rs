@@ -19,7 +19,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("validate_split_write_1000_students", |b| {
         b.iter(|| {
             let outcome = split(&batch.bytes, &config, &mut |_, _| {}).unwrap();
-            output::write_outcome(&outcome, dir.path()).unwrap();
+            output::write_outcome(&outcome, dir.path(), config.thread_count()).unwrap();
             assert_eq!(outcome.documents.len(), 1000);
         })
     });

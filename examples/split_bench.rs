@@ -52,7 +52,8 @@ fn main() {
     let started = Instant::now();
     let outcome = split(&batch, &config, &mut |_, _| {}).expect("the batch splits");
     let split_done = started.elapsed();
-    output::write_outcome(&outcome, std::path::Path::new(&out)).expect("write the documents");
+    output::write_outcome(&outcome, std::path::Path::new(&out), config.thread_count())
+        .expect("write the documents");
     let total = started.elapsed();
     println!(
         "batch {} bytes, {} pages, {} documents: split {:.3} s, split + write {:.3} s",

@@ -409,7 +409,8 @@ fn split(
     let bytes = std::fs::read(file)?;
     match passerelle::pdf::split(&bytes, &cfg, &mut |_, _| {}) {
         Ok(outcome) => {
-            let manifest = passerelle::pdf::output::write_outcome(&outcome, out)?;
+            let manifest =
+                passerelle::pdf::output::write_outcome(&outcome, out, cfg.thread_count())?;
             eprintln!(
                 "{} pages, {} documents, {} skipped page(s) written to {}",
                 manifest.pages,

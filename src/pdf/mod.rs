@@ -54,6 +54,19 @@ pub struct SplitConfig {
     pub title_template: String,
     /// Tools whose name in Producer/Creator means the file was rewritten after Apogée.
     pub rewriting_tools: Vec<String>,
+    /// Threads that read pages and build documents; 0 means one per core. The output is the
+    /// same bytes whatever the count.
+    pub threads: usize,
+}
+
+impl SplitConfig {
+    /// The threads the split uses (at least one).
+    pub fn thread_count(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        }
+    }
 }
 
 impl Default for SplitConfig {
@@ -98,6 +111,7 @@ impl Default for SplitConfig {
                 "preview".into(),
                 "quartz".into(),
             ],
+            threads: 0,
         }
     }
 }

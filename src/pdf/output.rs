@@ -43,12 +43,20 @@ impl SplitOutcome {
     }
 }
 
-/// Writes each document and the manifest into `dir` (created if needed).
-pub fn write_outcome(outcome: &SplitOutcome, dir: &Path) -> std::io::Result<Manifest> {
+/// Writes each document and the manifest into `dir` (created if needed), the documents by up
+/// to `threads` workers (creating a thousand files is most of a split's time on one core).
+pub fn write_outcome(
+    outcome: &SplitOutcome,
+    dir: &Path,
+    threads: usize,
+) -> std::io::Result<Manifest> {
     std::fs::create_dir_all(dir)?;
-    for d in &outcome.documents {
-        std::fs::write(dir.join(format!("{}.pdf", d.student)), &d.pdf)?;
-    }
+    let documents: Vec<_> = outcome.documents.iter().collect();
+    super::split::in_parallel(documents, threads, |d| {
+        std::fs::write(dir.join(format!("{}.pdf", d.student)), &d.pdf)
+    })
+    .into_iter()
+    .collect::<std::io::Result<()>>()?;
     let manifest = outcome.manifest();
     let json = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
     std::fs::write(dir.join("manifest.json"), json)?;

@@ -7,6 +7,8 @@
 //! nothing of another student's pages can travel with it.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::AtomicUsize;
+use std::sync::mpsc;
 
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream};
 use sha2::{Digest, Sha256};
@@ -40,7 +42,9 @@ pub fn split(
         .collect();
     let pages = doc.get_pages();
     let total = pages.len();
-    let mut reader = TextReader::new(&doc, cfg.max_stream_bytes, cfg.max_total_inflated_bytes);
+    let threads = cfg.thread_count();
+    let page_ids: Vec<ObjectId> = pages.values().copied().collect();
+    let mut texts = read_pages(&doc, &page_ids, cfg, threads, progress).into_iter();
 
     let mut groups: Vec<Group> = Vec::new();
     let mut by_student: HashMap<String, usize> = HashMap::new();
@@ -48,8 +52,8 @@ pub fn split(
     let mut skipped = Vec::new();
     let mut warnings = Vec::new();
     let mut any_text = false;
-    for (done, (&number, &page_id)) in pages.iter().enumerate() {
-        let text = fold_for_match(&reader.page_text(page_id)?);
+    for (&number, &page_id) in &pages {
+        let text = texts.next().expect("one text per page")?;
         any_text |= !text.is_empty();
         let found = identify_page(&text, &labels, cfg.read_ine);
         match found.student {
@@ -102,7 +106,6 @@ pub fn split(
                 }
             },
         }
-        progress(done + 1, total);
     }
     if groups.is_empty() {
         let scanned = !any_text && pages.values().any(|id| page_has_images(&doc, *id));
@@ -116,8 +119,7 @@ pub fn split(
         DocumentKind::Releve => "Relevé de notes",
         DocumentKind::Attestation => "Attestation de réussite",
     };
-    let mut documents = Vec::with_capacity(groups.len());
-    for mut group in groups {
+    let build = |mut group: Group| -> Result<SplitDocument, PdfError> {
         group.pages.sort_by_key(|(n, _)| *n);
         let title = cfg
             .title_template
@@ -126,7 +128,7 @@ pub fn split(
         let ids: Vec<ObjectId> = group.pages.iter().map(|(_, id)| *id).collect();
         let pdf = extract_pages(&doc, &ids, &title)?;
         let sha256 = hex::encode(Sha256::digest(&pdf));
-        documents.push(SplitDocument {
+        Ok(SplitDocument {
             student: group.student,
             ine: group.ine,
             pages: group.pages.iter().map(|(n, _)| *n).collect(),
@@ -134,14 +136,111 @@ pub fn split(
             pdf,
             sha256,
             text: group.first_text,
-        });
-    }
+        })
+    };
+    let documents = in_parallel(groups, threads, build)
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(SplitOutcome {
         pages: total,
         skipped,
         documents,
         warnings,
     })
+}
+
+/// Below this many pages (or documents) a thread more costs more than it saves.
+const MIN_ITEMS_PER_THREAD: usize = 32;
+
+/// Every page's folded text, in page order, read by up to `threads` workers over runs of
+/// consecutive pages (each worker decodes the fonts once). Errors stay in place, so the
+/// caller meets them in page order as a one-thread read would. `progress(done, total)` is
+/// called on this thread after each page.
+fn read_pages(
+    doc: &Document,
+    page_ids: &[ObjectId],
+    cfg: &SplitConfig,
+    threads: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Vec<Result<String, PdfError>> {
+    let total = page_ids.len();
+    let budget = AtomicUsize::new(cfg.max_total_inflated_bytes);
+    let read_run = |run: &[ObjectId], tick: &dyn Fn()| -> Vec<Result<String, PdfError>> {
+        let mut reader = TextReader::new(doc, cfg.max_stream_bytes, &budget);
+        run.iter()
+            .map(|&id| {
+                let text = reader.page_text(id).map(|t| fold_for_match(&t));
+                tick();
+                text
+            })
+            .collect()
+    };
+    let workers = threads.min(total.div_ceil(MIN_ITEMS_PER_THREAD)).max(1);
+    if workers == 1 {
+        let done = std::cell::Cell::new(0);
+        let mut texts = Vec::with_capacity(total);
+        for &id in page_ids {
+            texts.extend(read_run(&[id], &|| done.set(done.get() + 1)));
+            progress(done.get(), total);
+        }
+        return texts;
+    }
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel::<()>();
+        let handles: Vec<_> = page_ids
+            .chunks(total.div_ceil(workers))
+            .map(|run| {
+                let tx = tx.clone();
+                let read_run = &read_run;
+                scope.spawn(move || {
+                    read_run(run, &|| {
+                        let _ = tx.send(());
+                    })
+                })
+            })
+            .collect();
+        drop(tx);
+        for (done, ()) in rx.iter().enumerate() {
+            progress(done + 1, total);
+        }
+        handles.into_iter().flat_map(join).collect()
+    })
+}
+
+/// `work` applied to every item by up to `threads` workers over runs of consecutive items;
+/// the answers come back in the items' order.
+pub(super) fn in_parallel<T: Send, R: Send>(
+    items: Vec<T>,
+    threads: usize,
+    work: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    let workers = threads
+        .min(items.len().div_ceil(MIN_ITEMS_PER_THREAD))
+        .max(1);
+    if workers == 1 {
+        return items.into_iter().map(work).collect();
+    }
+    let per_worker = items.len().div_ceil(workers);
+    let mut runs: Vec<Vec<T>> = Vec::with_capacity(workers);
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        runs.push(items.by_ref().take(per_worker).collect());
+    }
+    let work = &work;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = runs
+            .into_iter()
+            .map(|run| scope.spawn(move || run.into_iter().map(work).collect::<Vec<R>>()))
+            .collect();
+        handles.into_iter().flat_map(join).collect()
+    })
+}
+
+/// A worker's answers; a worker's panic goes on in the caller, as it would on one thread.
+fn join<R>(handle: std::thread::ScopedJoinHandle<'_, R>) -> R {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 fn push_flag(flags: &mut Vec<&'static str>, f: &'static str) {

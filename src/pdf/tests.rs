@@ -29,7 +29,8 @@ fn pdf(pages: &[PageContent]) -> Vec<u8> {
 /// The text of an output PDF, read back with the same reader.
 fn text_of(pdf: &[u8]) -> String {
     let doc = Document::load_mem(pdf).expect("output re-opens");
-    let mut reader = text::TextReader::new(&doc, 1 << 24, 1 << 28);
+    let budget = std::sync::atomic::AtomicUsize::new(1 << 28);
+    let mut reader = text::TextReader::new(&doc, 1 << 24, &budget);
     doc.get_pages()
         .values()
         .map(|id| fold_for_match(&reader.page_text(*id).unwrap()))
@@ -311,7 +312,7 @@ fn manifest_has_the_documented_shape() {
     });
     let outcome = run(&batch.bytes, DocumentKind::Releve).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let manifest = output::write_outcome(&outcome, dir.path()).unwrap();
+    let manifest = output::write_outcome(&outcome, dir.path(), 2).unwrap();
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
     assert_eq!(json["pages"], outcome.pages);
@@ -342,7 +343,7 @@ proptest::proptest! {
     /// identifies it across uploads; its objects are numbered in page order.
     #[test]
     fn the_same_batch_always_splits_into_the_same_bytes(
-        students in 1usize..12,
+        students in 1usize..80,
         seed in proptest::prelude::any::<u64>(),
         max_pages in 1usize..4,
         cover_page in proptest::prelude::any::<bool>(),
@@ -361,8 +362,9 @@ proptest::proptest! {
             bold_font_and_logo: true,
             ..BatchSpec::default()
         });
-        let first = run(&batch.bytes, kind).unwrap();
-        let second = run(&batch.bytes, kind).unwrap();
+        // Once on one thread, once on several: the thread count must not show in the bytes.
+        let first = split(&batch.bytes, &SplitConfig { threads: 1, ..cfg(kind) }, &mut |_, _| {}).unwrap();
+        let second = split(&batch.bytes, &SplitConfig { threads: 3, ..cfg(kind) }, &mut |_, _| {}).unwrap();
         proptest::prop_assert_eq!(first.documents.len(), batch.students.len());
         for (a, b) in first.documents.iter().zip(&second.documents) {
             proptest::prop_assert_eq!(&a.student, &b.student);

@@ -3,6 +3,7 @@
 //! dictionary's address, which is stable while the document lives).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lopdf::{Dictionary, Document, Encoding, Object, ObjectId};
 
@@ -13,16 +14,19 @@ pub struct TextReader<'a> {
     doc: &'a Document,
     decoders: HashMap<*const Dictionary, Option<Encoding<'a>>>,
     max_stream: usize,
-    budget: usize,
+    budget: &'a AtomicUsize,
 }
 
 impl<'a> TextReader<'a> {
-    pub fn new(doc: &'a Document, max_stream: usize, total_budget: usize) -> Self {
+    /// A reader spending `budget`, the bytes of inflated content the document may still
+    /// produce; the readers of several threads share one, so the limit holds whatever the
+    /// thread count.
+    pub fn new(doc: &'a Document, max_stream: usize, budget: &'a AtomicUsize) -> Self {
         TextReader {
             doc,
             decoders: HashMap::new(),
             max_stream,
-            budget: total_budget,
+            budget,
         }
     }
 
@@ -37,9 +41,16 @@ impl<'a> TextReader<'a> {
                 }) => PdfError::TooComplexPdf("a content stream inflates beyond the limit".into()),
                 other => PdfError::CorruptPdf(format!("unreadable page content: {other}")),
             })?;
-        self.budget = self.budget.checked_sub(content.len()).ok_or_else(|| {
-            PdfError::TooComplexPdf("the document's content inflates beyond the limit".into())
-        })?;
+        let spent = self
+            .budget
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(content.len())
+            });
+        if spent.is_err() {
+            return Err(PdfError::TooComplexPdf(
+                "the document's content inflates beyond the limit".into(),
+            ));
+        }
         let fonts = self.doc.get_page_fonts(page_id).unwrap_or_default();
         let mut out = String::new();
         let mut current: Option<&'a Dictionary> = None;
