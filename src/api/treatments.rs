@@ -697,11 +697,7 @@ async fn confirm_identity(
                     details: serde_json::json!({ "treatment_id": t.id, "flags": d.flags() }),
                 },
             )?;
-            let (rows, _) =
-                repo::documents_page(conn, &t.id, Block::All, Window::new(None, Some(500))?)?;
-            rows.into_iter()
-                .find(|(r, _, _)| r.id == d.id)
-                .ok_or_else(|| ApiError::not_found("document"))
+            repo::document_view(conn, &t.id, &d.id)?.ok_or_else(|| ApiError::not_found("document"))
         })
         .await?;
     Ok(web::Json(TreatmentDocument::from_view(view)))

@@ -369,6 +369,24 @@ pub fn documents_page(
     let total = window.total_or(rows.len(), || {
         documents_of(treatment_id, block).count().get_result(conn)
     })?;
+    Ok((views_of(conn, rows)?, total))
+}
+
+/// One document of a treatment with its student's name and vault status.
+pub fn document_view(
+    conn: &mut DbConnection,
+    treatment_id: &str,
+    id: &str,
+) -> Result<Option<DocumentView>, ApiError> {
+    let row = document(conn, treatment_id, id)?;
+    Ok(views_of(conn, row.into_iter().collect())?.pop())
+}
+
+/// Documents with their students' names and vault statuses (two queries, whatever the count).
+fn views_of(
+    conn: &mut DbConnection,
+    rows: Vec<DocumentRow>,
+) -> Result<Vec<DocumentView>, ApiError> {
     let student_ids: Vec<String> = rows.iter().filter_map(|d| d.student_id.clone()).collect();
     let names: std::collections::HashMap<String, (String, String)> = students::table
         .filter(students::id.eq_any(&student_ids))
@@ -394,7 +412,7 @@ pub fn documents_page(
             (d, name, vault)
         })
         .collect();
-    Ok((views, total))
+    Ok(views)
 }
 
 /// The seed's three blocks: students, with an active vault, without one.

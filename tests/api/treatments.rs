@@ -513,3 +513,71 @@ async fn same_hashes_body(app: TestApp) {
         "a student's document hash changed between uploads"
     );
 }
+
+both_backends!(
+    confirm_identity_answers_a_document_past_the_first_500,
+    confirm_far_body
+);
+async fn confirm_far_body(app: TestApp) {
+    app.composantes(&["905"]).await;
+    let batch = fixture::batch(&BatchSpec {
+        students: 601,
+        seed: 11,
+        kind: passerelle::pdf::DocumentKind::Attestation,
+        cover_page: false,
+        ..BatchSpec::default()
+    });
+    // Documents are listed by student number: the 600th is the one the registry knows under
+    // another name, so it needs its identity confirmed.
+    let far = &batch.students[599];
+    let rows = batch
+        .students
+        .iter()
+        .map(|s| {
+            let name = if s.cod_etu == far.cod_etu {
+                "QUELQU'UN D'AUTRE"
+            } else {
+                &s.last_name
+            };
+            row(
+                &s.cod_etu,
+                name,
+                &s.first_name,
+                "905",
+                "L1INF",
+                CURRENT_YEAR,
+                "E",
+            )
+        })
+        .collect();
+    app.import(rows).await;
+    let manager = app.manager(&["905"]);
+    let r = upload(&app, &manager, batch.bytes, "attestation_reussite", "905").await;
+    let id = r.ok(202)["id"].as_str().unwrap().to_owned();
+    assert_eq!(wait_split(&app, &id).await["status"], "split");
+    let page = app
+        .get(
+            &format!("/treatments/{id}/documents?per_page=100&page=6"),
+            &manager,
+        )
+        .await;
+    let doc = page.ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["cod_etu"] == far.cod_etu.as_str())
+        .expect("the 600th document is on page 6")
+        .clone();
+    assert_eq!(doc["needs_identity_check"], true, "{doc}");
+    let doc_id = doc["id"].as_str().unwrap();
+    let c = app
+        .post(
+            &format!("/treatments/{id}/documents/{doc_id}/confirm-identity"),
+            &manager,
+            json!({}),
+        )
+        .await;
+    assert_eq!(c.ok(200)["id"], doc_id);
+    assert_eq!(c.body["needs_identity_check"], false);
+    assert_eq!(c.body["cod_etu"], far.cod_etu.as_str());
+}
