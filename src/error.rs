@@ -102,6 +102,10 @@ error_codes! {
     AttestationContinuation = (UNPROCESSABLE_ENTITY, "attestation_continuation", "Attestation page without a student"),
     /// The PDF is too complex to process safely (nesting, sizes, page count).
     TooComplexPdf = (UNPROCESSABLE_ENTITY, "too_complex_pdf", "PDF too complex"),
+    /// The pages are of another kind than the one declared (`declared`, `found`).
+    DocumentKindMismatch = (UNPROCESSABLE_ENTITY, "document_kind_mismatch", "The pages are of another kind of document"),
+    /// The pages are printed for another academic year than the one declared (`declared`, `found`).
+    AcademicYearMismatch = (UNPROCESSABLE_ENTITY, "academic_year_mismatch", "The pages are of another academic year"),
     // Grade transfers: the maquette, the grade source, ScoDoc.
     /// The maquette part is not an Apogée maquette (it does not start with XX-APO_TITRES-XX).
     NotAMaquette = (UNPROCESSABLE_ENTITY, "not_a_maquette", "Not an Apogée maquette"),
@@ -429,9 +433,20 @@ impl From<crate::pdf::PdfError> for ApiError {
             P::NoStudentFound => ErrorCode::NoStudentFound,
             P::AttestationContinuation { .. } => ErrorCode::AttestationContinuation,
             P::TooComplexPdf(_) => ErrorCode::TooComplexPdf,
+            P::DocumentKindMismatch { .. } => ErrorCode::DocumentKindMismatch,
+            P::AcademicYearMismatch { .. } => ErrorCode::AcademicYearMismatch,
         };
         debug_assert_eq!(code.as_str(), error.code());
-        ApiError::new(code, error.to_string())
+        let problem = ApiError::new(code, error.to_string());
+        match error {
+            P::DocumentKindMismatch { declared, found } => problem
+                .with("declared", declared.document_type())
+                .with("found", found.document_type()),
+            P::AcademicYearMismatch { declared, found } => problem
+                .with("declared", format!("{declared}/{}", declared + 1))
+                .with("found", format!("{found}/{}", found + 1)),
+            _ => problem,
+        }
     }
 }
 

@@ -250,6 +250,7 @@ async fn upload_batch(
         DocumentType::ReleveNotes => crate::pdf::DocumentKind::Releve,
         DocumentType::AttestationReussite => crate::pdf::DocumentKind::Attestation,
     };
+    config.academic_year = Some(academic_year);
     let bytes = file.read().await?;
     let verdict = web::block(move || crate::pdf::validate(&bytes, &config)).await?;
     let id = uuid::Uuid::now_v7().to_string();

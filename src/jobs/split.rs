@@ -63,6 +63,7 @@ async fn split_treatment(state: &web::Data<AppState>, treatment_id: &str) -> Res
         Some(DocumentType::AttestationReussite) => DocumentKind::Attestation,
         _ => DocumentKind::Releve,
     };
+    config.academic_year = Some(treatment.academic_year);
     let store = state.store.clone();
     let db = state.db.clone();
     let blob = treatment.file_sha256.clone();

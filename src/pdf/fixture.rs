@@ -90,6 +90,11 @@ pub struct PdfOptions {
     pub encrypt_marker: bool,
     /// See [`BatchSpec::bold_font_and_logo`].
     pub bold_font_and_logo: bool,
+    /// Rewrite signs, as a PDF library saving the file again would leave them: a second
+    /// trailer /ID element different from the first, a cross-reference stream, object streams.
+    pub changed_file_id: bool,
+    pub xref_stream: bool,
+    pub object_streams: bool,
 }
 
 impl Default for PdfOptions {
@@ -102,6 +107,9 @@ impl Default for PdfOptions {
             modification_date: None,
             encrypt_marker: false,
             bold_font_and_logo: false,
+            changed_file_id: false,
+            xref_stream: false,
+            object_streams: false,
         }
     }
 }
@@ -410,8 +418,28 @@ pub fn write_pdf(pages: &[PageContent], options: &PdfOptions) -> Vec<u8> {
             ]),
         );
     }
+    if !options.encrypt_marker {
+        // As a first write does: both elements of the file identifier are the same.
+        let first = Object::String(vec![0x5a; 16], StringFormat::Hexadecimal);
+        let second = if options.changed_file_id {
+            Object::String(vec![0xa5; 16], StringFormat::Hexadecimal)
+        } else {
+            first.clone()
+        };
+        doc.trailer.set("ID", Object::Array(vec![first, second]));
+    }
+    // Oracle Reports writes a classic cross-reference table (lopdf's default is a stream).
+    doc.reference_table.cross_reference_type = if options.xref_stream {
+        lopdf::xref::XrefType::CrossReferenceStream
+    } else {
+        lopdf::xref::XrefType::CrossReferenceTable
+    };
+    let save = lopdf::SaveOptions::builder()
+        .use_object_streams(options.object_streams)
+        .use_xref_streams(options.xref_stream || options.object_streams)
+        .build();
     let mut bytes = Vec::new();
-    doc.save_to(&mut bytes)
+    doc.save_with_options(&mut bytes, save)
         .expect("writing to memory cannot fail");
     bytes
 }

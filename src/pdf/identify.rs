@@ -4,6 +4,7 @@
 //! next to a label never counts; two different labelled numbers on one page are reported, not
 //! guessed between.
 
+use super::DocumentKind;
 use crate::domain::text::fold;
 
 /// Lower case, accents removed, every character but letters, digits, `°` and `:` turned into
@@ -206,5 +207,79 @@ mod tests {
         assert_eq!(i.ine.as_deref(), Some("1234567890A"));
         assert_eq!(id("Discipline : maths").ine, None);
         assert_eq!(id("INE : 123").ine, None);
+    }
+}
+
+/// What an edition's pages say of themselves: which kind of document, and which academic year
+/// (its first year: "2025/2026" is 2025), when the text names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EditionFacts {
+    pub kind: Option<DocumentKind>,
+    pub academic_year: Option<i32>,
+}
+
+/// Titles of each kind, on folded text.
+const KIND_MARKERS: [(&str, DocumentKind); 4] = [
+    ("releve de notes", DocumentKind::Releve),
+    ("releve des notes", DocumentKind::Releve),
+    ("attestation de reussite", DocumentKind::Attestation),
+    ("attestation de succes", DocumentKind::Attestation),
+];
+
+/// Reads the kind (the title found first) and the academic year (the first two consecutive
+/// years, "2025/2026" or "2025-2026") from folded page text.
+pub fn edition_facts(folded: &str) -> EditionFacts {
+    let kind = KIND_MARKERS
+        .iter()
+        .filter_map(|(marker, kind)| folded.find(marker).map(|at| (at, *kind)))
+        .min_by_key(|(at, _)| *at)
+        .map(|(_, kind)| kind);
+    let year = |token: &str| -> Option<i32> {
+        (token.len() == 4 && token.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| token.parse().ok())
+            .flatten()
+            .filter(|y| (1990..=2100).contains(y))
+    };
+    let tokens: Vec<&str> = folded.split(' ').collect();
+    let academic_year = tokens.windows(2).find_map(|pair| {
+        let (first, second) = (year(pair[0])?, year(pair[1])?);
+        (second == first + 1).then_some(first)
+    });
+    EditionFacts {
+        kind,
+        academic_year,
+    }
+}
+
+#[cfg(test)]
+mod edition_tests {
+    use super::*;
+
+    fn facts(text: &str) -> EditionFacts {
+        edition_facts(&fold_for_match(text))
+    }
+
+    #[test]
+    fn kind_and_year_are_read_from_the_titles() {
+        let releve = facts(
+            "UNIVERSITÉ X\nRELEVÉ DE NOTES ET RÉSULTATS\nSession 1 — Année universitaire 2025/2026\nN° Etudiant : 21900001",
+        );
+        assert_eq!(releve.kind, Some(DocumentKind::Releve));
+        assert_eq!(releve.academic_year, Some(2025));
+        let attestation = facts(
+            "ATTESTATION DE RÉUSSITE\nN° étudiant : 21900001\nSession 1 de l'année universitaire 2023-2024\nFait le 10 juillet 2024",
+        );
+        assert_eq!(attestation.kind, Some(DocumentKind::Attestation));
+        assert_eq!(attestation.academic_year, Some(2023));
+    }
+
+    #[test]
+    fn numbers_that_are_not_two_following_years_are_not_a_year() {
+        // A student number, a date, two years that do not follow each other.
+        let f = facts("N° Etudiant : 20252026 le 10 juillet 2026 notes 2025 2027");
+        assert_eq!(f, EditionFacts::default());
+        // The title met first decides.
+        let first = facts("attestation de réussite (voir le relevé de notes joint)");
+        assert_eq!(first.kind, Some(DocumentKind::Attestation));
     }
 }

@@ -16,7 +16,7 @@ mod validate;
 
 use serde::{Deserialize, Serialize};
 
-pub use identify::{Identification, identify_page};
+pub use identify::{EditionFacts, Identification, edition_facts, identify_page};
 pub use split::split;
 pub use validate::validate;
 
@@ -28,6 +28,59 @@ pub enum DocumentKind {
     #[default]
     Releve,
     Attestation,
+}
+
+impl DocumentKind {
+    /// The API's `document_type` of this kind.
+    pub fn document_type(self) -> &'static str {
+        match self {
+            DocumentKind::Releve => "releve_notes",
+            DocumentKind::Attestation => "attestation_reussite",
+        }
+    }
+}
+
+impl std::fmt::Display for DocumentKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DocumentKind::Releve => "relevés de notes",
+            DocumentKind::Attestation => "attestations de réussite",
+        })
+    }
+}
+
+/// The structural signs of a rewrite after Apogée that validation refuses (`modified_pdf`).
+/// Each is on by default; a site whose Apogée editions carry one turns that sign off.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApogeeProfile {
+    /// More than one end-of-file section: an incremental update appended after the edition
+    /// (a linearized file's two sections are allowed).
+    pub refuse_incremental_updates: bool,
+    /// A trailer `/ID` whose second element differs from the first: a tool rewrote the file
+    /// after it was first written (the first element never changes, the second does).
+    pub refuse_changed_file_id: bool,
+    /// A cross-reference stream: Oracle Reports writes a classic cross-reference table.
+    pub refuse_xref_streams: bool,
+    /// Object streams: Oracle Reports writes every object on its own.
+    pub refuse_object_streams: bool,
+    /// An `/Info` ModDate later than CreationDate by more than `moddate_tolerance_secs`.
+    pub refuse_late_moddate: bool,
+    /// Seconds a ModDate may follow CreationDate (the time an edition takes to write).
+    pub moddate_tolerance_secs: u64,
+}
+
+impl Default for ApogeeProfile {
+    fn default() -> Self {
+        ApogeeProfile {
+            refuse_incremental_updates: true,
+            refuse_changed_file_id: true,
+            refuse_xref_streams: true,
+            refuse_object_streams: true,
+            refuse_late_moddate: true,
+            moddate_tolerance_secs: 300,
+        }
+    }
 }
 
 /// Everything the split can be told. Plain data, embedded in passerelle's configuration.
@@ -54,6 +107,12 @@ pub struct SplitConfig {
     pub title_template: String,
     /// Tools whose name in Producer/Creator means the file was rewritten after Apogée.
     pub rewriting_tools: Vec<String>,
+    /// The structural signs of a rewrite that validation refuses.
+    pub apogee_profile: ApogeeProfile,
+    /// The academic year the uploader declared (set per upload, never configured): validation
+    /// refuses pages printed for another year.
+    #[serde(skip)]
+    pub academic_year: Option<i32>,
     /// Threads that read pages and build documents; 0 means one per core. The output is the
     /// same bytes whatever the count.
     pub threads: usize,
@@ -111,6 +170,8 @@ impl Default for SplitConfig {
                 "preview".into(),
                 "quartz".into(),
             ],
+            apogee_profile: ApogeeProfile::default(),
+            academic_year: None,
             threads: 0,
         }
     }
@@ -143,6 +204,17 @@ pub enum PdfError {
     AttestationContinuation { page: u32 },
     #[error("the PDF is too complex to process safely: {0}")]
     TooComplexPdf(String),
+    #[error("declared as {declared}, but the pages are {found}")]
+    DocumentKindMismatch {
+        declared: DocumentKind,
+        found: DocumentKind,
+    },
+    #[error(
+        "declared for academic year {declared}/{}, but the pages are of {found}/{}",
+        declared + 1,
+        found + 1
+    )]
+    AcademicYearMismatch { declared: i32, found: i32 },
 }
 
 impl PdfError {
@@ -159,6 +231,8 @@ impl PdfError {
             PdfError::NoStudentFound => "no_student_found",
             PdfError::AttestationContinuation { .. } => "attestation_continuation",
             PdfError::TooComplexPdf(_) => "too_complex_pdf",
+            PdfError::DocumentKindMismatch { .. } => "document_kind_mismatch",
+            PdfError::AcademicYearMismatch { .. } => "academic_year_mismatch",
         }
     }
 }

@@ -378,3 +378,132 @@ proptest::proptest! {
         proptest::prop_assert_eq!(first.manifest(), second.manifest());
     }
 }
+
+/// A two-student relevé batch written with these options.
+fn releve_with(options: PdfOptions) -> Vec<u8> {
+    let batch = fixture::batch(&BatchSpec {
+        students: 2,
+        ..BatchSpec::default()
+    });
+    let pages: Vec<PageContent> = std::iter::once(PageContent::Lines(fixture::cover_page(2)))
+        .chain(
+            batch
+                .students
+                .iter()
+                .map(|s| PageContent::Lines(fixture::releve_page(s, 1, 1, 1))),
+        )
+        .collect();
+    fixture::write_pdf(&pages, &options)
+}
+
+#[test]
+fn each_rewrite_sign_of_the_profile_is_refused_and_can_be_turned_off() {
+    let c = cfg(DocumentKind::Releve);
+    let clean = releve_with(PdfOptions::default());
+    assert!(
+        validate(&clean, &c).is_ok(),
+        "a first write passes every sign"
+    );
+    let modified = |bytes: &[u8], c: &SplitConfig| match validate(bytes, c) {
+        Err(PdfError::ModifiedPdf(why)) => why,
+        other => panic!("expected modified_pdf, got {other:?}"),
+    };
+    let off = |change: fn(&mut ApogeeProfile)| {
+        let mut c = cfg(DocumentKind::Releve);
+        change(&mut c.apogee_profile);
+        c
+    };
+
+    let changed_id = releve_with(PdfOptions {
+        changed_file_id: true,
+        ..PdfOptions::default()
+    });
+    assert!(modified(&changed_id, &c).contains("/ID"));
+    assert!(validate(&changed_id, &off(|p| p.refuse_changed_file_id = false)).is_ok());
+
+    let xref_stream = releve_with(PdfOptions {
+        xref_stream: true,
+        ..PdfOptions::default()
+    });
+    assert!(modified(&xref_stream, &c).contains("cross-reference stream"));
+    assert!(validate(&xref_stream, &off(|p| p.refuse_xref_streams = false)).is_ok());
+
+    // Object streams come with a cross-reference stream (PDF 1.5): that sign is turned off to
+    // see this one.
+    let object_streams = releve_with(PdfOptions {
+        object_streams: true,
+        ..PdfOptions::default()
+    });
+    let streams_allowed = off(|p| p.refuse_xref_streams = false);
+    assert!(modified(&object_streams, &streams_allowed).contains("object streams"));
+    let mut both_off = streams_allowed.clone();
+    both_off.apogee_profile.refuse_object_streams = false;
+    assert!(validate(&object_streams, &both_off).is_ok());
+
+    let late = releve_with(PdfOptions {
+        modification_date: Some("D:20250701094500+02'00'".into()),
+        ..PdfOptions::default()
+    });
+    assert!(modified(&late, &c).contains("modification date"));
+    assert!(validate(&late, &off(|p| p.moddate_tolerance_secs = 3600)).is_ok());
+    assert!(validate(&late, &off(|p| p.refuse_late_moddate = false)).is_ok());
+
+    let updated = fixture::append_incremental_update(&clean);
+    assert!(modified(&updated, &c).contains("incremental update"));
+    let lenient = off(|p| p.refuse_incremental_updates = false);
+    assert!(
+        !matches!(validate(&updated, &lenient), Err(PdfError::ModifiedPdf(why)) if why.contains("incremental")),
+        "the sign is off"
+    );
+}
+
+#[test]
+fn the_declared_kind_and_year_must_be_what_the_pages_say() {
+    let releve = fixture::batch(&BatchSpec {
+        students: 3,
+        ..BatchSpec::default()
+    });
+    let attestation = fixture::batch(&BatchSpec {
+        students: 3,
+        kind: DocumentKind::Attestation,
+        cover_page: false,
+        ..BatchSpec::default()
+    });
+    assert_eq!(
+        validate(&releve.bytes, &cfg(DocumentKind::Attestation)).unwrap_err(),
+        PdfError::DocumentKindMismatch {
+            declared: DocumentKind::Attestation,
+            found: DocumentKind::Releve
+        }
+    );
+    assert_eq!(
+        validate(&attestation.bytes, &cfg(DocumentKind::Releve)).unwrap_err(),
+        PdfError::DocumentKindMismatch {
+            declared: DocumentKind::Releve,
+            found: DocumentKind::Attestation
+        }
+    );
+    let year = |y| SplitConfig {
+        academic_year: Some(y),
+        ..cfg(DocumentKind::Releve)
+    };
+    // The fixtures print "Année universitaire 2025/2026".
+    assert!(validate(&releve.bytes, &year(2025)).is_ok());
+    let refused = validate(&releve.bytes, &year(2023)).unwrap_err();
+    assert_eq!(
+        refused,
+        PdfError::AcademicYearMismatch {
+            declared: 2023,
+            found: 2025
+        }
+    );
+    assert_eq!(refused.code(), "academic_year_mismatch");
+    assert!(refused.to_string().contains("2025/2026"), "{refused}");
+    // The split refuses what validation refuses.
+    assert_eq!(
+        split(&releve.bytes, &year(2023), &mut |_, _| {})
+            .unwrap_err()
+            .code(),
+        "academic_year_mismatch"
+    );
+}

@@ -10,8 +10,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use lopdf::{Document, LoadOptions, Object};
 
-use super::identify::fold_for_match;
-use super::{PdfError, SplitConfig, ValidatedPdf};
+use super::identify::{edition_facts, fold_for_match};
+use super::text::TextReader;
+use super::{ApogeeProfile, PdfError, SplitConfig, ValidatedPdf};
 
 /// Checks a batch without splitting it.
 pub fn validate(bytes: &[u8], cfg: &SplitConfig) -> Result<ValidatedPdf, PdfError> {
@@ -83,13 +84,7 @@ pub(super) fn load(bytes: &[u8], cfg: &SplitConfig) -> Result<(Document, Validat
             "the cross-reference table is broken".into(),
         ));
     }
-    let eofs = count(bytes, b"%%EOF");
-    let linearized = contains(head, b"/Linearized");
-    if eofs > 1 && !(linearized && eofs == 2) {
-        return Err(PdfError::ModifiedPdf(
-            "an incremental update was appended after the edition".into(),
-        ));
-    }
+    structural_signs(bytes, &doc, &cfg.apogee_profile)?;
     let producer = info_string(&doc, b"Producer");
     let creator = info_string(&doc, b"Creator");
     let matches_any = |value: &Option<String>, list: &[String]| {
@@ -120,10 +115,16 @@ pub(super) fn load(bytes: &[u8], cfg: &SplitConfig) -> Result<(Document, Validat
             )));
         }
     }
-    if let (Some(created), Some(modified)) = (
-        info_date(&doc, b"CreationDate"),
-        info_date(&doc, b"ModDate"),
-    ) && modified - created > chrono::Duration::minutes(5)
+    let tolerance = cfg
+        .apogee_profile
+        .moddate_tolerance_secs
+        .min(i64::MAX as u64) as i64;
+    if cfg.apogee_profile.refuse_late_moddate
+        && let (Some(created), Some(modified)) = (
+            info_date(&doc, b"CreationDate"),
+            info_date(&doc, b"ModDate"),
+        )
+        && modified - created > chrono::Duration::seconds(tolerance)
     {
         return Err(PdfError::ModifiedPdf(
             "its modification date is later than its creation".into(),
@@ -145,6 +146,7 @@ pub(super) fn load(bytes: &[u8], cfg: &SplitConfig) -> Result<(Document, Validat
             cfg.max_pages
         )));
     }
+    declared_facts(&doc, cfg)?;
     Ok((
         doc,
         ValidatedPdf {
@@ -153,6 +155,64 @@ pub(super) fn load(bytes: &[u8], cfg: &SplitConfig) -> Result<(Document, Validat
             creator,
         },
     ))
+}
+
+/// The rewrite signs of the profile that the file's structure shows.
+fn structural_signs(bytes: &[u8], doc: &Document, profile: &ApogeeProfile) -> Result<(), PdfError> {
+    let modified = |why: &str| Err(PdfError::ModifiedPdf(why.into()));
+    let eofs = count(bytes, b"%%EOF");
+    let linearized = contains(&bytes[..bytes.len().min(1024)], b"/Linearized");
+    if profile.refuse_incremental_updates && eofs > 1 && !(linearized && eofs == 2) {
+        return modified("an incremental update was appended after the edition");
+    }
+    if profile.refuse_changed_file_id
+        && let Ok(Object::Array(ids)) = doc.trailer.get(b"ID")
+        && let [Object::String(first, _), Object::String(second, _)] = ids.as_slice()
+        && first != second
+    {
+        return modified("its file identifier changed after it was first written (trailer /ID)");
+    }
+    // Name tokens, so a stream's compressed bytes cannot look like them by chance.
+    if profile.refuse_xref_streams && contains(bytes, b"/XRef") {
+        return modified("it has a cross-reference stream, which Apogée's editions do not have");
+    }
+    if profile.refuse_object_streams && contains(bytes, b"/ObjStm") {
+        return modified("it has object streams, which Apogée's editions do not have");
+    }
+    Ok(())
+}
+
+/// Pages read for the kind and the year: the cover page and the first students'.
+const FACT_PAGES: usize = 4;
+
+/// The kind and academic year the first pages print, against what the uploader declared.
+/// Pages that name neither are not refused (an edition's wording can differ).
+fn declared_facts(doc: &Document, cfg: &SplitConfig) -> Result<(), PdfError> {
+    let budget = std::sync::atomic::AtomicUsize::new(cfg.max_total_inflated_bytes);
+    let mut reader = TextReader::new(doc, cfg.max_stream_bytes, &budget);
+    let mut text = String::new();
+    for id in doc.get_pages().values().take(FACT_PAGES) {
+        // An unreadable page is the split's to report, with its page number.
+        if let Ok(page) = reader.page_text(*id) {
+            text.push_str(&fold_for_match(&page));
+            text.push(' ');
+        }
+    }
+    let facts = edition_facts(&text);
+    if let Some(found) = facts.kind
+        && found != cfg.kind
+    {
+        return Err(PdfError::DocumentKindMismatch {
+            declared: cfg.kind,
+            found,
+        });
+    }
+    if let (Some(declared), Some(found)) = (cfg.academic_year, facts.academic_year)
+        && declared != found
+    {
+        return Err(PdfError::AcademicYearMismatch { declared, found });
+    }
+    Ok(())
 }
 
 /// A text entry of the Info dictionary, decoded (UTF-16 with BOM, or PDFDocEncoding ≈ Latin-1).

@@ -206,6 +206,11 @@ async fn every_error_code_is_produced() {
             }),
             "releve_notes",
         ),
+        (
+            ErrorCode::DocumentKindMismatch,
+            good.clone(),
+            "attestation_reussite",
+        ),
     ];
     for (code, bytes, kind) in pdf_cases {
         produced.push((
@@ -213,6 +218,24 @@ async fn every_error_code_is_produced() {
             crate::treatments::upload(&app, &admin, bytes, kind, "905").await,
         ));
     }
+    let other_year = reqwest::multipart::Form::new()
+        .text("document_type", "releve_notes")
+        .text("academic_year", "2019")
+        .text("composante", "905")
+        .text("label", "Relevés")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(good.clone()).file_name("releves.pdf"),
+        );
+    produced.push((
+        ErrorCode::AcademicYearMismatch,
+        app.send(
+            app.request(Method::POST, "/uploads")
+                .bearer_auth(&admin)
+                .multipart(other_year),
+        )
+        .await,
+    ));
     // Refusals found while splitting are reported on the treatment.
     let split_cases: Vec<(ErrorCode, Vec<u8>, &str)> = vec![
         (

@@ -581,3 +581,80 @@ async fn confirm_far_body(app: TestApp) {
     assert_eq!(c.body["needs_identity_check"], false);
     assert_eq!(c.body["cod_etu"], far.cod_etu.as_str());
 }
+
+both_backends!(a_batch_is_what_it_declares_or_refused, declared_body);
+async fn declared_body(app: TestApp) {
+    app.composantes(&["905"]).await;
+    let batch = batch_with_students(&app, 3).await;
+    let manager = app.manager(&["905"]);
+    // A relevé declared as an attestation: refused, naming what the pages are.
+    let r = upload(
+        &app,
+        &manager,
+        batch.bytes.clone(),
+        "attestation_reussite",
+        "905",
+    )
+    .await;
+    let p = r.problem(422, "document_kind_mismatch");
+    assert_eq!(p["declared"], "attestation_reussite");
+    assert_eq!(p["found"], "releve_notes");
+    // A 2025/2026 relevé declared for 2023: refused, naming both years.
+    let form = reqwest::multipart::Form::new()
+        .text("document_type", "releve_notes")
+        .text("academic_year", "2023")
+        .text("composante", "905")
+        .text("label", "Relevés")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(batch.bytes.clone()).file_name("releves.pdf"),
+        );
+    let r = app
+        .send(
+            app.request(Method::POST, "/uploads")
+                .bearer_auth(&manager)
+                .multipart(form),
+        )
+        .await;
+    let p = r.problem(422, "academic_year_mismatch");
+    assert_eq!(p["declared"], "2023/2024");
+    assert_eq!(p["found"], "2025/2026");
+    // Rewritten by a PDF library after Apogée (Producer unchanged, new file identifier, as
+    // qpdf/pikepdf leave it): refused.
+    let pages: Vec<fixture::PageContent> = batch
+        .students
+        .iter()
+        .map(|s| fixture::PageContent::Lines(fixture::releve_page(s, 1, 1, 3)))
+        .collect();
+    let rewritten = fixture::write_pdf(
+        &pages,
+        &fixture::PdfOptions {
+            changed_file_id: true,
+            ..Default::default()
+        },
+    );
+    let r = upload(&app, &manager, rewritten, "releve_notes", "905").await;
+    r.problem(422, "modified_pdf");
+    // Every refusal is registered as a failed treatment with its reason; nothing was split.
+    let list = app.get("/treatments?per_page=100", &manager).await;
+    let codes: Vec<&str> = list.ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            assert_eq!(t["status"], "split_failed", "{t}");
+            t["rejection"]["code"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(codes.len(), 3, "{codes:?}");
+    for code in [
+        "document_kind_mismatch",
+        "academic_year_mismatch",
+        "modified_pdf",
+    ] {
+        assert!(codes.contains(&code), "{code} in {codes:?}");
+    }
+    // The same batch declared rightly is accepted.
+    let r = upload(&app, &manager, batch.bytes, "releve_notes", "905").await;
+    r.ok(202);
+}
