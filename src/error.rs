@@ -117,6 +117,14 @@ error_codes! {
     InvalidGradeSource = (UNPROCESSABLE_ENTITY, "invalid_grade_source", "Invalid grade source"),
     /// ScoDoc's zip holds maquettes, none of the maquette's étape (`found` lists theirs).
     NoMatchingMaquette = (UNPROCESSABLE_ENTITY, "no_matching_maquette", "No maquette of this étape in the source"),
+    /// A student row of the maquette does not have the cells XX-APO_COLONNES-XX declares (`line`,
+    /// `cells`, `expected`); `truncated` when it is the cut last row, accepted only with
+    /// `accept_truncated_last_row`.
+    MaquetteMalformed = (UNPROCESSABLE_ENTITY, "maquette_malformed", "Maquette rows do not match their columns"),
+    /// The source is for another étape than the maquette (`maquette`, `source`).
+    EtapeMismatch = (UNPROCESSABLE_ENTITY, "etape_mismatch", "The source is for another étape"),
+    /// The source is for another academic year than the maquette (`maquette`, `source`).
+    YearMismatch = (UNPROCESSABLE_ENTITY, "year_mismatch", "The source is for another year"),
     /// ScoDoc cannot be reached, timed out or failed.
     ScodocUnavailable = (BAD_GATEWAY, "scodoc_unavailable", "ScoDoc unavailable"),
     /// ScoDoc refused passerelle's credentials (check `grades.scodoc.<dept>`).
@@ -457,11 +465,23 @@ impl From<crate::apogee::maquette::MaquetteError> for ApiError {
             K::Invalid => ErrorCode::InvalidMaquette,
             K::NotAMaquette => ErrorCode::NotAMaquette,
             K::Encoding => ErrorCode::UnsupportedEncoding,
+            K::Malformed { .. } => ErrorCode::MaquetteMalformed,
         };
         debug_assert_eq!(code.as_str(), error.code());
-        ApiError::new(code, error.to_string())
+        let problem = ApiError::new(code, error.to_string())
             .with("section", &error.section)
-            .with("line", error.line)
+            .with("line", error.line);
+        match error.kind {
+            K::Malformed {
+                cells,
+                expected,
+                truncated,
+            } => problem
+                .with("cells", cells)
+                .with("expected", expected)
+                .with("truncated", truncated),
+            _ => problem,
+        }
     }
 }
 
@@ -490,6 +510,21 @@ impl From<crate::apogee::FillCommandError> for ApiError {
                 let found = found.clone();
                 ApiError::new(ErrorCode::NoMatchingMaquette, error.to_string()).with("found", found)
             }
+            F::EtapeMismatch {
+                ref maquette,
+                ref in_source,
+            } => {
+                let (maquette, source) = (maquette.clone(), in_source.clone());
+                ApiError::new(ErrorCode::EtapeMismatch, error.to_string())
+                    .with("maquette", maquette)
+                    .with("source", source)
+            }
+            F::YearMismatch {
+                maquette,
+                in_source,
+            } => ApiError::new(ErrorCode::YearMismatch, error.to_string())
+                .with("maquette", maquette)
+                .with("source", in_source),
         }
     }
 }

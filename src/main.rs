@@ -145,6 +145,9 @@ enum GradesCommand {
         /// Print the report as JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Accept a maquette whose last row is cut short (left as read, named in the report).
+        #[arg(long)]
+        accept_truncated_last_row: bool,
     },
 }
 
@@ -351,8 +354,15 @@ fn run(command: Command, mut config: Config) -> Result<ExitCode, Box<dyn std::er
                     source,
                     out,
                     json,
+                    accept_truncated_last_row,
                 },
-        } => return grades_fill(&config, &maquette, &source, &out, json),
+        } => {
+            let options = passerelle::apogee::fill::FillOptions {
+                accept_truncated_last_row,
+                ..config.grades.fill.clone()
+            };
+            return grades_fill(&maquette, &source, &out, json, &options);
+        }
         Command::Sync {
             command: SyncCommand::Vaults,
         } => {
@@ -429,18 +439,18 @@ fn split(
 }
 
 fn grades_fill(
-    config: &Config,
     maquette: &std::path::Path,
     source: &std::path::Path,
     out: &std::path::Path,
     json: bool,
+    options: &passerelle::apogee::fill::FillOptions,
 ) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let maquette = std::fs::read(maquette)?;
     let source = std::fs::read(source)?;
     match passerelle::apogee::transfer(
         &maquette,
         passerelle::apogee::TransferSource::File(&source),
-        &config.grades.fill,
+        options,
     ) {
         Ok((bytes, report)) => {
             std::fs::write(out, &bytes)?;

@@ -16,7 +16,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::upload;
-use crate::apogee::maquette::Maquette;
+use crate::apogee::fill::FillOptions;
+use crate::apogee::maquette::{Maquette, ParseOptions};
 use crate::apogee::{FillReport, TransferSource};
 use crate::auth::{DataScope, Permission, Principal};
 use crate::db::audit::{self, AuditEvent};
@@ -139,6 +140,10 @@ pub struct GradeTransferForm {
     scodoc_semester: Option<i64>,
     /// COD_CMP of the composante the étape belongs to (one the caller manages).
     composante: String,
+    /// `true` to accept a maquette whose last row is cut short (fewer cells than declared, no
+    /// final line ending): that row is left as read, not filled, and the report names it.
+    /// Without it such a maquette is refused (`maquette_malformed`, `truncated: true`).
+    accept_truncated_last_row: Option<bool>,
 }
 
 fn field_error(field: &str, code: &str, message: impl Into<String>) -> ApiError {
@@ -173,7 +178,9 @@ fn safe_file_name(name: &str, fallback: &str) -> String {
 /// Fills (or checks) a maquette from a grade file or from ScoDoc and keeps the result. Answers
 /// 201 with the report; the filled file is at `…/file`. A maquette or source passerelle
 /// cannot read answers its problem code (`not_a_maquette`, `unsupported_encoding`,
-/// `invalid_maquette` with `section` and `line`, `invalid_grade_source` with `problems`…).
+/// `invalid_maquette` with `section` and `line`, `maquette_malformed` with `line`, `cells` and
+/// `expected`, `invalid_grade_source` with `problems`…); a source of another étape or year is
+/// refused (`etape_mismatch`, `year_mismatch`, with `maquette` and `source`).
 #[utoipa::path(
     tag = "grades",
     request_body(content = GradeTransferForm, content_type = "multipart/form-data"),
@@ -221,6 +228,17 @@ async fn create(
         .ok_or_else(|| upload::missing("maquette"))?;
     let source_file = files.remove("source");
     let department = text("scodoc_department");
+    let accept_truncated_last_row = match text("accept_truncated_last_row").as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            return Err(field_error(
+                "accept_truncated_last_row",
+                "boolean",
+                "true or false",
+            ));
+        }
+    };
     let semester = text("scodoc_semester")
         .map(|s| {
             s.parse::<i64>()
@@ -264,8 +282,11 @@ async fn create(
     // rights).
     let (etape, etape_version, year, maquette_name, students) = {
         let bytes = maquette_bytes.clone();
+        let options = ParseOptions {
+            accept_truncated_last_row,
+        };
         web::block(move || {
-            Maquette::parse(&bytes).map(|m| {
+            Maquette::parse_with(&bytes, options).map(|m| {
                 (
                     m.etape().to_owned(),
                     m.etape_version().to_owned(),
@@ -300,7 +321,10 @@ async fn create(
         }
     }
 
-    let options = state.config.grades.fill.clone();
+    let options = FillOptions {
+        accept_truncated_last_row,
+        ..state.config.grades.fill.clone()
+    };
     let (source_bytes, pulled, department_key) = match (&source_file, &department) {
         (Some(f), _) => (Some(f.read().await?), None, None),
         (None, Some(name)) => {
@@ -642,8 +666,9 @@ async fn diff(
     let row = load(&state, scope, id.into_inner()).await?;
     let store = state.store.clone();
     let diff = web::block(move || -> Result<_, ApiError> {
-        let before = Maquette::parse(&store.get(&row.maquette_sha256)?)?;
-        let after = Maquette::parse(&store.get(&row.output_sha256)?)?;
+        // Stored files were accepted once (a cut last row only when the caller said so).
+        let before = Maquette::parse_kept(&store.get(&row.maquette_sha256)?)?;
+        let after = Maquette::parse_kept(&store.get(&row.output_sha256)?)?;
         Ok(crate::apogee::diff::diff_maquettes(&before, &after))
     })
     .await??;

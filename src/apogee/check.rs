@@ -10,9 +10,10 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::fill::{FillOptions, apogee_result_code, note_in_range};
-use super::grades::{DuplicateKey, GradeSource, SourceKind};
-use super::maquette::{Maquette, ResultType};
+use super::diff::MaquetteDiff;
+use super::fill::{FillOptions, apogee_result_code, note_in_range, withdrawn_code};
+use super::grades::{DuplicateKey, GradeSource, SourceKind, parse_note};
+use super::maquette::{Maquette, ResultType, TruncatedRow};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MaquetteSummary {
@@ -83,6 +84,38 @@ pub struct UnmappedCode {
     pub code: String,
 }
 
+/// A note already in the maquette replaced by a lower one (a repeating student's 15,00 by 9,50):
+/// the seed asks to check such a student by hand.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LoweredNote {
+    pub nip: String,
+    pub element: String,
+    /// `apoL_c0005`…
+    pub column_id: String,
+    /// As written in the maquette Apogée exported, and in the file to import.
+    pub before: String,
+    pub after: String,
+}
+
+/// The notes of `diff` that went down (both cells numbers, the new one lower).
+pub fn lowered_notes(diff: &MaquetteDiff) -> Vec<LoweredNote> {
+    diff.changes
+        .iter()
+        .filter(|c| c.result_type == ResultType::Note.letter())
+        .filter(|c| match (parse_note(&c.before), parse_note(&c.after)) {
+            (Some(before), Some(after)) => after < before,
+            _ => false,
+        })
+        .map(|c| LoweredNote {
+            nip: c.nip.clone(),
+            element: c.element_code.clone(),
+            column_id: c.column_id.clone(),
+            before: c.before.clone(),
+            after: c.after.clone(),
+        })
+        .collect()
+}
+
 /// Everything that differs between what the maquette expects and what the source gives.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CheckReport {
@@ -102,6 +135,13 @@ pub struct CheckReport {
     pub notes_out_of_range: Vec<NoteOutOfRange>,
     /// Result codes with no Apogée equivalent (configure `FillOptions::result_codes`).
     pub unmapped_result_codes: Vec<UnmappedCode>,
+    /// The source gives no value for any (student, element) of this maquette: nothing to
+    /// import (a header-only file, the unfilled maquette given back as the source…).
+    pub no_grades_for_maquette: bool,
+    /// The maquette's last row, cut short, which the caller accepted: left as read.
+    pub truncated_last_row: Option<TruncatedRow>,
+    /// Notes of the maquette replaced by lower ones (filled in once the file is known).
+    pub lowered_notes: Vec<LoweredNote>,
     pub warnings: Vec<String>,
 }
 
@@ -118,6 +158,9 @@ impl CheckReport {
             + usize::from(self.etape_mismatch.is_some())
             + self.notes_out_of_range.len()
             + self.unmapped_result_codes.len()
+            + usize::from(self.no_grades_for_maquette)
+            + usize::from(self.truncated_last_row.is_some())
+            + self.lowered_notes.len()
     }
 
     pub fn is_clean(&self) -> bool {
@@ -166,6 +209,19 @@ impl CheckReport {
                 t,
                 "- Étape différente : maquette {}, source {}",
                 e.maquette, e.source
+            );
+        }
+        if self.no_grades_for_maquette {
+            let _ = writeln!(
+                t,
+                "- Avertissement : la source ne contient aucune note pour cette maquette (rien à importer)"
+            );
+        }
+        if let Some(r) = &self.truncated_last_row {
+            let _ = writeln!(
+                t,
+                "- Dernière ligne coupée (ligne {}, étudiant {}) : {} cellules sur {} ; acceptée à la demande, laissée telle quelle et non remplie — à compléter avant l'import",
+                r.line, r.nip, r.cells, r.expected
             );
         }
         for d in &self.duplicate_rows_in_maquette {
@@ -231,6 +287,13 @@ impl CheckReport {
                 t,
                 "- Étudiant {} : code de résultat {} sans équivalent Apogée pour {}",
                 u.nip, u.code, u.element
+            );
+        }
+        for l in &self.lowered_notes {
+            let _ = writeln!(
+                t,
+                "- Étudiant {} : note de {} en baisse, {} remplacée par {} ({}) — à vérifier (redoublant ?)",
+                l.nip, l.element, l.before, l.after, l.column_id
             );
         }
         if !self.not_in_source.is_empty() {
@@ -309,6 +372,11 @@ pub fn check(maquette: &Maquette, source: &GradeSource, options: &FillOptions) -
         .cloned()
         .collect();
 
+    // Whether any (student, element) of the source lands in this maquette.
+    let no_grades_for_maquette = !source.students.iter().any(|(nip, entries)| {
+        maquette_nips.contains(nip.as_str())
+            && entries.keys().any(|e| elements.contains(e.as_str()))
+    });
     let mut unknown: BTreeMap<&str, usize> = BTreeMap::new();
     let mut missing_decisions = Vec::new();
     let mut notes_out_of_range = Vec::new();
@@ -319,8 +387,10 @@ pub fn check(maquette: &Maquette, source: &GradeSource, options: &FillOptions) -
                 *unknown.entry(element.as_str()).or_default() += 1;
                 continue;
             }
+            // A démissionnaire's note is replaced by 0,01: its value does not matter.
             if let Some(note) = entry.note
                 && !note_in_range(note, options.scale)
+                && withdrawn_code(entry.result.as_deref()).is_none()
             {
                 notes_out_of_range.push(NoteOutOfRange {
                     nip: nip.clone(),
@@ -416,6 +486,9 @@ pub fn check(maquette: &Maquette, source: &GradeSource, options: &FillOptions) -
         etape_mismatch,
         notes_out_of_range,
         unmapped_result_codes,
+        no_grades_for_maquette,
+        truncated_last_row: maquette.truncated_row().cloned(),
+        lowered_notes: Vec::new(),
         warnings: source.warnings.clone(),
     }
 }

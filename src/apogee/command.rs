@@ -12,11 +12,13 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::check::{CheckReport, check};
+use super::check::{CheckReport, check, lowered_notes};
 use super::diff::{MaquetteDiff, diff_maquettes};
-use super::fill::{FillOptions, FillSummary, fill};
+use super::fill::{
+    FillOptions, FillSummary, WITHDRAWN_NOTE, WITHDRAWN_RESULT, fill, format_note, format_scale,
+};
 use super::grades::{GradeSource, GradeSourceError, SourceFile, read_source};
-use super::maquette::{Maquette, MaquetteError, to_apogee_bytes};
+use super::maquette::{Maquette, MaquetteError, ParseOptions, to_apogee_bytes};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -38,6 +40,9 @@ pub struct FillReport {
     pub check: CheckReport,
     pub fill: Option<FillSummary>,
     pub diff: MaquetteDiff,
+    /// The barème the fill wrote.
+    #[serde(skip)]
+    scale: f64,
 }
 
 impl FillReport {
@@ -77,8 +82,25 @@ impl FillReport {
             for s in &fill.skipped_notes {
                 let _ = writeln!(
                     t,
-                    "Note non reportée (hors barème) : {} {}",
+                    "Note refusée (hors barème) : {} {} — aucune cellule de l'élément écrite (note, barème, résultat, points de jury laissés tels quels)",
                     s.nip, s.element
+                );
+            }
+            for w in &fill.withdrawn {
+                let _ = writeln!(
+                    t,
+                    "{} ({}) : {} {} — note {}, barème {}, résultat {}, comme ScoDoc (note non nulle pour les démissionnaires)",
+                    if w.code == "DEM" {
+                        "Démission"
+                    } else {
+                        "Défaillance"
+                    },
+                    w.code,
+                    w.nip,
+                    w.element,
+                    format_note(WITHDRAWN_NOTE),
+                    format_scale(self.scale),
+                    WITHDRAWN_RESULT
                 );
             }
             for u in &fill.unmapped_results {
@@ -110,6 +132,14 @@ pub enum FillCommandError {
     Source(#[from] GradeSourceError),
     #[error("the source holds maquettes for {found:?}, none for étape {etape}")]
     NoMatchingMaquette { etape: String, found: Vec<String> },
+    #[error("the source is for étape {in_source}, the maquette for étape {maquette}")]
+    EtapeMismatch { maquette: String, in_source: String },
+    #[error(
+        "the source is for {in_source}/{}, the maquette for {maquette}/{}",
+        .in_source + 1,
+        .maquette + 1
+    )]
+    YearMismatch { maquette: i32, in_source: i32 },
 }
 
 impl FillCommandError {
@@ -118,7 +148,41 @@ impl FillCommandError {
             FillCommandError::Maquette(e) => e.code(),
             FillCommandError::Source(e) => e.code(),
             FillCommandError::NoMatchingMaquette { .. } => "no_matching_maquette",
+            FillCommandError::EtapeMismatch { .. } => "etape_mismatch",
+            FillCommandError::YearMismatch { .. } => "year_mismatch",
         }
+    }
+}
+
+/// Refuses a source that says it is for another étape or year than the maquette: its grades
+/// (or, for ScoDoc's export, its file) belong to other students' records.
+fn same_etape_and_year(
+    maquette: &Maquette,
+    etape: Option<&str>,
+    year: Option<i32>,
+) -> Result<(), FillCommandError> {
+    if let Some(etape) = etape.map(str::trim).filter(|e| !e.is_empty())
+        && !etape.eq_ignore_ascii_case(maquette.etape())
+    {
+        return Err(FillCommandError::EtapeMismatch {
+            maquette: maquette.etape().to_string(),
+            in_source: etape.to_string(),
+        });
+    }
+    if let Some(year) = year
+        && year != maquette.academic_year()
+    {
+        return Err(FillCommandError::YearMismatch {
+            maquette: maquette.academic_year(),
+            in_source: year,
+        });
+    }
+    Ok(())
+}
+
+fn parse_options(options: &FillOptions) -> ParseOptions {
+    ParseOptions {
+        accept_truncated_last_row: options.accept_truncated_last_row,
     }
 }
 
@@ -156,13 +220,15 @@ pub fn fill_command(
     source_bytes: &[u8],
     options: &FillOptions,
 ) -> Result<(Vec<u8>, FillReport), FillCommandError> {
-    let maquette = Maquette::parse(maquette_bytes).map_err(FillCommandError::Maquette)?;
+    let maquette = Maquette::parse_with(maquette_bytes, parse_options(options))
+        .map_err(FillCommandError::Maquette)?;
     match read_source(source_bytes)? {
         SourceFile::Grades(source) => Ok(fill_parsed(maquette, &source, options)?),
         SourceFile::Maquettes(found) => {
             let mut parsed = Vec::with_capacity(found.len());
             for (name, bytes) in found {
-                let filled = Maquette::parse(&bytes).map_err(GradeSourceError::Maquette)?;
+                let filled = Maquette::parse_with(&bytes, parse_options(options))
+                    .map_err(GradeSourceError::Maquette)?;
                 parsed.push((name, bytes, filled));
             }
             let chosen = if parsed.len() == 1 {
@@ -186,6 +252,12 @@ pub fn fill_command(
                 }
             };
             let (name, bytes, filled) = parsed.swap_remove(chosen);
+            // ScoDoc's file is the file to import: another étape's or year's is refused.
+            same_etape_and_year(
+                &maquette,
+                Some(filled.etape()),
+                Some(filled.academic_year()),
+            )?;
             let diff = diff_maquettes(&maquette, &filled);
             // The students ScoDoc filled are those whose row it changed; a row it left as
             // Apogée exported it is a student it did not know (its values, if any, are old).
@@ -193,14 +265,20 @@ pub fn fill_command(
             source
                 .students
                 .retain(|nip, _| diff.changes.iter().any(|c| &c.nip == nip));
+            let mut report_check = check(&maquette, &source, options);
+            report_check.lowered_notes = lowered_notes(&diff);
+            if report_check.truncated_last_row.is_none() {
+                report_check.truncated_last_row = filled.truncated_row().cloned();
+            }
             let report = FillReport {
+                scale: options.scale,
                 mode: FillMode::FilledByScoDoc,
                 output_file_name: filled
                     .file_name()
                     .or(maquette.file_name())
                     .map(str::to_string),
                 source_entry: Some(name).filter(|n| !n.is_empty()),
-                check: check(&maquette, &source, options),
+                check: report_check,
                 fill: None,
                 diff,
             };
@@ -216,7 +294,8 @@ pub fn fill_from_source(
     source: &GradeSource,
     options: &FillOptions,
 ) -> Result<(Vec<u8>, FillReport), FillCommandError> {
-    let maquette = Maquette::parse(maquette_bytes).map_err(FillCommandError::Maquette)?;
+    let maquette = Maquette::parse_with(maquette_bytes, parse_options(options))
+        .map_err(FillCommandError::Maquette)?;
     fill_parsed(maquette, source, options)
 }
 
@@ -225,16 +304,20 @@ fn fill_parsed(
     source: &GradeSource,
     options: &FillOptions,
 ) -> Result<(Vec<u8>, FillReport), FillCommandError> {
-    let report_check = check(&maquette, source, options);
+    same_etape_and_year(&maquette, source.etape.as_deref(), source.year)?;
+    let mut report_check = check(&maquette, source, options);
     let mut filled = maquette.clone();
     let summary = fill(&mut filled, source, options).map_err(FillCommandError::Maquette)?;
+    let diff = diff_maquettes(&maquette, &filled);
+    report_check.lowered_notes = lowered_notes(&diff);
     let report = FillReport {
+        scale: options.scale,
         mode: FillMode::FilledByPasserelle,
         output_file_name: maquette.file_name().map(str::to_string),
         source_entry: None,
         check: report_check,
         fill: Some(summary),
-        diff: diff_maquettes(&maquette, &filled),
+        diff,
     };
     Ok((filled.to_bytes(), report))
 }
@@ -342,6 +425,128 @@ mod tests {
             crate::apogee::text::TextEncoding::Latin1
         );
         assert!(!bytes.windows(2).any(|w| w[1] == b'\n' && w[0] != b'\r'));
+    }
+
+    #[test]
+    fn a_source_of_another_etape_or_year_is_refused_naming_both() {
+        let text = crate::apogee::fixtures::maquette_text();
+        let latin1 = |t: &str| encoding_rs::WINDOWS_1252.encode(t).0.into_owned();
+        let o = FillOptions::default();
+        // ScoDoc's export of another étape (one maquette in the zip), or of another year.
+        let other_etape = latin1(&text.replace("\tV1RT\t", "\tV2RT\t"));
+        let e = fill_command(&maquette_latin1(), &scodoc_zip(&other_etape), &o).unwrap_err();
+        assert_eq!(e.code(), "etape_mismatch");
+        assert_eq!(
+            e.to_string(),
+            "the source is for étape V2RT, the maquette for étape V1RT"
+        );
+        let other_year = latin1(&text.replace("2024/2025", "2023/2024"));
+        let e = fill_command(&maquette_latin1(), &other_year, &o).unwrap_err();
+        assert_eq!(e.code(), "year_mismatch");
+        assert_eq!(
+            e.to_string(),
+            "the source is for 2023/2024, the maquette for 2024/2025"
+        );
+        // Grades that say their étape and year.
+        let json = |etape: &str, year: i32| {
+            format!(
+                r#"{{"year": {year}, "etape": "{etape}", "grades": [{{"nip": "21900001", "element": "V1RT", "note": 12, "result": "ADM"}}]}}"#
+            )
+        };
+        let e = fill_command(&maquette_latin1(), json("V2RT", 2024).as_bytes(), &o).unwrap_err();
+        assert!(matches!(
+            e,
+            FillCommandError::EtapeMismatch { ref maquette, ref in_source } if maquette == "V1RT" && in_source == "V2RT"
+        ));
+        let e = fill_command(&maquette_latin1(), json("V1RT", 2025).as_bytes(), &o).unwrap_err();
+        assert_eq!(e.code(), "year_mismatch");
+        fill_command(&maquette_latin1(), json("v1rt", 2024).as_bytes(), &o).unwrap();
+    }
+
+    #[test]
+    fn the_unfilled_maquette_as_source_is_a_warning() {
+        let (bytes, report) = fill_command(
+            &maquette_latin1(),
+            &maquette_latin1(),
+            &FillOptions::default(),
+        )
+        .unwrap();
+        assert!(bytes == maquette_latin1());
+        assert_eq!(report.mode, FillMode::FilledByScoDoc);
+        assert!(report.check.no_grades_for_maquette);
+        let text = report.to_text();
+        assert!(
+            text.contains("la source ne contient aucune note pour cette maquette"),
+            "{text}"
+        );
+        assert!(!text.contains("Aucune anomalie bloquante"), "{text}");
+        let (_, report) = fill_command(
+            &maquette_latin1(),
+            b"nip;element;note;result\n",
+            &FillOptions::default(),
+        )
+        .unwrap();
+        assert!(report.check.no_grades_for_maquette);
+    }
+
+    #[test]
+    fn the_report_says_what_was_done_for_demissionnaires_refused_and_lowered_notes() {
+        let source = "nip;element;note;result\n\
+            21900004;VRTS1;7;DEM\n\
+            21900002;VRTU11;25;AJ\n\
+            21900002;VRTM112;9,5;\n";
+        let (_, report) = fill_command(
+            &maquette_latin1(),
+            source.as_bytes(),
+            &FillOptions::default(),
+        )
+        .unwrap();
+        let text = report.to_text();
+        for expected in [
+            "Démission (DEM) : 21900004 VRTS1 — note 0,01, barème 20, résultat NAR, comme ScoDoc",
+            "Note refusée (hors barème) : 21900002 VRTU11 — aucune cellule de l'élément écrite",
+            "Étudiant 21900002 : note de VRTM112 en baisse, 15,00 remplacée par 9,50",
+        ] {
+            assert!(text.contains(expected), "{expected}\n{text}");
+        }
+        assert_eq!(report.check.lowered_notes.len(), 1);
+        // The same check on ScoDoc's own export of those values.
+        let (filled, _) = fill_command(
+            &maquette_latin1(),
+            source.as_bytes(),
+            &FillOptions::default(),
+        )
+        .unwrap();
+        let (_, report) = fill_command(
+            &maquette_latin1(),
+            &scodoc_zip(&filled),
+            &FillOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(report.check.lowered_notes[0].after, "9,50");
+    }
+
+    #[test]
+    fn a_cut_maquette_is_refused_unless_the_caller_accepts_it() {
+        let text = crate::apogee::fixtures::maquette_text();
+        let start = text.trim_end().rfind("\r\n").unwrap() + 2;
+        let cut: Vec<&str> = text[start..].split('\t').take(10).collect();
+        let cut = format!("{}{}", &text[..start], cut.join("\t"));
+        let e = fill_command(
+            cut.as_bytes(),
+            SOURCE_CSV.as_bytes(),
+            &FillOptions::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "maquette_malformed");
+        let accept = FillOptions {
+            accept_truncated_last_row: true,
+            ..FillOptions::default()
+        };
+        let (bytes, report) = fill_command(cut.as_bytes(), SOURCE_CSV.as_bytes(), &accept).unwrap();
+        assert!(bytes.ends_with(&cut.as_bytes()[start..]));
+        assert!(report.check.truncated_last_row.is_some());
+        assert!(report.to_text().contains("Dernière ligne coupée"));
     }
 
     #[test]

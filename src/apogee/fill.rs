@@ -6,7 +6,13 @@
 //! - `N` (note): the grade with two decimals and a decimal comma (`12,50`), rounded like
 //!   ScoDoc (Python's `%3.2f`, which Rust's `{:.2}` matches). ScoDoc writes an empty cell for
 //!   a 0 average; passerelle writes `0,00` unless `zero_note_as_empty` is set (a zero is a
-//!   grade). Notes outside 0..barème are not written (the check reports them).
+//!   grade).
+//! - A note outside 0..barème (25, -1) is refused: none of that element's cells (note, barème,
+//!   result, jury points) are written for that student, and the report says so.
+//! - A démissionnaire or défaillant (the element's result is DEM or DEF): note `0,01`,
+//!   barème, result `NAR`, whatever note the source gives — ScoDoc's rule for the étape (VET)
+//!   and semester elements ("note non nulle pour les démissionnaires"; ScoDoc only gives
+//!   DEM/DEF as a semester or year decision). Listed in the report.
 //! - `B` (barème): `20` (or `FillOptions::scale`) when a note is written.
 //! - `R` (result): the jury code mapped to an Apogée code — ADM→ADM, ADJ→ADM, ADC→ADMC, AJ→AJ,
 //!   CMP→COMP, ATT/ATB/ATJ→AJAC, DEM/DEF/NAR→NAR, RAT→ATT — then `FillOptions::result_codes`
@@ -25,7 +31,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::grades::GradeSource;
+use super::grades::{GradeEntry, GradeSource};
 use super::maquette::{Maquette, MaquetteError, ResultType};
 
 /// What to do with jury-points (`J`) columns.
@@ -51,6 +57,10 @@ pub struct FillOptions {
     pub scale: f64,
     /// Write an empty cell instead of `0,00` for a zero note (ScoDoc's behaviour).
     pub zero_note_as_empty: bool,
+    /// Accept a maquette whose last row is cut short (see `ParseOptions`). Per request, never
+    /// from the configuration: the caller says it for the file it sends.
+    #[serde(skip)]
+    pub accept_truncated_last_row: bool,
 }
 
 impl Default for FillOptions {
@@ -60,6 +70,7 @@ impl Default for FillOptions {
             jury_points: JuryPoints::Empty,
             scale: 20.0,
             zero_note_as_empty: false,
+            accept_truncated_last_row: false,
         }
     }
 }
@@ -146,6 +157,99 @@ pub struct FillSummary {
     pub cells_changed: usize,
     pub unmapped_results: Vec<UnmappedResult>,
     pub skipped_notes: Vec<SkippedNote>,
+    /// Elements of démissionnaires / défaillants written as ScoDoc does (0,01, barème, NAR).
+    pub withdrawn: Vec<WithdrawnElement>,
+}
+
+/// An element whose result is DEM or DEF: written `0,01` / barème / `NAR`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WithdrawnElement {
+    pub nip: String,
+    pub element: String,
+    /// DEM (démission) or DEF (défaillance), as the source gives it.
+    pub code: String,
+    /// The note the source gave, replaced by 0,01.
+    pub source_note: Option<f64>,
+}
+
+/// The note ScoDoc writes for a démissionnaire or défaillant: non-zero, so that Apogée keeps
+/// the result.
+pub const WITHDRAWN_NOTE: f64 = 0.01;
+
+/// The Apogée result of a démissionnaire or défaillant.
+pub const WITHDRAWN_RESULT: &str = "NAR";
+
+/// DEM or DEF (any case), the codes ScoDoc writes as 0,01 / 20 / NAR.
+pub fn withdrawn_code(result: Option<&str>) -> Option<&'static str> {
+    match result.map(|r| r.trim().to_ascii_uppercase()).as_deref() {
+        Some("DEM") => Some("DEM"),
+        Some("DEF") => Some("DEF"),
+        _ => None,
+    }
+}
+
+/// What one element's cells receive for one student (`None`: leave the cell).
+struct ElementValues {
+    note: Option<String>,
+    scale: Option<String>,
+    result: Option<String>,
+}
+
+/// The values of one element for one student, or `None` when the element is left alone
+/// entirely (its note is refused). Records what the report must say.
+fn element_values(
+    nip: &str,
+    code: &str,
+    entry: &GradeEntry,
+    options: &FillOptions,
+    maquette: &Maquette,
+    summary: &mut FillSummary,
+) -> Option<ElementValues> {
+    if let Some(withdrawn) = withdrawn_code(entry.result.as_deref()) {
+        summary.withdrawn.push(WithdrawnElement {
+            nip: nip.to_string(),
+            element: code.to_string(),
+            code: withdrawn.to_string(),
+            source_note: entry.note,
+        });
+        return Some(ElementValues {
+            note: Some(format_note(WITHDRAWN_NOTE)),
+            scale: Some(format_scale(options.scale)),
+            result: Some(WITHDRAWN_RESULT.to_string()),
+        });
+    }
+    if let Some(n) = entry.note
+        && !note_in_range(n, options.scale)
+    {
+        summary.skipped_notes.push(SkippedNote {
+            nip: nip.to_string(),
+            element: code.to_string(),
+            note: n,
+        });
+        return None;
+    }
+    let result = entry.result.as_ref().and_then(|jury_code| {
+        let mapped = apogee_result_code(jury_code, options, maquette);
+        if mapped.is_none() {
+            summary.unmapped_results.push(UnmappedResult {
+                nip: nip.to_string(),
+                element: code.to_string(),
+                code: jury_code.clone(),
+            });
+        }
+        mapped
+    });
+    Some(ElementValues {
+        note: entry.note.map(|n| {
+            if n == 0.0 && options.zero_note_as_empty {
+                String::new()
+            } else {
+                format_note(n)
+            }
+        }),
+        scale: entry.note.map(|_| format_scale(options.scale)),
+        result,
+    })
 }
 
 /// Fills `maquette` in place from `source`.
@@ -170,8 +274,16 @@ pub fn fill(
             summary.students_untouched += 1;
             continue;
         };
+        if maquette.is_truncated(student) {
+            // A cut row the caller accepted: its last cell may be cut too, so nothing is
+            // written in it (the check names it).
+            summary.students_untouched += 1;
+            continue;
+        }
         summary.students_in_source += 1;
         let mut changed = false;
+        // Per element: whether it is written at all, and the values of its cells.
+        let mut decided: BTreeMap<&str, Option<ElementValues>> = BTreeMap::new();
         for (index, column) in columns.iter().enumerate() {
             let Some((code, result_type)) = column else {
                 continue;
@@ -182,36 +294,16 @@ pub fn fill(
             if !source.duplicates.is_empty() && source.is_duplicate(&nip, code) {
                 continue;
             }
-            let note = entry.note.filter(|&n| note_in_range(n, options.scale));
+            let values = decided.entry(code.as_str()).or_insert_with(|| {
+                element_values(&nip, code, entry, options, maquette, &mut summary)
+            });
+            let Some(values) = values else {
+                continue;
+            };
             let value: Option<String> = match result_type {
-                ResultType::Note => match entry.note {
-                    Some(n) if !note_in_range(n, options.scale) => {
-                        summary.skipped_notes.push(SkippedNote {
-                            nip: nip.clone(),
-                            element: code.clone(),
-                            note: n,
-                        });
-                        None
-                    }
-                    Some(n) if n == 0.0 && options.zero_note_as_empty => Some(String::new()),
-                    Some(n) => Some(format_note(n)),
-                    None => None,
-                },
-                ResultType::Scale => note.map(|_| format_scale(options.scale)),
-                ResultType::Result => match &entry.result {
-                    None => None,
-                    Some(jury_code) => {
-                        let mapped = apogee_result_code(jury_code, options, maquette);
-                        if mapped.is_none() {
-                            summary.unmapped_results.push(UnmappedResult {
-                                nip: nip.clone(),
-                                element: code.clone(),
-                                code: jury_code.clone(),
-                            });
-                        }
-                        mapped
-                    }
-                },
+                ResultType::Note => values.note.clone(),
+                ResultType::Scale => values.scale.clone(),
+                ResultType::Result => values.result.clone(),
                 ResultType::JuryPoints => match options.jury_points {
                     JuryPoints::Empty => Some(String::new()),
                     JuryPoints::Keep => None,

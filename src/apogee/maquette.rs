@@ -61,6 +61,14 @@ pub enum MaquetteErrorKind {
     NotAMaquette,
     /// UTF-16, binary, or a character ISO-8859-1 cannot hold (`unsupported_encoding`).
     Encoding,
+    /// A student row whose cells do not match the XX-APO_COLONNES-XX declaration
+    /// (`maquette_malformed`): `cells` found, `expected` declared; `truncated` when it is the
+    /// file's last line, cut short with no line ending (refused unless the caller accepts it).
+    Malformed {
+        cells: usize,
+        expected: usize,
+        truncated: bool,
+    },
 }
 
 impl MaquetteError {
@@ -69,6 +77,7 @@ impl MaquetteError {
             MaquetteErrorKind::Invalid => "invalid_maquette",
             MaquetteErrorKind::NotAMaquette => "not_a_maquette",
             MaquetteErrorKind::Encoding => "unsupported_encoding",
+            MaquetteErrorKind::Malformed { .. } => "maquette_malformed",
         }
     }
 
@@ -182,6 +191,27 @@ impl StudentRow {
     }
 }
 
+/// How strictly to read a maquette.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// Accept a last student row cut short (fewer cells than declared, no final line ending):
+    /// the row is then left exactly as read and [`Maquette::truncated_row`] names it. Every
+    /// other row whose cells do not match the declaration is refused all the same.
+    pub accept_truncated_last_row: bool,
+}
+
+/// The last student row of a maquette, cut short, that the caller accepted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TruncatedRow {
+    /// 1-based line.
+    pub line: usize,
+    pub nip: String,
+    /// Cells found on the line.
+    pub cells: usize,
+    /// Cells XX-APO_VALEURS-XX declares (the 4 fixed ones and the value columns).
+    pub expected: usize,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Section {
     Preamble,
@@ -206,6 +236,8 @@ pub struct Maquette {
     column_by_id: HashMap<String, usize>,
     value_ids: Vec<String>,
     students: Vec<StudentRow>,
+    /// The accepted cut last row: (student index, what it is).
+    truncated: Option<(usize, TruncatedRow)>,
     /// Changed cells: (student index, cell index) → new value.
     edits: BTreeMap<(usize, usize), String>,
 }
@@ -254,8 +286,25 @@ fn parse_year(s: &str) -> Option<i32> {
 }
 
 impl Maquette {
-    /// Reads a maquette.
+    /// Reads a maquette, refusing any student row whose cells do not match the column
+    /// declaration.
     pub fn parse(bytes: &[u8]) -> Result<Maquette, MaquetteError> {
+        Self::parse_with(bytes, ParseOptions::default())
+    }
+
+    /// Reads a maquette passerelle already accepted (a stored transfer's file): a cut last row
+    /// the caller accepted then is read again without a refusal.
+    pub fn parse_kept(bytes: &[u8]) -> Result<Maquette, MaquetteError> {
+        Self::parse_with(
+            bytes,
+            ParseOptions {
+                accept_truncated_last_row: true,
+            },
+        )
+    }
+
+    /// Reads a maquette with `options`.
+    pub fn parse_with(bytes: &[u8], options: ParseOptions) -> Result<Maquette, MaquetteError> {
         if detect_utf16(bytes).is_some() {
             return Err(MaquetteError::at(
                 FILE,
@@ -566,6 +615,8 @@ impl Maquette {
             )
         })?;
 
+        let truncated = check_row_lengths(bytes, &lines, &value_ids, &students, options)?;
+
         Ok(Maquette {
             bytes: bytes.to_vec(),
             text_start,
@@ -578,6 +629,7 @@ impl Maquette {
             column_by_id,
             value_ids,
             students,
+            truncated,
             edits: BTreeMap::new(),
         })
     }
@@ -676,6 +728,16 @@ impl Maquette {
         self.students.get(student).map(|s| s.cell(index))
     }
 
+    /// The cut last row the caller accepted, if any.
+    pub fn truncated_row(&self) -> Option<&TruncatedRow> {
+        self.truncated.as_ref().map(|(_, row)| row)
+    }
+
+    /// Whether student `student` is the accepted cut last row (never filled).
+    pub fn is_truncated(&self, student: usize) -> bool {
+        self.truncated.as_ref().is_some_and(|(i, _)| *i == student)
+    }
+
     /// Sets cell `index` of student `student`. Returns whether the value changed (an equal
     /// value is no change and leaves the bytes alone).
     pub fn set_value(
@@ -685,6 +747,13 @@ impl Maquette {
         value: &str,
     ) -> Result<bool, MaquetteError> {
         let row = &self.students[student];
+        if self.is_truncated(student) {
+            return Err(MaquetteError::at(
+                VALEURS,
+                Some(row.line),
+                "the row is cut short: it is left as read",
+            ));
+        }
         if index >= self.value_ids.len() {
             return Err(MaquetteError::at(
                 VALEURS,
@@ -771,6 +840,66 @@ impl Maquette {
         }
         out
     }
+}
+
+/// Every student row must have the cells XX-APO_VALEURS-XX declares (the 4 fixed ones and one
+/// per value column): a shorter row has lost values, a longer one with values past the last
+/// column is shifted. Empty cells past the last column (trailing separators) carry nothing
+/// and are accepted. The last line of the file, short and without a line ending, was cut
+/// (a truncated upload or copy): refused too unless `options` accepts it.
+fn check_row_lengths(
+    bytes: &[u8],
+    lines: &[LineSpan],
+    value_ids: &[String],
+    students: &[StudentRow],
+    options: ParseOptions,
+) -> Result<Option<(usize, TruncatedRow)>, MaquetteError> {
+    let expected = value_ids.len();
+    let mut truncated = None;
+    for (index, row) in students.iter().enumerate() {
+        let cells = row
+            .cells
+            .iter()
+            .rposition(|&(s, e)| !is_blank(&bytes[s..e]))
+            .map_or(0, |i| i + 1)
+            .max(row.cells.len().min(expected));
+        if cells == expected {
+            continue;
+        }
+        let span = &lines[row.line_index];
+        let cut = cells < expected && row.line_index + 1 == lines.len() && span.next == span.end;
+        if cut && options.accept_truncated_last_row {
+            truncated = Some((
+                index,
+                TruncatedRow {
+                    line: row.line,
+                    nip: row.nip().to_string(),
+                    cells,
+                    expected,
+                },
+            ));
+            continue;
+        }
+        let message = if cut {
+            format!(
+                "the last row is cut short: {cells} cells where XX-APO_COLONNES-XX declares {expected} (and no line ending); send the whole file, or accept the cut row explicitly"
+            )
+        } else if cells < expected {
+            format!("the row has {cells} cells where XX-APO_COLONNES-XX declares {expected}")
+        } else {
+            format!(
+                "the row has values in {cells} cells where XX-APO_COLONNES-XX declares {expected}"
+            )
+        };
+        return Err(MaquetteError::at(VALEURS, Some(row.line), message).of_kind(
+            MaquetteErrorKind::Malformed {
+                cells,
+                expected,
+                truncated: cut,
+            },
+        ));
+    }
+    Ok(truncated)
 }
 
 /// The file as Apogée's "Import Base" reads it: ISO-8859-1 (Windows-1252) with CRLF line

@@ -359,8 +359,8 @@ pub fn add_grade_changes(
     }
     let number = data.identity.cod_etu.clone();
     for transfer in &mut data.grade_transfers {
-        let before = Maquette::parse(&store.get(&transfer.files.0)?)?;
-        let after = Maquette::parse(&store.get(&transfer.files.1)?)?;
+        let before = Maquette::parse_kept(&store.get(&transfer.files.0)?)?;
+        let after = Maquette::parse_kept(&store.get(&transfer.files.1)?)?;
         transfer.changes = student_changes(&before, &after, &number)
             .into_iter()
             .map(|c| PersonalGradeChange {

@@ -359,6 +359,7 @@ async fn bad_input(app: &TestApp, token: &str) {
     )
     .await;
     assert_eq!(r.ok(201)["cells_changed"], 0);
+    assert_eq!(r.body["report"]["check"]["no_grades_for_maquette"], true);
     let f = fetch_file(app, r.body["id"].as_str().unwrap(), token).await;
     assert!(f.bytes == maquette(), "untouched maquette, same bytes");
     assert_eq!(r.body["file_sha256"], r.body["maquette_sha256"]);
@@ -398,13 +399,16 @@ async fn bad_input(app: &TestApp, token: &str) {
     let p = r.problem(422, "invalid_grade_source");
     assert_eq!(p["problems"][0]["line"], 2);
 
-    // ScoDoc's zip holding only another étape's maquette.
+    // ScoDoc's zip holding only another étape's maquette: that file is not offered for import.
     let other_etape = text.replace("\tV1RT\t", "\tV2RT\t");
     let zip = zip_of(&[("V2RT.TXT", other_etape.as_bytes())]);
     let r = post_with_source(app, token, maquette(), &zip, "905").await;
-    // One maquette in the zip is taken as is (ScoDoc exports one per étape); two without
-    // the right one are refused.
-    r.ok(201);
+    let p = r.problem(422, "etape_mismatch");
+    assert_eq!(
+        (p["maquette"].as_str(), p["source"].as_str()),
+        (Some("V1RT"), Some("V2RT"))
+    );
+    // Two without the right one are refused as such.
     let zip = zip_of(&[
         ("V2RT.TXT", other_etape.as_bytes()),
         ("V3RT.TXT", text.replace("\tV1RT\t", "\tV3RT\t").as_bytes()),
@@ -613,6 +617,33 @@ pub async fn error_replies() -> Vec<(ErrorCode, Reply)> {
         (
             ErrorCode::NoMatchingMaquette,
             post_with_source(&app, &t, maquette(), &zip, "905").await,
+        ),
+        (
+            ErrorCode::MaquetteMalformed,
+            post_with_source(
+                &app,
+                &t,
+                maquette_with_row("21900001", "21900001\tDUPONT\tAlice\r\n"),
+                csv,
+                "905",
+            )
+            .await,
+        ),
+        (
+            ErrorCode::EtapeMismatch,
+            post_with_source(&app, &t, maquette(), &zip_of(&[("V2RT.TXT", other.as_bytes())]), "905")
+                .await,
+        ),
+        (
+            ErrorCode::YearMismatch,
+            post_with_source(
+                &app,
+                &t,
+                maquette(),
+                br#"{"year": 2023, "grades": [{"nip": "21900001", "element": "V1RT", "note": 12}]}"#,
+                "905",
+            )
+            .await,
         ),
         (
             ErrorCode::ScodocUnavailable,
@@ -913,4 +944,243 @@ async fn erase_body(app: TestApp) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// Posts a transfer with a source file and extra form fields.
+async fn post_form(
+    app: &TestApp,
+    token: &str,
+    maquette: Vec<u8>,
+    source: &[u8],
+    fields: &[(&str, &str)],
+) -> Reply {
+    let mut form = Form::new()
+        .text("composante", "905")
+        .part("maquette", maquette_part(maquette))
+        .part(
+            "source",
+            Part::bytes(source.to_vec()).file_name("notes.csv"),
+        );
+    for (name, value) in fields {
+        form = form.text(name.to_string(), value.to_string());
+    }
+    app.send(
+        app.request(Method::POST, "/grade-transfers")
+            .bearer_auth(token)
+            .multipart(form),
+    )
+    .await
+}
+
+/// The test maquette as text, with the line of student `nip` replaced by `by` (which carries
+/// its own line ending, or none).
+fn maquette_with_row(nip: &str, by: &str) -> Vec<u8> {
+    let text = encoding_rs::WINDOWS_1252.decode(&maquette()).0.into_owned();
+    let start = text.find(&format!("\r\n{nip}\t")).unwrap() + 2;
+    let end = text[start..]
+        .find("\r\n")
+        .map_or(text.len(), |i| start + i + 2);
+    let text = format!("{}{by}{}", &text[..start], &text[end..]);
+    encoding_rs::WINDOWS_1252.encode(&text).0.into_owned()
+}
+
+fn report_text(body: &Value) -> &str {
+    body["report_text"].as_str().unwrap()
+}
+
+both_backends!(scodoc_rules_and_refusals, rules_body);
+async fn rules_body(app: TestApp) {
+    app.composantes(&["905"]).await;
+    let t = app.manager(&["905"]);
+    let latin1 = |s: &str| encoding_rs::WINDOWS_1252.encode(s).0.into_owned();
+    let text = encoding_rs::WINDOWS_1252.decode(&maquette()).0.into_owned();
+
+    // 1. Démissionnaire / défaillant: 0,01 / 20 / NAR on the semester and the étape, whatever
+    //    the source's note; the report says so.
+    // 3. A refused note (25 on Léo's UE validated last year) keeps all its cells, AJ included.
+    // 6. Léo's 13,00 on VRTM111 replaced by 9,50: listed with both values.
+    let source = b"nip;element;note;result
+21900004;VRTS1;8;DEM
+21900004;V1RT;;DEF
+21900002;VRTU11;25;AJ
+21900002;VRTM111;9,5;
+21900001;VRTS1;12;ADM
+";
+    let r = post_form(&app, &t, maquette(), source, &[]).await;
+    let body = r.ok(201).clone();
+    let id = body["id"].as_str().unwrap();
+    let filled = Maquette::parse(&fetch_file(&app, id, &t).await.bytes).unwrap();
+    assert_eq!(
+        &cells(&filled, 3)[8..14],
+        &["0,01", "20", "NAR", "0,01", "20", "NAR"]
+    );
+    assert_eq!(
+        &cells(&filled, 1)[..6],
+        &["9,50", "20", "14,00", "20", "ADM", "0,50"]
+    );
+    let withdrawn = body["report"]["fill"]["withdrawn"].as_array().unwrap();
+    assert_eq!(withdrawn.len(), 2, "{withdrawn:?}");
+    assert_eq!(
+        (withdrawn[0]["nip"].as_str(), withdrawn[0]["code"].as_str()),
+        (Some("21900004"), Some("DEM"))
+    );
+    assert_eq!(
+        body["report"]["fill"]["skipped_notes"][0]["element"],
+        "VRTU11"
+    );
+    assert_eq!(
+        body["report"]["check"]["lowered_notes"],
+        serde_json::json!([{
+            "nip": "21900002", "element": "VRTM111", "column_id": "apoL_c0001",
+            "before": "13,00", "after": "9,50"
+        }])
+    );
+    let report = report_text(&body);
+    for expected in [
+        "Démission (DEM) : 21900004 VRTS1 — note 0,01, barème 20, résultat NAR, comme ScoDoc",
+        "Défaillance (DEF) : 21900004 V1RT",
+        "Note refusée (hors barème) : 21900002 VRTU11",
+        "Étudiant 21900002 : note de VRTM111 en baisse, 13,00 remplacée par 9,50",
+    ] {
+        assert!(report.contains(expected), "{expected}\n{report}");
+    }
+
+    // 2. Rows that do not match the column declaration.
+    let short = maquette_with_row("21900002", "21900002\tMARTIN\tLéo\t01/01/2005\t13,00\r\n");
+    let p = post_form(&app, &t, short, SOURCE_CSV.as_bytes(), &[]).await;
+    let p = p.problem(422, "maquette_malformed");
+    assert_eq!(
+        (
+            p["part"].as_str(),
+            p["section"].as_str(),
+            p["cells"].as_i64(),
+            p["expected"].as_i64(),
+            p["truncated"].as_bool()
+        ),
+        (
+            Some("maquette"),
+            Some("XX-APO_VALEURS-XX"),
+            Some(5),
+            Some(18),
+            Some(false)
+        )
+    );
+    let line = p["line"].as_i64().unwrap();
+    assert_eq!(
+        text.lines()
+            .nth(line as usize - 1)
+            .unwrap()
+            .split('\t')
+            .next(),
+        Some("21900002"),
+        "the line is Léo's"
+    );
+    let long = maquette_with_row(
+        "21900004",
+        &format!("21900004\tPETIT\tNoé\t01/01/2005{}\tX\r\n", "\t".repeat(14)),
+    );
+    let p = post_form(&app, &t, long, SOURCE_CSV.as_bytes(), &[]).await;
+    assert_eq!(p.problem(422, "maquette_malformed")["cells"], 19);
+    // The last row cut short (no final CRLF): refused, unless the caller accepts it.
+    let cut = maquette_with_row("21900005", "21900005\tMOREAU\tÈve\t01/01/2005\t\t\t");
+    let p = post_form(&app, &t, cut.clone(), SOURCE_CSV.as_bytes(), &[]).await;
+    let p = p.problem(422, "maquette_malformed");
+    assert_eq!(
+        (p["cells"].as_i64(), p["truncated"].as_bool()),
+        (Some(7), Some(true))
+    );
+    post_form(
+        &app,
+        &t,
+        cut.clone(),
+        SOURCE_CSV.as_bytes(),
+        &[("accept_truncated_last_row", "yes")],
+    )
+    .await
+    .problem(422, "validation_failed");
+    let source_for_eve = format!("{SOURCE_CSV}21900005;V1RT;12;ADM\n");
+    let r = post_form(
+        &app,
+        &t,
+        cut.clone(),
+        source_for_eve.as_bytes(),
+        &[("accept_truncated_last_row", "true")],
+    )
+    .await;
+    let body = r.ok(201).clone();
+    assert_eq!(
+        body["report"]["check"]["truncated_last_row"],
+        serde_json::json!({"line": line + 3, "nip": "21900005", "cells": 7, "expected": 18})
+    );
+    assert!(
+        report_text(&body).contains("Dernière ligne coupée"),
+        "{}",
+        report_text(&body)
+    );
+    let id = body["id"].as_str().unwrap();
+    let file = fetch_file(&app, id, &t).await.bytes.clone();
+    assert!(
+        file.ends_with(&latin1("\r\n21900005\tMOREAU\tÈve\t01/01/2005\t\t\t")),
+        "the cut row is left as read"
+    );
+    let d = app.get(&format!("/grade-transfers/{id}/diff"), &t).await;
+    assert!(
+        d.ok(200)["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["nip"] != "21900005")
+    );
+
+    // 4. A source of another étape or year: refused, naming both.
+    let json = |etape: &str, year: i32| {
+        format!(
+            r#"{{"year": {year}, "etape": "{etape}", "grades": [{{"nip": "21900001", "element": "V1RT", "note": 12, "result": "ADM"}}]}}"#
+        )
+    };
+    let p = post_form(&app, &t, maquette(), json("V2RT", 2024).as_bytes(), &[]).await;
+    let p = p.problem(422, "etape_mismatch");
+    assert_eq!(
+        (p["maquette"].as_str(), p["source"].as_str()),
+        (Some("V1RT"), Some("V2RT"))
+    );
+    let p = post_form(&app, &t, maquette(), json("V1RT", 2023).as_bytes(), &[]).await;
+    let p = p.problem(422, "year_mismatch");
+    assert_eq!(
+        (p["maquette"].as_i64(), p["source"].as_i64()),
+        (Some(2024), Some(2023))
+    );
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("2023/2024, the maquette for 2024/2025")
+    );
+    let other_year = latin1(&text.replace("2024/2025", "2023/2024"));
+    post_form(
+        &app,
+        &t,
+        maquette(),
+        &zip_of(&[("V.TXT", &other_year)]),
+        &[],
+    )
+    .await
+    .problem(422, "year_mismatch");
+
+    // 5. Nothing to import is a warning, not "no anomaly".
+    for source in [b"nip;element;note;result\n".to_vec(), maquette()] {
+        let r = post_form(&app, &t, maquette(), &source, &[]).await;
+        let body = r.ok(201).clone();
+        assert_eq!(body["cells_changed"], 0);
+        assert_eq!(body["report"]["check"]["no_grades_for_maquette"], true);
+        assert!(body["problems"].as_i64().unwrap() >= 1);
+        let report = report_text(&body);
+        assert!(
+            report.contains("la source ne contient aucune note pour cette maquette"),
+            "{report}"
+        );
+        assert!(!report.contains("Aucune anomalie bloquante"), "{report}");
+    }
+    // Nothing was kept for the refusals.
+    assert_eq!(app.get("/grade-transfers", &t).await.ok(200)["total"], 4);
 }

@@ -171,7 +171,11 @@ pub(crate) fn maquette() -> Vec<u8> {
         ("21900005", "MOREAU", "Ève", "\t\t\t\t\t\t\t\t9,00\t20\tAJ"),
     ];
     for (nip, nom, prenom, values) in rows {
-        t.push_str(&format!("{nip}\t{nom}\t{prenom}\t01/01/2005\t{values}\r\n"));
+        // Every row has one cell per declared column, as Apogée writes it.
+        let padding = "\t".repeat(columns.len() - 1 - values.matches('\t').count());
+        t.push_str(&format!(
+            "{nip}\t{nom}\t{prenom}\t01/01/2005\t{values}{padding}\r\n"
+        ));
     }
     encoding_rs::WINDOWS_1252.encode(&t).0.into_owned()
 }

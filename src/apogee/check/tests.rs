@@ -151,3 +151,94 @@ fn a_matching_source_is_clean() {
     assert!(report.to_text().contains("Aucune anomalie bloquante."));
     assert_eq!(report.not_in_source.len(), 4);
 }
+
+#[test]
+fn a_source_with_no_grades_for_the_maquette_is_a_warning_not_a_clean_report() {
+    let m = Maquette::parse(&maquette_latin1()).unwrap();
+    let cases: Vec<(&str, GradeSource)> = vec![
+        (
+            "header only",
+            parse_grade_csv(b"nip;element;note;result\n").unwrap(),
+        ),
+        // The unfilled maquette itself: Ève's old values only, and ScoDoc mode keeps none.
+        ("the unfilled maquette", GradeSource::default()),
+        (
+            "other students and elements",
+            parse_grade_csv(b"nip;element;note\n21900001;VRTXXX;12\n").unwrap(),
+        ),
+    ];
+    for (name, source) in cases {
+        let report = check(&m, &source, &FillOptions::default());
+        assert!(report.no_grades_for_maquette, "{name}");
+        assert!(!report.is_clean(), "{name}");
+        let text = report.to_text();
+        assert!(
+            text.contains("la source ne contient aucune note pour cette maquette"),
+            "{name}: {text}"
+        );
+        assert!(
+            !text.contains("Aucune anomalie bloquante"),
+            "{name}: {text}"
+        );
+    }
+    let (m, source) = fixture();
+    assert!(!check(&m, &source, &FillOptions::default()).no_grades_for_maquette);
+}
+
+#[test]
+fn notes_replaced_by_lower_ones_are_listed_with_both_values() {
+    use crate::apogee::diff::diff_maquettes;
+    use crate::apogee::fill::fill;
+    // Léo (repeating) had 15,00 on VRTM112 and 14,00 on VRTU11; 9,50 and 14,50 now.
+    let before = Maquette::parse(&maquette_latin1()).unwrap();
+    let source = parse_grade_csv(
+        b"nip;element;note;result\n21900002;VRTM112;9,5;\n21900002;VRTU11;14,5;ADM\n21900001;VRTM112;3;\n",
+    )
+    .unwrap();
+    let mut after = before.clone();
+    fill(&mut after, &source, &FillOptions::default()).unwrap();
+    let lowered = lowered_notes(&diff_maquettes(&before, &after));
+    assert_eq!(
+        lowered,
+        vec![LoweredNote {
+            nip: "21900002".into(),
+            element: "VRTM112".into(),
+            column_id: "apoL_c0003".into(),
+            before: "15,00".into(),
+            after: "9,50".into(),
+        }]
+    );
+    let mut report = check(&before, &source, &FillOptions::default());
+    let clean_count = report.problem_count();
+    report.lowered_notes = lowered;
+    assert_eq!(report.problem_count(), clean_count + 1);
+    let text = report.to_text();
+    assert!(
+        text.contains("Étudiant 21900002 : note de VRTM112 en baisse, 15,00 remplacée par 9,50"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_demissionnaire_note_is_not_out_of_range_and_an_accepted_cut_row_is_named() {
+    let text = maquette_text();
+    let start = text.trim_end().rfind("\r\n").unwrap() + 2;
+    let cut: Vec<&str> = text[start..].split('\t').take(10).collect();
+    let text = format!("{}{}", &text[..start], cut.join("\t"));
+    let m = Maquette::parse_kept(text.as_bytes()).unwrap();
+    let source = parse_grade_csv(b"nip;element;note;result\n21900004;V1RT;25;DEM\n").unwrap();
+    let report = check(&m, &source, &FillOptions::default());
+    assert!(report.notes_out_of_range.is_empty());
+    let row = report.truncated_last_row.as_ref().unwrap();
+    assert_eq!(
+        (row.nip.as_str(), row.cells, row.expected),
+        ("21900005", 10, 26)
+    );
+    assert!(
+        report
+            .to_text()
+            .contains("Dernière ligne coupée (ligne 51, étudiant 21900005) : 10 cellules sur 26"),
+        "{}",
+        report.to_text()
+    );
+}

@@ -203,3 +203,102 @@ fn duplicated_pairs_are_left_alone() {
     fill(&mut m, &source, &FillOptions::default()).unwrap();
     assert_eq!(&row(&m, 0)[..4], &["", "", "9,00", "20"]);
 }
+
+#[test]
+fn demissionnaires_and_defaillants_get_0_01_barème_and_nar_like_scodoc() {
+    // Whatever note the source gives (8, none, even one above the barème).
+    let source = parse_grade_csv(
+        b"nip;element;note;result\n\
+          21900004;VRTS1;8;DEM\n\
+          21900004;V1RT;;def\n\
+          21900001;VRTS1;25;DEF\n",
+    )
+    .unwrap();
+    let mut m = Maquette::parse(&maquette_latin1()).unwrap();
+    let summary = fill(&mut m, &source, &FillOptions::default()).unwrap();
+    // VRTS1 N B R (cells 16..19) and V1RT N B R (19..22).
+    for student in [3, 0] {
+        assert_eq!(
+            &row(&m, student)[16..19],
+            &["0,01", "20", "NAR"],
+            "student {student}"
+        );
+    }
+    assert_eq!(&row(&m, 3)[19..22], &["0,01", "20", "NAR"]);
+    assert_eq!(
+        summary.withdrawn,
+        vec![
+            WithdrawnElement {
+                nip: "21900001".into(),
+                element: "VRTS1".into(),
+                code: "DEF".into(),
+                source_note: Some(25.0),
+            },
+            WithdrawnElement {
+                nip: "21900004".into(),
+                element: "VRTS1".into(),
+                code: "DEM".into(),
+                source_note: Some(8.0),
+            },
+            WithdrawnElement {
+                nip: "21900004".into(),
+                element: "V1RT".into(),
+                code: "DEF".into(),
+                source_note: None,
+            },
+        ]
+    );
+    assert!(summary.skipped_notes.is_empty(), "0,01 replaces the 25");
+}
+
+#[test]
+fn a_refused_note_leaves_every_cell_of_its_element() {
+    // Léo's VRTU11 was validated last year: 14,00 / 20 / ADM / jury points 0,50. A note of 25
+    // with AJ must not write AJ (nor empty the jury points); Alice's -1 with ADM writes nothing.
+    let source = parse_grade_csv(
+        b"nip;element;note;result\n\
+          21900002;VRTU11;25;AJ\n\
+          21900001;VRTU11;-1;ADM\n\
+          21900001;VRTS1;12;ADM\n",
+    )
+    .unwrap();
+    let mut m = Maquette::parse(&maquette_latin1()).unwrap();
+    let summary = fill(&mut m, &source, &FillOptions::default()).unwrap();
+    assert_eq!(&row(&m, 1)[4..8], &["14,00", "20", "ADM", "0,50"]);
+    assert_eq!(&row(&m, 0)[4..8], &["", "", "", ""]);
+    assert_eq!(
+        &row(&m, 0)[16..19],
+        &["12,00", "20", "ADM"],
+        "the rest is filled"
+    );
+    assert_eq!(
+        summary
+            .skipped_notes
+            .iter()
+            .map(|s| (s.nip.as_str(), s.element.as_str(), s.note))
+            .collect::<Vec<_>>(),
+        vec![("21900001", "VRTU11", -1.0), ("21900002", "VRTU11", 25.0)]
+    );
+    assert_eq!(summary.cells_changed, 3);
+}
+
+#[test]
+fn an_accepted_cut_row_is_not_filled() {
+    let text = crate::apogee::fixtures::maquette_text();
+    let start = text.trim_end().rfind("\r\n").unwrap() + 2;
+    let cut: Vec<&str> = text[start..].split('\t').take(10).collect();
+    let text = format!("{}{}", &text[..start], cut.join("\t"));
+    let mut m = Maquette::parse_with(
+        text.as_bytes(),
+        crate::apogee::maquette::ParseOptions {
+            accept_truncated_last_row: true,
+        },
+    )
+    .unwrap();
+    let source =
+        parse_grade_csv(b"nip;element;note;result\n21900005;V1RT;12;ADM\n21900001;V1RT;12;ADM\n")
+            .unwrap();
+    let summary = fill(&mut m, &source, &FillOptions::default()).unwrap();
+    assert_eq!((summary.students_changed, summary.cells_changed), (1, 3));
+    assert!(m.to_bytes().ends_with(cut.join("\t").as_bytes()));
+}

@@ -119,21 +119,108 @@ fn a_changed_cell_changes_only_its_bytes() {
     assert!(m.set_value(0, index, "日").is_err());
 }
 
+fn malformed(e: &MaquetteError) -> (usize, usize, bool) {
+    match e.kind {
+        MaquetteErrorKind::Malformed {
+            cells,
+            expected,
+            truncated,
+        } => (cells, expected, truncated),
+        other => panic!("not malformed: {other:?} {e}"),
+    }
+}
+
 #[test]
-fn short_rows_are_extended_when_a_later_cell_is_set() {
+fn a_row_shorter_than_the_column_declaration_is_refused() {
+    // Alice's row with no value cells at all, in the middle of the file.
     let full_row = format!("12/03/2005{}\r\n", "\t".repeat(23));
     let text = maquette_text().replace(&full_row, "12/03/2005\r\n");
     assert_ne!(text, maquette_text());
-    let bytes = text.as_bytes();
-    let mut m = Maquette::parse(bytes).unwrap();
-    assert_eq!(m.value(0, "apoL_c0022"), Some(""));
-    let last = m.value_ids().len() - 1;
-    m.set_value(0, last, "ADM").unwrap();
-    let written = String::from_utf8(m.to_bytes()).unwrap();
-    assert!(written.contains(&format!(
-        "21900001\tDUPONT\tAlice\t12/03/2005{}ADM\r\n",
-        "\t".repeat(22)
-    )));
+    let line = Maquette::parse(maquette_text().as_bytes())
+        .unwrap()
+        .students()[0]
+        .line;
+    let e = err(text.as_bytes());
+    assert_eq!(e.code(), "maquette_malformed");
+    assert_eq!((e.section.as_str(), e.line), (VALEURS, Some(line)));
+    assert_eq!(malformed(&e), (4, 26, false));
+    assert!(e.to_string().contains("4 cells"), "{e}");
+    // Accepting a cut last row does not accept a short row elsewhere.
+    let e = Maquette::parse_with(
+        text.as_bytes(),
+        ParseOptions {
+            accept_truncated_last_row: true,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(malformed(&e), (4, 26, false));
+}
+
+#[test]
+fn a_row_with_values_past_the_last_column_is_refused_trailing_separators_are_not() {
+    // The fixture's rows end with one empty cell past the last column (a trailing TAB).
+    let m = Maquette::parse(maquette_text().as_bytes()).unwrap();
+    assert!(m.truncated_row().is_none());
+    // A value in that extra cell: the row is shifted.
+    let row = format!("30/11/2004{}\r\n", "\t".repeat(23));
+    let shifted = format!("30/11/2004{}X\r\n", "\t".repeat(23));
+    let text = maquette_text().replace(&row, &shifted);
+    let e = err(text.as_bytes());
+    assert_eq!(e.line, Some(m.students()[3].line));
+    assert_eq!(malformed(&e), (27, 26, false));
+    // More empty cells are only separators.
+    let padded = format!("30/11/2004{}\r\n", "\t".repeat(30));
+    Maquette::parse(maquette_text().replace(&row, &padded).as_bytes()).unwrap();
+}
+
+/// The fixture with its last row cut after the 10th cell and no final CRLF.
+fn cut_last_row() -> String {
+    let text = maquette_text();
+    let start = text.trim_end().rfind("\r\n").unwrap() + 2;
+    let row = &text[start..];
+    let cut: Vec<&str> = row.split('\t').take(10).collect();
+    format!("{}{}", &text[..start], cut.join("\t"))
+}
+
+#[test]
+fn a_cut_last_row_is_refused_unless_accepted_and_then_left_as_read() {
+    let text = cut_last_row();
+    let e = err(text.as_bytes());
+    assert_eq!(e.code(), "maquette_malformed");
+    assert_eq!(malformed(&e), (10, 26, true));
+    assert!(e.to_string().contains("cut short"), "{e}");
+
+    let accept = ParseOptions {
+        accept_truncated_last_row: true,
+    };
+    let mut m = Maquette::parse_with(text.as_bytes(), accept).unwrap();
+    let last = m.students().len() - 1;
+    assert_eq!(
+        m.truncated_row(),
+        Some(&TruncatedRow {
+            line: m.students()[last].line,
+            nip: "21900005".into(),
+            cells: 10,
+            expected: 26,
+        })
+    );
+    assert!(m.is_truncated(last) && !m.is_truncated(0));
+    // Never written: the row stays as read, byte for byte.
+    assert!(m.set_value(last, 20, "ADM").is_err());
+    m.set_value(0, 20, "ADM").unwrap();
+    let written = m.to_bytes();
+    assert!(written.ends_with(&text.as_bytes()[text.rfind("\r\n").unwrap()..]));
+    // A stored file that was accepted reads again.
+    assert!(
+        Maquette::parse_kept(&written)
+            .unwrap()
+            .truncated_row()
+            .is_some()
+    );
+    // The same short row with its line ending is not "cut": refused even when accepted.
+    let ended = format!("{text}\r\n");
+    let e = Maquette::parse_with(ended.as_bytes(), accept).unwrap_err();
+    assert_eq!(malformed(&e), (10, 26, false));
 }
 
 #[test]
