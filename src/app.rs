@@ -124,7 +124,18 @@ pub fn build(
         .openapi(api::base_doc())
         .configure(api::configure)
         .split_for_parts();
-    app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", (*shared.spec).clone()))
+    let mut swagger_ui =
+        SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", (*shared.spec).clone());
+    if let Some(issuer) = config.auth.issuers.first() {
+        // "Authorize" with the OpenID provider: authorization code + PKCE (a public client).
+        let mut oauth =
+            utoipa_swagger_ui::oauth::Config::new().use_pkce_with_authorization_code_grant(true);
+        if !issuer.swagger_ui_client_id.is_empty() {
+            oauth = oauth.client_id(&issuer.swagger_ui_client_id);
+        }
+        swagger_ui = swagger_ui.oauth(oauth);
+    }
+    app.service(swagger_ui)
         .default_service(web::to(api::unmatched))
         .wrap(Condition::new(
             config.rate_limit.enabled,

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::support::{CURRENT_YEAR, TestApp, both_backends, row};
 
-const AUDIENCE: &str = "https://passerelle.test/";
+pub(crate) const AUDIENCE: &str = "https://passerelle.test/";
 /// A resource whose tokens carry passerelle's audience but are signed with ES256.
 const ES256_RESOURCE: &str = "urn:passerelle:es256";
 const OTHER_RESOURCE: &str = "https://other.test/";
@@ -33,7 +33,7 @@ fn provider_module() -> PathBuf {
 }
 
 /// Whether node and oidc-provider are here; under CI=true their absence fails the test.
-fn provider_available() -> bool {
+pub(crate) fn provider_available() -> bool {
     let node = Command::new("node")
         .arg("--version")
         .stdout(Stdio::null())
@@ -51,7 +51,7 @@ fn provider_available() -> bool {
     false
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -64,7 +64,7 @@ fn issuer_url(port: u16) -> String {
 }
 
 /// passerelle trusts one provider, on a port chosen here (the provider starts in the test).
-fn trust_provider(config: &mut Config) {
+pub(crate) fn trust_provider(config: &mut Config) {
     config.auth.issuers = vec![IssuerConfig {
         issuer: issuer_url(free_port()),
         jwks_uri: String::new(),
@@ -73,6 +73,7 @@ fn trust_provider(config: &mut Config) {
         jwks_max_age_secs: MAX_AGE_SECS,
         jwks_min_refresh_secs: MIN_REFRESH_SECS,
         http_timeout_ms: 2000,
+        swagger_ui_client_id: "swagger-ui".into(),
         mapping: ClaimMapping {
             manager: Some(ManagerRule {
                 claim: "eduPersonAffiliation".into(),
@@ -97,7 +98,7 @@ fn trust_provider(config: &mut Config) {
 }
 
 /// One `node tests/oidc/provider.mjs` process.
-struct Provider {
+pub(crate) struct Provider {
     child: Child,
     port: u16,
     client: reqwest::Client,
@@ -113,7 +114,7 @@ impl Drop for Provider {
 impl Provider {
     /// Starts the provider on `port` with these signing keys (kid, kty), the first signing.
     /// Keys live under `dir/keys` and are reused by later starts: a new list is a rotation.
-    fn start(dir: &Path, port: u16, keys: &[(&str, &str)]) -> Provider {
+    pub(crate) fn start(dir: &Path, port: u16, keys: &[(&str, &str)]) -> Provider {
         let config = json!({
             "module": provider_module(),
             "port": port,
@@ -205,7 +206,7 @@ impl Provider {
     }
 
     /// An access token of an account, as the ENT's sign-in would get it.
-    async fn person_token(&self, account: &str, resource: &str) -> String {
+    pub(crate) async fn person_token(&self, account: &str, resource: &str) -> String {
         let body: Value = self
             .client
             .post(self.url("/test/token"))
@@ -256,9 +257,7 @@ fn kid_of(token: &str) -> String {
 /// The token with another `kid` in its header (its signature no longer matches anything).
 fn with_kid(token: &str, kid: &str) -> String {
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let mut parts = token.splitn(2, '.');
-    let header = parts.next().unwrap();
-    let rest = parts.next().unwrap();
+    let (header, rest) = token.split_once('.').unwrap();
     let mut header: Value = serde_json::from_slice(&b64.decode(header).unwrap()).unwrap();
     header["kid"] = kid.into();
     format!("{}.{rest}", b64.encode(header.to_string()))

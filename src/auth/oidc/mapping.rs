@@ -209,7 +209,7 @@ fn service(
                     .join(", ")
             )
         })?;
-    if !rule.clients.iter().any(|c| *c == client) {
+    if !rule.clients.contains(&client) {
         return Err(format!("`{claim}` is not a configured service client"));
     }
     if rule.require_client_subject && first_string(claims, "sub").is_some_and(|sub| sub != client) {

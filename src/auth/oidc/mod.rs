@@ -41,6 +41,11 @@ pub struct IssuerConfig {
     /// Timeout of each request to the provider, in milliseconds.
     #[serde(default = "default_timeout")]
     pub http_timeout_ms: u64,
+    /// The provider's client id of Swagger UI (a public client allowed the redirect address
+    /// `<passerelle>/swagger-ui/oauth2-redirect.html`); empty: typed in the Authorize dialog.
+    /// Only the first issuer's is used.
+    #[serde(default)]
+    pub swagger_ui_client_id: String,
     /// From claims to passerelle's principal.
     #[serde(default)]
     pub mapping: ClaimMapping,
