@@ -91,12 +91,15 @@ impl KeyCache {
             return found;
         }
         if found.is_some() {
-            // Stale but known: refresh unless another request already is; a failed refresh
-            // keeps the key (the provider may be down).
-            if let Ok(_guard) = self.refreshing.try_lock() {
-                self.refresh_if_allowed().await;
+            // Stale but known: refresh unless another request already is. A new set decides
+            // (a key the provider removed is refused); a failed or skipped refresh keeps the
+            // key (the provider may be down).
+            if let Ok(_guard) = self.refreshing.try_lock()
+                && self.refresh_if_allowed().await
+            {
+                return self.lookup(kid, alg).0;
             }
-            return self.lookup(kid, alg).0.or(found);
+            return found;
         }
         // Unknown kid: wait for the refresh in progress, or make one if the rate allows.
         let _guard = self.refreshing.lock().await;
@@ -128,15 +131,16 @@ impl KeyCache {
         (key, fresh)
     }
 
-    /// Fetches the keys unless the last attempt is more recent than `min_refresh`.
-    async fn refresh_if_allowed(&self) {
+    /// Fetches the keys unless the last attempt is more recent than `min_refresh`; true when
+    /// a new key set replaced the cache.
+    async fn refresh_if_allowed(&self) -> bool {
         {
             let mut state = self.state.write().expect("key cache lock");
             if state
                 .last_attempt
                 .is_some_and(|at| at.elapsed() < self.min_refresh)
             {
-                return;
+                return false;
             }
             state.last_attempt = Some(Instant::now());
         }
@@ -146,10 +150,12 @@ impl KeyCache {
                 let mut state = self.state.write().expect("key cache lock");
                 state.keys = keys;
                 state.fetched_at = Some(Instant::now());
+                true
             }
             Err(e) => {
                 tracing::warn!(issuer = %self.issuer, error = %e,
                     "cannot refresh the OpenID provider's keys; the cached keys stay in use");
+                false
             }
         }
     }
