@@ -274,3 +274,27 @@ pub async fn authenticate(
         None => Ok(None),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issuer(algorithms: serde_json::Value) -> Result<IssuerConfig, serde_json::Error> {
+        serde_json::from_value(serde_json::json!({
+            "issuer": "https://idp.example.org", "audience": "passerelle",
+            "algorithms": algorithms,
+            "mapping": {"student": {"claim": "eduPersonAffiliation", "values": ["student"],
+                                    "cod_etu_claim": "supannEtuId"}}
+        }))
+    }
+
+    #[test]
+    fn never_none_nor_a_shared_secret_algorithm() {
+        assert!(issuer(serde_json::json!(["RS256", "ES256", "EdDSA"])).is_ok());
+        for refused in ["HS256", "HS512", "none", "PS256"] {
+            assert!(issuer(serde_json::json!([refused])).is_err(), "{refused}");
+        }
+        let empty = issuer(serde_json::json!([])).unwrap();
+        assert!(empty.check("auth.issuers[0]").is_err());
+    }
+}
