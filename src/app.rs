@@ -28,6 +28,16 @@ pub fn openapi_spec() -> OpenApi {
     spec
 }
 
+/// The OpenAPI document of a server with this configuration: with `auth.issuers`, Swagger UI
+/// may also sign in with the first OpenID provider (`openIdConnect` scheme).
+pub fn openapi_spec_for(config: &Config) -> OpenApi {
+    let mut spec = openapi_spec();
+    if let Some(url) = crate::auth::oidc::Issuers::first_discovery_url(&config.auth) {
+        api::add_openid_connect(&mut spec, &url);
+    }
+    spec
+}
+
 /// Everything the HTTP workers share, built once at start.
 #[derive(Clone)]
 pub struct Shared {
@@ -60,6 +70,8 @@ impl Shared {
         }
         let store = crate::storage::from_config(&config)?;
         let jwt = JwtKeys::from_config(&config.auth, &config.data_dir)?;
+        let oidc = crate::auth::oidc::Issuers::from_config(&config.auth)
+            .map_err(crate::server::StartError::Oidc)?;
         let audit_key = if config.audit.pseudonym_key.is_empty() {
             crate::secrets::load_or_create(&config.data_dir, "audit-pseudonym-key").map_err(
                 |e| crate::server::StartError::DataDir(config.data_dir.display().to_string(), e),
@@ -67,7 +79,7 @@ impl Shared {
         } else {
             config.audit.pseudonym_key.clone()
         };
-        let spec = openapi_spec();
+        let spec = openapi_spec_for(&config);
         let routes = RouteTable::from_spec(&spec);
         let governor = crate::ratelimit::governor_config(&config.rate_limit);
         Ok(Shared {
@@ -79,6 +91,7 @@ impl Shared {
                 config: Arc::new(config),
                 db,
                 jwt: Arc::new(jwt),
+                oidc: Arc::new(oidc),
             }),
             spec: Arc::new(spec),
             routes: web::Data::new(routes),
@@ -111,7 +124,18 @@ pub fn build(
         .openapi(api::base_doc())
         .configure(api::configure)
         .split_for_parts();
-    app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", (*shared.spec).clone()))
+    let mut swagger_ui =
+        SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", (*shared.spec).clone());
+    if let Some(issuer) = config.auth.issuers.first() {
+        // "Authorize" with the OpenID provider: authorization code + PKCE (a public client).
+        let mut oauth =
+            utoipa_swagger_ui::oauth::Config::new().use_pkce_with_authorization_code_grant(true);
+        if !issuer.swagger_ui_client_id.is_empty() {
+            oauth = oauth.client_id(&issuer.swagger_ui_client_id);
+        }
+        swagger_ui = swagger_ui.oauth(oauth);
+    }
+    app.service(swagger_ui)
         .default_service(web::to(api::unmatched))
         .wrap(Condition::new(
             config.rate_limit.enabled,

@@ -273,6 +273,9 @@ pub struct AuthConfig {
     pub jwt_audience: String,
     /// Clock skew tolerated on `exp`/`nbf`, in seconds.
     pub jwt_leeway_secs: u64,
+    /// Trusted OpenID providers (the ENT's sign-in, client-credentials clients); see the
+    /// README's "Connecting the university's OpenID provider".
+    pub issuers: Vec<crate::auth::oidc::IssuerConfig>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -332,6 +335,7 @@ impl Default for AuthConfig {
             jwt_issuer: "passerelle".into(),
             jwt_audience: "passerelle".into(),
             jwt_leeway_secs: 60,
+            issuers: Vec::new(),
         }
     }
 }
@@ -399,6 +403,11 @@ impl Config {
                 return fail("auth.jwt_public_key_pem", "required for RS256/ES256");
             }
             _ => {}
+        }
+        for (i, issuer) in self.auth.issuers.iter().enumerate() {
+            issuer
+                .check(&format!("auth.issuers[{i}]"))
+                .map_err(|e| ConfigError(format!("key `{e}`")))?;
         }
         if !(1..=12).contains(&self.academic_year_start_month) {
             return fail(

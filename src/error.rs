@@ -55,6 +55,9 @@ error_codes! {
     Unauthenticated = (UNAUTHORIZED, "unauthenticated", "Authentication required"),
     /// Authenticated, but this principal may not perform this operation.
     Forbidden = (FORBIDDEN, "forbidden", "Forbidden"),
+    /// A valid token of a trusted OpenID provider whose claims make no passerelle role
+    /// (the detail names the claims looked at, never their values).
+    NoRoleForToken = (FORBIDDEN, "no_role_for_token", "The token maps to no role"),
     /// No such route, or no such object within the caller's scope.
     NotFound = (NOT_FOUND, "not_found", "Not found"),
     /// The route exists but not for this HTTP method.

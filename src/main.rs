@@ -49,10 +49,13 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Mint a JWT from the configured HS256 secret (development and tests).
+    /// Mint a JWT from the configured HS256 secret (development and tests), or inspect a token.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Token {
-        #[arg(long, value_enum)]
-        role: RoleArg,
+        #[command(subcommand)]
+        command: Option<TokenCommand>,
+        #[arg(long, value_enum, required = true)]
+        role: Option<RoleArg>,
         /// Subject (`sub`); defaults to the role's name.
         #[arg(long)]
         sub: Option<String>,
@@ -157,6 +160,13 @@ enum EraseCommand {
     Student { cod_etu: String },
 }
 
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print the principal a token maps to (verified as the server would: keys of
+    /// `auth.issuers` fetched from the provider), or why it maps to none.
+    Inspect { token: String },
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum RoleArg {
     Admin,
@@ -193,6 +203,32 @@ enum ApikeyCommand {
     List,
     /// Revoke a key by id or name.
     Revoke { id_or_name: String },
+}
+
+/// `passerelle token inspect`: the same checks as the server's, on one token.
+fn inspect_token(config: &Config, token: &str) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    use passerelle::auth::oidc;
+    let issuers = oidc::Issuers::from_config(&config.auth)?;
+    let outcome = actix_web::rt::System::new().block_on(async {
+        match oidc::authenticate(&issuers, &config.auth.jwt_issuer, token).await {
+            Ok(Some(principal)) => Ok(principal),
+            Ok(None) => jwt::JwtKeys::from_config(&config.auth, &config.data_dir)
+                .map_err(|e| e.to_string())?
+                .verify(token)
+                .map_err(|e| e.detail),
+            Err(e) => Err(e.to_string()),
+        }
+    });
+    match outcome {
+        Ok(principal) => {
+            println!("{}", serde_json::to_string_pretty(&principal)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(why) => {
+            eprintln!("no principal: {why}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -237,13 +273,20 @@ fn run(command: Command, mut config: Config) -> Result<ExitCode, Box<dyn std::er
             );
         }
         Command::Openapi { out } => {
-            let json = passerelle::api::spec_json(&passerelle::app::openapi_spec());
+            let json = passerelle::api::spec_json(&passerelle::app::openapi_spec_for(&config));
             match out {
                 Some(path) => std::fs::write(path, json)?,
                 None => print!("{json}"),
             }
         }
         Command::Token {
+            command: Some(TokenCommand::Inspect { token }),
+            ..
+        } => {
+            return inspect_token(&config, token.trim());
+        }
+        Command::Token {
+            command: None,
             role,
             sub,
             composantes,
@@ -253,7 +296,7 @@ fn run(command: Command, mut config: Config) -> Result<ExitCode, Box<dyn std::er
         } => {
             let keys = jwt::JwtKeys::from_config(&config.auth, &config.data_dir)?;
             let now = jsonwebtoken::get_current_timestamp();
-            let role = Role::from(role);
+            let role = Role::from(role.ok_or("--role is required")?);
             let claims = jwt::Claims {
                 sub: sub.unwrap_or_else(|| format!("{role:?}").to_lowercase()),
                 iss: String::new(),

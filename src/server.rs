@@ -24,6 +24,8 @@ pub enum StartError {
     SharedSecrets(String),
     #[error(transparent)]
     Storage(#[from] crate::storage::StorageError),
+    #[error("auth.issuers: {0}")]
+    Oidc(String),
 }
 
 /// Opens the database (migrating it) and prepares everything the workers share.

@@ -11,6 +11,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
     pub jwt: Arc<JwtKeys>,
+    /// Trusted OpenID providers and their cached keys (`auth.issuers`).
+    pub oidc: Arc<crate::auth::oidc::Issuers>,
     pub store: Arc<dyn DocumentStore>,
     /// Key of students' pseudonyms in the audit log.
     pub audit_key: Arc<crate::config::Secret>,

@@ -123,6 +123,32 @@ pub fn finalize(spec: &mut openapi::OpenApi) {
     }
 }
 
+/// Declares the OpenID provider's sign-in (`openIdConnect`, at its discovery address) as an
+/// alternative to the bearer scheme on every operation that needs credentials.
+pub fn add_openid_connect(spec: &mut openapi::OpenApi, discovery_url: &str) {
+    let components = spec.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "oidc",
+        SecurityScheme::OpenIdConnect(openapi::security::OpenIdConnect::with_description(
+            discovery_url,
+            "Sign in with the university's OpenID provider (authorization code + PKCE), where \
+             the provider allows Swagger UI's redirect address.",
+        )),
+    );
+    for item in spec.paths.paths.values_mut() {
+        for operation in operations_mut(item) {
+            if let Some(security) = operation.security.as_mut()
+                && !security.is_empty()
+            {
+                security.push(openapi::security::SecurityRequirement::new(
+                    "oidc",
+                    Vec::<String>::new(),
+                ));
+            }
+        }
+    }
+}
+
 fn operations_mut(
     item: &mut openapi::PathItem,
 ) -> impl Iterator<Item = &mut openapi::path::Operation> {

@@ -7,6 +7,7 @@
 
 pub mod apikey;
 pub mod jwt;
+pub mod oidc;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -247,6 +248,10 @@ impl FromRequest for Principal {
                 .clone();
             let principal = if apikey::looks_like_api_key(&token) {
                 apikey::authenticate(&state.db, token).await?
+            } else if let Some(principal) =
+                oidc::authenticate(&state.oidc, &state.config.auth.jwt_issuer, &token).await?
+            {
+                principal // from a trusted OpenID provider (auth.issuers)
             } else {
                 state.jwt.verify(&token)?
             };

@@ -440,6 +440,23 @@ async fn every_error_code_is_produced() {
         deposit(&[b'c'; 900], to, None).await,
     ));
 
+    // A valid token of a trusted OpenID provider whose claims make no role (tests/api/oidc.rs
+    // has the provider; without node it is skipped there, and the table's status checked here).
+    if crate::oidc::provider_available() {
+        let provider_dir = tempfile::tempdir().unwrap();
+        let trusting = TestApp::sqlite_with(crate::oidc::trust_provider).await;
+        let issuer = &trusting.config.auth.issuers[0].issuer;
+        let port = issuer.rsplit(':').next().unwrap().parse().unwrap();
+        let provider = crate::oidc::Provider::start(provider_dir.path(), port, &[("a", "RSA")]);
+        let alum = provider.person_token("alum", crate::oidc::AUDIENCE).await;
+        produced.push((ErrorCode::NoRoleForToken, trusting.get("/me", &alum).await));
+    } else {
+        produced.push((
+            ErrorCode::NoRoleForToken,
+            problem_reply(ErrorCode::NoRoleForToken),
+        ));
+    }
+
     for (code, reply) in &produced {
         reply.problem(code.status().as_u16(), code.as_str());
     }
@@ -656,4 +673,60 @@ fn example_configuration_loads() {
     assert_eq!(config.database_pool_size, 16);
     assert_eq!(config.digiposte.quota_per_minute, 100);
     assert!(config.metrics_bind.is_some());
+}
+
+/// With `auth.issuers`, the served spec declares the first provider's sign-in (`openIdConnect`
+/// at its discovery address) beside the bearer scheme on every operation that needs
+/// credentials; the committed snapshot (no issuers) has the bearer scheme only.
+#[actix_web::test]
+async fn served_spec_declares_the_openid_provider() {
+    let app = TestApp::sqlite_with(crate::oidc::trust_provider).await;
+    let discovery = format!(
+        "{}/.well-known/openid-configuration",
+        app.config.auth.issuers[0].issuer
+    );
+    let reply = app.send(app.request(Method::GET, "/openapi.json")).await;
+    let spec = reply.ok(200);
+    assert_eq!(
+        spec["components"]["securitySchemes"]["oidc"],
+        json!({"type": "openIdConnect", "openIdConnectUrl": discovery,
+               "description": spec["components"]["securitySchemes"]["oidc"]["description"]})
+    );
+    assert_eq!(
+        spec["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let mut secured = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let Some(security) = operation.get("security") else {
+                continue;
+            };
+            assert_eq!(
+                security,
+                &json!([{"bearer": []}, {"oidc": []}]),
+                "{method} {path}"
+            );
+            secured += 1;
+        }
+    }
+    assert!(secured > 50, "{secured} secured operations");
+
+    let committed: Value =
+        serde_json::from_str(&std::fs::read_to_string(committed_spec_path()).unwrap()).unwrap();
+    assert!(committed["components"]["securitySchemes"]["oidc"].is_null());
+
+    // Swagger UI's "Authorize" uses the authorization code with PKCE, as the configured client.
+    let initializer = app
+        .send(app.request(Method::GET, "/swagger-ui/swagger-initializer.js"))
+        .await;
+    let script: String = String::from_utf8_lossy(&initializer.bytes)
+        .split_whitespace()
+        .collect();
+    assert!(script.contains("ui.initOAuth("), "{script}");
+    assert!(
+        script.contains(r#""usePkceWithAuthorizationCodeGrant":true"#),
+        "{script}"
+    );
+    assert!(script.contains(r#""clientId":"swagger-ui""#), "{script}");
 }

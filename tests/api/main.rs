@@ -13,6 +13,7 @@ mod drills;
 mod foundation;
 mod grade_transfers;
 mod lockers;
+mod oidc;
 mod queue;
 mod scale_out;
 mod scodoc;
