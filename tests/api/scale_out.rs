@@ -185,6 +185,15 @@ async fn instance(app: &TestApp, moto: &Moto, sim: &Sim, name: &str) -> ServePro
             ),
             ("PASSERELLE_DIGIPOSTE__CLIENT_ID", "passerelle".into()),
             ("PASSERELLE_DIGIPOSTE__CLIENT_SECRET", "sim-secret".into()),
+            ("PASSERELLE_DIGIPOSTE__OKAPI_KEY", "sim-okapi-key".into()),
+            (
+                "PASSERELLE_DIGIPOSTE__DOCUMENT_TYPES__RELEVE_NOTES",
+                "RELEVE_NOTES".into(),
+            ),
+            (
+                "PASSERELLE_DIGIPOSTE__DOCUMENT_TYPES__ATTESTATION_REUSSITE",
+                "ATTESTATION_REUSSITE".into(),
+            ),
             (
                 "PASSERELLE_DIGIPOSTE__WEBHOOK_SECRET",
                 WEBHOOK_SECRET.into(),
