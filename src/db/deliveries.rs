@@ -9,7 +9,8 @@ use crate::domain::delivery::DeliveryStatus;
 use crate::error::ApiError;
 
 /// Cancels the student's documents still queued (not yet handed to Digiposte); returns how many.
-/// A document whose deposit already started is left to the reconciliation.
+/// A document whose deposit already started is left to it (it may end `uncertain`, for a
+/// manager to settle).
 pub fn cancel_queued_for_student(
     conn: &mut DbConnection,
     student_id: &str,

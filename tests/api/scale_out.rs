@@ -309,6 +309,8 @@ async fn two_instances_share_the_database_and_the_store() {
         at_kill < STUDENTS as i64,
         "the send finished before the kill ({at_kill})"
     );
+    // Deposits B had sent when it died are uncertain ("À vérifier"): a manager settles them.
+    dp::settle_uncertain(&sim, &a, &id).await;
     let c = dp::wait_final(&a, &id, Duration::from_secs(90)).await;
     assert_eq!(c.get("transmitted"), Some(&(STUDENTS as i64)), "{c:?}");
     dp::assert_exactly_once(&sim, &a, &id, STUDENTS as i64).await;
