@@ -1252,3 +1252,36 @@ async fn the_stand_in_takes_the_published_examples_and_refuses_the_rest() {
     assert_eq!(stats["deposits_total"], 1, "{stats}");
     assert_eq!(stats["rejected_400"], 11, "{stats}");
 }
+
+/// `passerelle digiposte document-types` prints the partner's list (`GET /profile/documents`)
+/// with the configured credentials; without the application key the gateway refuses it.
+#[actix_web::test]
+async fn the_cli_prints_the_partners_document_types() {
+    let sim = Sim::start(&["--document-types", "RELEVE_NOTES,DIPLOME"]);
+    let run = |key: &str| {
+        Command::new(env!("CARGO_BIN_EXE_passerelle"))
+            .args(["digiposte", "document-types"])
+            .env_remove("PASSERELLE_CONFIG")
+            .env(
+                "PASSERELLE_DIGIPOSTE__BASE_URL",
+                format!("{}/digiposte/v3", sim.url),
+            )
+            .env("PASSERELLE_DIGIPOSTE__CLIENT_ID", "passerelle")
+            .env("PASSERELLE_DIGIPOSTE__CLIENT_SECRET", "sim-secret")
+            .env("PASSERELLE_DIGIPOSTE__OKAPI_KEY", key)
+            .env("PASSERELLE_DIGIPOSTE__MAX_RETRIES", "0")
+            .output()
+            .unwrap()
+    };
+    let out = run(SIM_OKAPI_KEY);
+    assert!(out.status.success(), "{out:?}");
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = printed.to_string();
+    assert!(
+        text.contains("RELEVE_NOTES") && text.contains("DIPLOME"),
+        "{text}"
+    );
+    let out = run("not-the-key");
+    assert!(!out.status.success(), "{out:?}");
+    assert_eq!(sim.stats().await["rejected_401"], 1);
+}
