@@ -101,6 +101,15 @@ async fn main() {
         ),
         ("PASSERELLE_DIGIPOSTE__CLIENT_ID", "passerelle".into()),
         ("PASSERELLE_DIGIPOSTE__CLIENT_SECRET", "sim-secret".into()),
+        ("PASSERELLE_DIGIPOSTE__OKAPI_KEY", "sim-okapi-key".into()),
+        (
+            "PASSERELLE_DIGIPOSTE__DOCUMENT_TYPES__RELEVE_NOTES",
+            "RELEVE_NOTES".into(),
+        ),
+        (
+            "PASSERELLE_DIGIPOSTE__DOCUMENT_TYPES__ATTESTATION_REUSSITE",
+            "ATTESTATION_REUSSITE".into(),
+        ),
         ("PASSERELLE_DIGIPOSTE__QUOTA_PER_MINUTE", quota.to_string()),
         (
             "PASSERELLE_DIGIPOSTE__WEBHOOK_SECRET",

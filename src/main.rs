@@ -111,6 +111,18 @@ enum Command {
         #[command(subcommand)]
         command: SyncCommand,
     },
+    /// Ask Digiposte (the partner API) something.
+    Digiposte {
+        #[command(subcommand)]
+        command: DigiposteCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DigiposteCommand {
+    /// Print the partner's document natures (`GET /profile/documents`, as Digiposte answers),
+    /// to choose the codes of `digiposte.document_types.<kind>`.
+    DocumentTypes,
 }
 
 #[derive(Subcommand)]
@@ -261,6 +273,26 @@ fn run(command: Command, mut config: Config) -> Result<ExitCode, Box<dyn std::er
         Command::Serve { bind } => {
             if let Some(bind) = bind {
                 config.bind = bind;
+            }
+            if config.digiposte.is_configured() {
+                if config.digiposte.okapi_key.is_empty() {
+                    return Err(
+                        "digiposte.okapi_key is not set (PASSERELLE_DIGIPOSTE__OKAPI_KEY): \
+                         La Poste's gateway refuses every call without it"
+                            .into(),
+                    );
+                }
+                for kind in passerelle::domain::delivery::DocumentType::ALL {
+                    if config.digiposte.document_type(kind.as_str()).is_none() {
+                        return Err(format!(
+                            "digiposte.document_types.{k} is not set (PASSERELLE_DIGIPOSTE__DOCUMENT_TYPES__{K}): \
+                             choose a code in `passerelle digiposte document-types`",
+                            k = kind.as_str(),
+                            K = kind.as_str().to_uppercase()
+                        )
+                        .into());
+                    }
+                }
             }
             serve(config)?;
         }
@@ -420,6 +452,20 @@ fn run(command: Command, mut config: Config) -> Result<ExitCode, Box<dyn std::er
                 passerelle::jobs::sync::sync_vaults(&db, &client, "system:cli").await
             })?;
             println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        Command::Digiposte {
+            command: DigiposteCommand::DocumentTypes,
+        } => {
+            if !config.digiposte.is_configured() {
+                return Err(
+                    "digiposte.base_url is not set (PASSERELLE_DIGIPOSTE__BASE_URL)".into(),
+                );
+            }
+            use passerelle::digiposte::DigiposteApi;
+            let client = passerelle::digiposte::DigiposteClient::new(&config.digiposte)?;
+            let list = actix_web::rt::System::new()
+                .block_on(async move { client.document_types().await })?;
+            println!("{}", serde_json::to_string_pretty(&list)?);
         }
         Command::Health => {
             return Ok(if health(config.bind) {

@@ -60,6 +60,8 @@ pub struct Metrics {
     pub digiposte_rate_limited: Counter,
     /// 0 closed, 1 half-open, 2 open.
     pub digiposte_circuit_state: Gauge,
+    /// Deposits whose answer was lost (now `uncertain`, awaiting a manager).
+    pub digiposte_uncertain_deposits: Counter,
 }
 
 impl Default for Metrics {
@@ -144,6 +146,12 @@ impl Metrics {
             "Digiposte circuit breaker: 0 closed, 1 half-open, 2 open",
             digiposte_circuit_state.clone(),
         );
+        let digiposte_uncertain_deposits = Counter::default();
+        registry.register(
+            "digiposte_uncertain_deposits",
+            "Deposits whose answer was lost: put in the uncertain state for a manager to check",
+            digiposte_uncertain_deposits.clone(),
+        );
         Metrics {
             registry,
             http_requests,
@@ -158,6 +166,7 @@ impl Metrics {
             digiposte_retries,
             digiposte_rate_limited,
             digiposte_circuit_state,
+            digiposte_uncertain_deposits,
         }
     }
 

@@ -25,6 +25,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(documents)
         .service(document_pdf)
         .service(confirm_identity)
+        .service(resolve_uncertain)
         .service(send)
         .service(cancel);
 }
@@ -520,6 +521,9 @@ pub struct TreatmentDocument {
     pub delivery_reason: Option<String>,
     pub deposited_at: Option<DateTime<Utc>>,
     pub receipt_at: Option<DateTime<Utc>>,
+    /// When the last deposit was sent; for an `uncertain` document, the time to look for in
+    /// the vault (with `sha256`, and the routing code in `delivery_reason`).
+    pub deposit_started_at: Option<DateTime<Utc>>,
     /// The PDF is still stored (retention deletes it after a final delivery state).
     pub file_available: bool,
 }
@@ -548,6 +552,7 @@ impl TreatmentDocument {
             delivery_reason: d.delivery_reason,
             deposited_at: d.deposited_at.map(|t| t.and_utc()),
             receipt_at: d.receipt_at.map(|t| t.and_utc()),
+            deposit_started_at: d.deposit_started_at.map(|t| t.and_utc()),
         }
     }
 }
@@ -696,6 +701,79 @@ async fn confirm_identity(
                     object_type: "document",
                     object_id: Some(&d.id),
                     details: serde_json::json!({ "treatment_id": t.id, "flags": d.flags() }),
+                },
+            )?;
+            repo::document_view(conn, &t.id, &d.id)?.ok_or_else(|| ApiError::not_found("document"))
+        })
+        .await?;
+    Ok(web::Json(TreatmentDocument::from_view(view)))
+}
+
+#[derive(Debug, Deserialize, validator::Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UncertainDecision {
+    /// `received`: the document is in the student's vault (→ `transmitted`); `deposit_again`:
+    /// it is not (→ `queued`, deposited once more).
+    pub resolution: crate::domain::delivery::UncertainResolution,
+}
+
+/// "À vérifier": a manager settles a deposit whose answer was lost (`uncertain`), after
+/// checking the student's vault. Digiposte publishes no listing passerelle could look in, so
+/// it never deposits such a document again by itself.
+#[utoipa::path(
+    tag = "treatments",
+    params(("id" = String, Path, description = "Treatment id"), ("doc" = String, Path, description = "Document id")),
+    request_body = UncertainDecision,
+    responses(
+        (status = 200, body = TreatmentDocument),
+        (status = 404, description = "No such document within the caller's scope"),
+        (status = 409, description = "The document is not uncertain (`invalid_transition`)"),
+    )
+)]
+#[post("/treatments/{id}/documents/{doc}/uncertain")]
+async fn resolve_uncertain(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+    body: super::extract::ValidJson<UncertainDecision>,
+) -> Result<web::Json<TreatmentDocument>, ApiError> {
+    let scope = principal.authorize(Permission::TreatmentsAct)?;
+    let (id, doc) = path.into_inner();
+    let resolution = body.0.resolution;
+    let actor = principal.actor();
+    let key = state.audit_key.clone();
+    let view = state
+        .db
+        .write(move |conn| {
+            let t =
+                repo::get(conn, &scope, &id)?.ok_or_else(|| ApiError::not_found("treatment"))?;
+            let d = repo::document(conn, &t.id, &doc)?
+                .ok_or_else(|| ApiError::not_found("document"))?;
+            if !crate::db::deliveries::resolve_uncertain(conn, &d.id, resolution, &actor)? {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidTransition,
+                    "this document is not waiting for a check (uncertain)",
+                )
+                .with(
+                    "current_status",
+                    d.delivery_status.as_deref().unwrap_or("unsent"),
+                ));
+            }
+            audit::append(
+                conn,
+                key.expose().as_bytes(),
+                AuditEvent {
+                    actor: &actor,
+                    action: "document.resolve_uncertain",
+                    student: Some(&d.cod_etu),
+                    object_type: "document",
+                    object_id: Some(&d.id),
+                    details: serde_json::json!({
+                        "treatment_id": t.id,
+                        "resolution": resolution,
+                        "deposit_started_at": d.deposit_started_at,
+                        "sha256": d.sha256,
+                    }),
                 },
             )?;
             repo::document_view(conn, &t.id, &d.id)?.ok_or_else(|| ApiError::not_found("document"))

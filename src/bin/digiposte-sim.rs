@@ -1,30 +1,48 @@
 //! digiposte-sim: a Digiposte partner API (v3) stand-in for development and tests, on loopback.
+//! It holds passerelle to La Poste's published v3 description (see `docs/digiposte.md`): it
+//! refuses what the real API refuses and answers in the published shapes only.
 //!
-//! `digiposte-sim --bind 127.0.0.1:0 [--client-id ID --client-secret S] [--webhook-url URL
-//! --webhook-secret S] [--quota-per-minute 100] [--error-rate 0.1] …` prints
-//! `listening on ADDR` once ready, then serves under `/digiposte/v3`:
+//! `digiposte-sim --bind 127.0.0.1:0 [--okapi-key K] [--client-id ID --client-secret S]
+//! [--document-types CODE,…] [--webhook-url URL --webhook-secret S] [--quota-per-minute 100]
+//! [--error-rate 0.1] …` prints `listening on ADDR` once ready, then serves under
+//! `/digiposte/v3`, every call (the token request included) requiring `X-Okapi-Key` (401
+//! without it, or with another key):
 //!
-//! - `POST /oauth/token` (HTTP Basic, client credentials) → `{access_token, expires_in}`;
-//! - `POST /user/partial` → `{route_code, membership_id}` (409 "client id already exist" when the
-//!   partner user id is known); `POST /user/customizationurl {route_code}` → `{url}`;
-//! - `GET /memberships`, `DELETE /membership/{id}` (→ `CANCEL_IN_PROGRESS`, then `CANCELLED`
-//!   after `--cancel-delay-ms`);
-//! - `POST /document/certified` (multipart, `X-RouteCode`; the hash is checked) → `{id}`, and a
-//!   signed receipt posted to the webhook after `--receipt-delay-ms`;
-//! - `GET /user/documents` (`X-RouteCode`) → the vault's deposits (an assumption: the real API
-//!   offers no idempotency key, so passerelle reconciles uncertain deposits with this listing).
+//! - `POST /oauth/token` (HTTP Basic, `grant_type=client_credentials`) → `{access_token,
+//!   token_type, expires_in, scope}`;
+//! - `POST /user/partial {partner_user_id, …}` → 200 `{route_code, userOutput}`; 409
+//!   "client id already exist for current partner" when the partner user id is known;
+//! - `POST /user/customizationurl` (the user by `partner_user_id` in the body or
+//!   `X-PartnerUserId`) → `{customization_url}`; 404 unknown user; 409 once customised;
+//! - `GET /memberships` (`X-PartnerUserId` selects one user) → `{memberships: [{id, status,
+//!   accept_full_dematerialization, cancellable, membership_date, sender}]}` (the `id` is the
+//!   routing code); `DELETE /membership/{id}` → the membership, `CANCEL_IN_PROGRESS` (then
+//!   `CANCELLED` after `--cancel-delay-ms`);
+//! - `POST /document/certified` (multipart, `X-RouteCode`): required text fields `title`,
+//!   `type` (a code of `--document-types`), `algo` (`MD5`, `SHA1`, `SHA256`, `SHA512`), `hash`
+//!   (hex, of the file in that algorithm), `file_name`, `file_size` (the file's bytes), and
+//!   the file in the part named `archive`; else 400 `[{"error", "error_description",
+//!   "field"}]` → 200 `{"document": {type, title, file_name, hash, algo, file_size,
+//!   id_routage}}`.
 //!
-//! Errors are Digiposte-shaped: `[{"error", "error_description"}]`. Over the quota (per token
-//! and sliding minute) → 429 with `Retry-After`.
-//!
-//! Fault knobs (flags, or `POST /admin/faults` with the same names in JSON): `error_rate` (503
-//! before processing), `error_after_commit_rate` (deposit stored, then 500), `timeout_rate` (deposit
-//! stored, then the answer hangs `hang_ms`), `latency_min_ms`/`latency_max_ms`,
-//! `duplicate_receipt_rate`, `out_of_order_rate` (a late `PROCESSING` after the final receipt),
-//! `receipt_delay_ms`, `quota_per_minute` (0: none), `refuse_partner_user_ids`, `webhook_url`,
-//! `webhook_secret`. Admin: `GET /admin/stats` (deposits per file name and per hash, 429s…),
-//! `POST /admin/users/{route_code}/cancel` (a membership cancelled behind passerelle's back),
-//! `POST /admin/users/{route_code}/finalise` (the student finished the account).
+//! NOT PUBLISHED by Digiposte — the simulator's own extras, marked as such:
+//! - `GET /profile/documents` is named by the description, its answer shape is not: the
+//!   simulator answers `{"documents": [{"code", "label"}]}`;
+//! - receipts: a signed `POST` of `{receipt_id, document_id (= id_routage), status, reason}`
+//!   to `--webhook-url` after `--receipt-delay-ms` (passerelle's own design);
+//! - fault injection (flags, or `POST /admin/faults` with the same names in JSON):
+//!   `error_rate` (503 before processing), `error_after_commit_rate` (deposit stored, then
+//!   500), `timeout_rate` (deposit stored, then the answer hangs `hang_ms`),
+//!   `latency_min_ms`/`latency_max_ms`, `duplicate_receipt_rate`, `out_of_order_rate` (a late
+//!   `PROCESSING` after the final receipt), `receipt_delay_ms`, `quota_per_minute` (0: none;
+//!   over it 429 with `Retry-After`), `refuse_partner_user_ids`, `webhook_url`,
+//!   `webhook_secret`;
+//! - admin: `GET /admin/stats` (deposits per file name and per hash, 429s, deposits sent
+//!   without `X-Api-Version-Minor`…), `GET /admin/accounts`, `POST
+//!   /admin/users/{route_code}/cancel` (a membership cancelled behind passerelle's back),
+//!   `POST /admin/users/{route_code}/finalise` (the student customised the account);
+//! - the answers to an unknown or cancelled routing code at deposit (404 `unknown_route_code`,
+//!   403 `membership_cancelled`): the description publishes no error for them.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
@@ -39,17 +57,32 @@ use futures_util::StreamExt;
 use passerelle::digiposte::signature;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256, Sha512};
 
 #[derive(Parser, Debug)]
 #[command(
     name = "digiposte-sim",
-    about = "A Digiposte partner API stand-in for tests"
+    about = "A Digiposte partner API (v3) stand-in for tests, held to the published contract",
+    after_help = "NOT PUBLISHED by Digiposte (the simulator's own extras): the receipts webhook \
+(--webhook-url, --webhook-secret, --receipt-delay-ms, --duplicate-receipt-rate, \
+--out-of-order-rate), fault injection (--error-rate, --error-after-commit-rate, --timeout-rate, \
+--hang-ms, --latency-*-ms, --quota-per-minute), the answer shape of GET /profile/documents, \
+and /admin/*. See docs/digiposte.md."
 )]
 struct Args {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:8098")]
     bind: String,
+    /// The application key every call must carry in `X-Okapi-Key`.
+    #[arg(long, default_value = "sim-okapi-key")]
+    okapi_key: String,
+    /// The partner's document-nature codes (the deposit's `type`), comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "RELEVE_NOTES,ATTESTATION_REUSSITE,DIPLOME"
+    )]
+    document_types: Vec<String>,
     #[arg(long, default_value = "passerelle")]
     client_id: String,
     #[arg(long, default_value = "sim-secret")]
@@ -60,12 +93,14 @@ struct Args {
     /// Delay before a cancellation becomes CANCELLED, in milliseconds.
     #[arg(long, default_value_t = 100)]
     cancel_delay_ms: u64,
+    /// NOT PUBLISHED (our receipts design): where signed receipts are posted.
     #[arg(long)]
     webhook_url: Option<String>,
     #[arg(long, default_value = "")]
     webhook_secret: String,
     #[arg(long, default_value_t = 100)]
     quota_per_minute: u32,
+    /// NOT PUBLISHED (fault injection): share of calls answered 503 before processing.
     #[arg(long, default_value_t = 0.0)]
     error_rate: f64,
     #[arg(long, default_value_t = 0.0)]
@@ -109,19 +144,39 @@ struct Faults {
 
 #[derive(Clone, Serialize)]
 struct Account {
+    /// The membership id, which is the routing code.
     route_code: String,
-    membership_id: String,
     partner_user_id: String,
+    first_name: String,
+    last_name: String,
     status: String,
-    accepted: bool,
-    personalised: bool,
+    accept_full_dematerialization: bool,
+    customised: bool,
+    membership_date: String,
     #[serde(skip)]
     cancel_at: Option<Instant>,
 }
 
+impl Account {
+    /// The published membership item.
+    fn membership(&self) -> Value {
+        json!({
+            "id": self.route_code,
+            "status": self.status,
+            "accept_full_dematerialization": self.accept_full_dematerialization,
+            "cancellable": self.status == "ACTIVE",
+            "membership_date": self.membership_date,
+            "request_date": self.membership_date,
+            "demo_account": false,
+            "sender_kind": 0,
+            "sender": {"pid": "PASSERELLE", "name": "passerelle", "type": "SENDER"},
+        })
+    }
+}
+
 #[derive(Clone, Serialize)]
 struct Deposit {
-    id: String,
+    id_routage: String,
     route_code: String,
     file_name: String,
     hash: String,
@@ -137,6 +192,9 @@ struct State {
     accounts: HashMap<String, Account>,
     deposits: Vec<Deposit>,
     requests: u64,
+    rejected_401: u64,
+    rejected_400: u64,
+    deposits_without_version_minor: u64,
     rejected_429: u64,
     injected_errors: u64,
     receipts_sent: u64,
@@ -146,6 +204,8 @@ struct State {
 
 struct Sim {
     state: Mutex<State>,
+    okapi_key: String,
+    document_types: Vec<String>,
     client_id: String,
     client_secret: String,
     token_ttl: Duration,
@@ -153,9 +213,25 @@ struct Sim {
     http: reqwest::Client,
 }
 
+/// The published error shape: `[{"error", "error_description"}]`.
 fn dp_error(status: u16, error: &str, description: &str) -> HttpResponse {
     HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("status"))
         .json(json!([{"error": error, "error_description": description}]))
+}
+
+/// The published 400 shape with the field at fault: `[{"error", "error_description", "field"}]`.
+fn field_error(field: &str, description: &str) -> HttpResponse {
+    HttpResponse::BadRequest().json(json!([{
+        "error": "invalid_parameter", "error_description": description, "field": field
+    }]))
+}
+
+fn partner_user_header(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get("X-PartnerUserId")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .filter(|v| !v.is_empty())
 }
 
 fn chance(rate: f64) -> bool {
@@ -177,8 +253,30 @@ impl Sim {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Bearer check, quota, latency and the injected 503.
+    /// The La Poste gateway's check: `X-Okapi-Key` on every call; `Some`: the refusal.
+    fn okapi(&self, req: &HttpRequest) -> Option<HttpResponse> {
+        let key = req
+            .headers()
+            .get("X-Okapi-Key")
+            .and_then(|v| v.to_str().ok());
+        if key == Some(self.okapi_key.as_str()) {
+            return None;
+        }
+        let mut s = self.lock();
+        s.requests += 1;
+        s.rejected_401 += 1;
+        Some(dp_error(
+            401,
+            "unauthorized",
+            "missing or invalid X-Okapi-Key",
+        ))
+    }
+
+    /// Application key, bearer check, quota, latency and the injected 503.
     async fn gate(&self, req: &HttpRequest) -> Gate {
+        if let Some(r) = self.okapi(req) {
+            return Gate::Answer(r);
+        }
         let token = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -250,6 +348,9 @@ macro_rules! gate {
 }
 
 async fn token(sim: web::Data<Sim>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    if let Some(r) = sim.okapi(&req) {
+        return r;
+    }
     let basic = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -273,12 +374,14 @@ async fn token(sim: web::Data<Sim>, req: HttpRequest, body: web::Bytes) -> HttpR
         .tokens
         .insert(token.clone(), Instant::now() + sim.token_ttl);
     HttpResponse::Ok().json(json!({
-        "access_token": token, "token_type": "bearer", "expires_in": sim.token_ttl.as_secs()
+        "access_token": token, "token_type": "bearer", "expires_in": sim.token_ttl.as_secs(),
+        "scope": "trust"
     }))
 }
 
 #[derive(Deserialize)]
 struct PartialUser {
+    #[serde(default)]
     partner_user_id: String,
     #[serde(default)]
     first_name: String,
@@ -289,61 +392,91 @@ struct PartialUser {
 async fn partial(sim: web::Data<Sim>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let faults = gate!(sim, req);
     let Ok(user) = serde_json::from_slice::<PartialUser>(&body) else {
-        return dp_error(400, "invalid_request", "partner_user_id is required");
+        return field_error("body", "a JSON object is expected");
     };
-    if user.first_name.is_empty() && user.last_name.is_empty() {
-        return dp_error(400, "invalid_request", "a name is required");
+    if user.partner_user_id.is_empty() {
+        return field_error("partner_user_id", "partner_user_id is required");
     }
     if faults
         .refuse_partner_user_ids
         .contains(&user.partner_user_id)
     {
-        return dp_error(422, "invalid_user", "the user cannot be created");
+        return field_error("partner_user_id", "the user cannot be created");
     }
     let mut s = sim.lock();
     if s.accounts
         .values()
         .any(|a| a.partner_user_id == user.partner_user_id)
     {
-        return dp_error(409, "conflict", "client id already exist");
+        return dp_error(
+            409,
+            "conflict",
+            "client id already exist for current partner",
+        );
     }
     let account = Account {
-        route_code: new_id("RC"),
-        membership_id: new_id("m"),
+        route_code: uuid::Uuid::new_v4().simple().to_string(),
         partner_user_id: user.partner_user_id,
+        first_name: user.first_name,
+        last_name: user.last_name,
         status: "ACTIVE".into(),
-        accepted: false,
-        personalised: false,
+        accept_full_dematerialization: false,
+        customised: false,
+        membership_date: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         cancel_at: None,
     };
-    let answer = json!({"route_code": account.route_code, "membership_id": account.membership_id});
+    let answer = json!({
+        "route_code": account.route_code,
+        "userOutput": {
+            "partner_user_id": account.partner_user_id,
+            "first_name": account.first_name,
+            "last_name": account.last_name,
+            "partial_account": true,
+            "account_type": "PARTIAL",
+            "user_type": "PERSON",
+            "status": "ACTIVE",
+            "created_at": chrono::Utc::now().to_rfc3339(),
+        }
+    });
     s.accounts.insert(account.route_code.clone(), account);
-    HttpResponse::Created().json(answer)
+    HttpResponse::Ok().json(answer)
 }
 
 async fn customization(sim: web::Data<Sim>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     gate!(sim, req);
-    let route = serde_json::from_slice::<Value>(&body)
+    let from_body = serde_json::from_slice::<Value>(&body)
         .ok()
-        .and_then(|v| v["route_code"].as_str().map(str::to_owned))
-        .unwrap_or_default();
-    if !sim.lock().accounts.contains_key(&route) {
-        return dp_error(404, "unknown_route_code", "no such account");
+        .and_then(|v| v["partner_user_id"].as_str().map(str::to_owned))
+        .filter(|v| !v.is_empty());
+    let Some(user) = from_body.or_else(|| partner_user_header(&req)) else {
+        return field_error("partner_user_id", "partner_user_id is required");
+    };
+    let s = sim.lock();
+    let Some(a) = s.accounts.values().find(|a| a.partner_user_id == user) else {
+        return dp_error(404, "not_found", "Expect user");
+    };
+    if a.customised {
+        return dp_error(
+            409,
+            "conflict",
+            "The account is not partial or already customized",
+        );
     }
-    HttpResponse::Ok().json(json!({"url": format!("https://digiposte.example/finalise/{route}")}))
+    HttpResponse::Ok().json(json!({
+        "customization_url": format!("https://digiposte.example/finalise/{}", a.route_code)
+    }))
 }
 
 async fn memberships(sim: web::Data<Sim>, req: HttpRequest) -> HttpResponse {
     gate!(sim, req);
+    let user = partner_user_header(&req);
     let mut s = sim.lock();
     Sim::refresh_cancellations(&mut s);
     let list: Vec<Value> = s
         .accounts
         .values()
-        .map(|a| {
-            json!({"id": a.membership_id, "route_code": a.route_code, "partner_user_id": a.partner_user_id,
-                   "status": a.status, "accepted": a.accepted, "personalised": a.personalised})
-        })
+        .filter(|a| user.as_ref().is_none_or(|u| *u == a.partner_user_id))
+        .map(Account::membership)
         .collect();
     HttpResponse::Ok().json(json!({ "memberships": list }))
 }
@@ -357,14 +490,39 @@ async fn cancel_membership(
     let mut s = sim.lock();
     Sim::refresh_cancellations(&mut s);
     let delay = sim.cancel_delay;
-    let Some(a) = s.accounts.values_mut().find(|a| a.membership_id == *id) else {
-        return dp_error(404, "unknown_membership", "no such membership");
+    let Some(a) = s.accounts.get_mut(id.as_str()) else {
+        return dp_error(404, "not_found", "resource not found");
     };
     if a.status == "ACTIVE" {
         a.status = "CANCEL_IN_PROGRESS".into();
         a.cancel_at = Some(Instant::now() + delay);
     }
-    HttpResponse::Ok().json(json!({"id": a.membership_id, "status": a.status}))
+    let mut answer = a.membership();
+    answer["cancellation_date"] =
+        json!(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    HttpResponse::Ok().json(answer)
+}
+
+async fn profile_documents(sim: web::Data<Sim>, req: HttpRequest) -> HttpResponse {
+    gate!(sim, req);
+    // NOT PUBLISHED: the answer's shape is the simulator's own.
+    let list: Vec<Value> = sim
+        .document_types
+        .iter()
+        .map(|c| json!({"code": c, "label": c.replace('_', " ").to_lowercase()}))
+        .collect();
+    HttpResponse::Ok().json(json!({ "documents": list }))
+}
+
+/// The file's hash in the published algorithm `algo`, lowercase hex.
+fn hash_of(algo: &str, file: &[u8]) -> Option<String> {
+    Some(match algo {
+        "MD5" => hex::encode(<md5::Md5 as md5::Digest>::digest(file)),
+        "SHA1" => hex::encode(<sha1::Sha1 as sha1::Digest>::digest(file)),
+        "SHA256" => hex::encode(Sha256::digest(file)),
+        "SHA512" => hex::encode(Sha512::digest(file)),
+        _ => return None,
+    })
 }
 
 fn route_code(req: &HttpRequest) -> String {
@@ -375,6 +533,9 @@ fn route_code(req: &HttpRequest) -> String {
         .to_owned()
 }
 
+/// The published required text fields of a certified deposit (with the `archive` file part).
+const REQUIRED_FIELDS: [&str; 6] = ["title", "type", "algo", "hash", "file_name", "file_size"];
+
 async fn deposit(
     sim: web::Data<Sim>,
     req: HttpRequest,
@@ -382,52 +543,80 @@ async fn deposit(
 ) -> HttpResponse {
     let faults = gate!(sim, req);
     let route = route_code(&req);
+    if req.headers().get("X-Api-Version-Minor").is_none() {
+        sim.lock().deposits_without_version_minor += 1;
+    }
     let mut fields: HashMap<String, String> = HashMap::new();
-    let mut file: Vec<u8> = Vec::new();
+    let mut archive: Option<Vec<u8>> = None;
     while let Some(field) = form.next().await {
         let Ok(mut field) = field else {
-            return dp_error(400, "invalid_request", "unreadable multipart body");
+            return field_error("archive", "unreadable multipart body");
         };
         let name = field.name().unwrap_or_default().to_owned();
+        let is_file = field
+            .content_disposition()
+            .and_then(|d| d.get_filename())
+            .is_some();
         let mut data = Vec::new();
         while let Some(chunk) = field.next().await {
             match chunk {
                 Ok(c) => data.extend_from_slice(&c),
-                Err(_) => return dp_error(400, "invalid_request", "unreadable part"),
+                Err(_) => return field_error(&name, "unreadable part"),
             }
         }
-        if name == "file" {
-            file = data;
-        } else {
-            fields.insert(name, String::from_utf8_lossy(&data).into_owned());
+        match (name.as_str(), is_file) {
+            ("archive", _) => archive = Some(data),
+            // A file in any other part is not the document: the real API ignores it.
+            (_, true) => {}
+            _ => {
+                fields.insert(name, String::from_utf8_lossy(&data).into_owned());
+            }
         }
     }
-    let hash = hex::encode(Sha256::digest(&file));
-    if fields.get("hash").map(|h| h.to_lowercase()) != Some(hash.clone()) {
-        return dp_error(400, "hash_mismatch", "the hash does not match the file");
+    let bad = |f: &str, why: &str| {
+        sim.lock().rejected_400 += 1;
+        field_error(f, why)
+    };
+    for f in REQUIRED_FIELDS {
+        if fields.get(f).is_none_or(|v| v.trim().is_empty()) {
+            return bad(f, &format!("{f} is required"));
+        }
     }
-    if fields
-        .get("file_size")
-        .and_then(|s| s.parse::<usize>().ok())
-        != Some(file.len())
-    {
-        return dp_error(400, "invalid_request", "file_size does not match the file");
+    let Some(file) = archive.filter(|a| !a.is_empty()) else {
+        return bad(
+            "archive",
+            "archive is required (the document, as a file part)",
+        );
+    };
+    let algo = fields["algo"].clone();
+    let Some(hash) = hash_of(&algo, &file) else {
+        return bad("algo", "algo must be one of MD5, SHA1, SHA256, SHA512");
+    };
+    if fields["hash"].to_lowercase() != hash {
+        return bad("hash", "the hash does not match the file");
+    }
+    if fields["file_size"].trim().parse::<usize>().ok() != Some(file.len()) {
+        return bad("file_size", "file_size does not match the file");
+    }
+    if !sim.document_types.contains(&fields["type"]) {
+        return bad("type", "unknown document type (see GET /profile/documents)");
     }
     let deposit = {
         let mut s = sim.lock();
         Sim::refresh_cancellations(&mut s);
         match s.accounts.get(&route) {
-            None => return dp_error(404, "unknown_route_code", "no such vault"),
+            // NOT PUBLISHED: the answers to an unknown or cancelled routing code.
+            None => return dp_error(404, "unknown_route_code", "no such membership"),
             Some(a) if a.status != "ACTIVE" => {
                 return dp_error(403, "membership_cancelled", "the membership is not active");
             }
             Some(_) => {}
         }
         let d = Deposit {
-            id: new_id("doc_"),
+            id_routage: uuid::Uuid::new_v4().simple().to_string(),
             route_code: route,
-            file_name: fields.remove("file_name").unwrap_or_default(),
-            title: fields.remove("title").unwrap_or_default(),
+            file_name: fields["file_name"].clone(),
+            title: fields["title"].clone(),
             hash,
             size: file.len(),
         };
@@ -438,7 +627,7 @@ async fn deposit(
     actix_web::rt::spawn(send_receipts(
         sim.clone(),
         faults.clone(),
-        deposit.id.clone(),
+        deposit.id_routage.clone(),
         receipt_id,
     ));
     if chance(faults.timeout_rate) {
@@ -448,23 +637,21 @@ async fn deposit(
         sim.lock().injected_errors += 1;
         return dp_error(500, "internal_error", "injected failure after the deposit");
     }
-    HttpResponse::Created().json(json!({"id": deposit.id, "hash": deposit.hash}))
-}
-
-async fn documents(sim: web::Data<Sim>, req: HttpRequest) -> HttpResponse {
-    gate!(sim, req);
-    let route = route_code(&req);
-    let s = sim.lock();
-    if !s.accounts.contains_key(&route) {
-        return dp_error(404, "unknown_route_code", "no such vault");
+    let mut document = json!({
+        "type": fields["type"],
+        "title": deposit.title,
+        "file_name": deposit.file_name,
+        "hash": deposit.hash,
+        "algo": algo,
+        "file_size": deposit.size.to_string(),
+        "id_routage": deposit.id_routage,
+    });
+    for optional in ["archive_duration", "author_tags"] {
+        if let Some(v) = fields.get(optional) {
+            document[optional] = json!(v);
+        }
     }
-    let docs: Vec<Value> = s
-        .deposits
-        .iter()
-        .filter(|d| d.route_code == route)
-        .map(|d| json!({"id": d.id, "file_name": d.file_name, "hash": d.hash, "title": d.title}))
-        .collect();
-    HttpResponse::Ok().json(json!({ "documents": docs }))
+    HttpResponse::Ok().json(json!({ "document": document }))
 }
 
 /// Posts the deposit's receipt(s), signed; retries while passerelle does not acknowledge.
@@ -555,6 +742,9 @@ async fn admin_stats(sim: web::Data<Sim>) -> HttpResponse {
     }
     HttpResponse::Ok().json(json!({
         "requests": s.requests,
+        "rejected_401": s.rejected_401,
+        "rejected_400": s.rejected_400,
+        "deposits_without_version_minor": s.deposits_without_version_minor,
         "rejected_429": s.rejected_429,
         "injected_errors": s.injected_errors,
         "accounts": s.accounts.len(),
@@ -582,8 +772,8 @@ async fn admin_user(sim: web::Data<Sim>, path: web::Path<(String, String)>) -> H
         }
         "finalise" => {
             a.status = "ACTIVE".into();
-            a.accepted = true;
-            a.personalised = true;
+            a.accept_full_dematerialization = true;
+            a.customised = true;
             a.cancel_at = None;
         }
         _ => return HttpResponse::NotFound().json(json!({"error": "unknown action"})),
@@ -616,6 +806,8 @@ async fn main() -> std::io::Result<()> {
         webhook_secret: args.webhook_secret.clone(),
     };
     let sim = web::Data::new(Sim {
+        okapi_key: args.okapi_key.clone(),
+        document_types: args.document_types.clone(),
         state: Mutex::new(State {
             faults,
             ..State::default()
@@ -633,7 +825,7 @@ async fn main() -> std::io::Result<()> {
             .route("/oauth/token", web::post().to(token))
             .route("/user/partial", web::post().to(partial))
             .route("/user/customizationurl", web::post().to(customization))
-            .route("/user/documents", web::get().to(documents))
+            .route("/profile/documents", web::get().to(profile_documents))
             .route("/memberships", web::get().to(memberships))
             .route("/membership/{id}", web::delete().to(cancel_membership))
             .route("/document/certified", web::post().to(deposit));

@@ -9,7 +9,8 @@ use crate::domain::delivery::DeliveryStatus;
 use crate::error::ApiError;
 
 /// Cancels the student's documents still queued (not yet handed to Digiposte); returns how many.
-/// A document whose deposit already started is left to the reconciliation.
+/// A document whose deposit already started is left to it (it may end `uncertain`, for a
+/// manager to settle).
 pub fn cancel_queued_for_student(
     conn: &mut DbConnection,
     student_id: &str,
@@ -165,6 +166,69 @@ pub fn record_deposit(
         super::receipts::apply_waiting(conn, digiposte_id)?;
     }
     Ok(updated == 1)
+}
+
+/// A deposit attempt surely never reached Digiposte (refused connection, 429, 503 before any
+/// processing, open breaker): its intent is withdrawn, so the next attempt is not mistaken
+/// for one whose outcome is unknown. Compare-and-swap on the attempt's time.
+pub fn clear_attempt(
+    conn: &mut DbConnection,
+    document_id: &str,
+    started: NaiveDateTime,
+) -> Result<bool, ApiError> {
+    Ok(diesel::update(
+        documents::table
+            .filter(documents::id.eq(document_id))
+            .filter(documents::delivery_status.eq(DeliveryStatus::Queued.as_str()))
+            .filter(documents::deposit_started_at.eq(started)),
+    )
+    .set(documents::deposit_started_at.eq(None::<NaiveDateTime>))
+    .execute(conn)?
+        == 1)
+}
+
+/// A manager's decision on an uncertain deposit: `received` → `transmitted` (receipt time:
+/// now); `deposit_again` → `queued` with the intent withdrawn, and a delivery job. Returns
+/// false if the document is not (any more) `uncertain`.
+pub fn resolve_uncertain(
+    conn: &mut DbConnection,
+    document_id: &str,
+    resolution: crate::domain::delivery::UncertainResolution,
+    actor: &str,
+) -> Result<bool, ApiError> {
+    use crate::domain::delivery::UncertainResolution;
+    let now = super::now();
+    let target = documents::table
+        .filter(documents::id.eq(document_id))
+        .filter(documents::delivery_status.eq(DeliveryStatus::Uncertain.as_str()));
+    let moved = match resolution {
+        UncertainResolution::Received => diesel::update(target)
+            .set((
+                documents::delivery_status.eq(DeliveryStatus::Transmitted.as_str()),
+                documents::delivery_reason.eq(Some("confirmed_received")),
+                documents::receipt_at.eq(Some(now)),
+                documents::updated_at.eq(now),
+            ))
+            .execute(conn)?,
+        UncertainResolution::DepositAgain => diesel::update(target)
+            .set((
+                documents::delivery_status.eq(DeliveryStatus::Queued.as_str()),
+                documents::delivery_reason.eq(None::<String>),
+                documents::deposit_started_at.eq(None::<NaiveDateTime>),
+                documents::updated_at.eq(now),
+            ))
+            .execute(conn)?,
+    } == 1;
+    if moved && resolution == UncertainResolution::DepositAgain {
+        super::jobs::enqueue(
+            conn,
+            super::jobs::kind::DELIVER,
+            document_id,
+            &serde_json::json!({}),
+            actor,
+        )?;
+    }
+    Ok(moved)
 }
 
 /// Moves a document to `to` if the delivery state machine allows it from where it is;

@@ -16,9 +16,18 @@ use tokio::sync::Mutex;
 
 use super::error::parse_error_body;
 use super::{
-    ApiFuture, CertifiedDeposit, Deposited, DepositedDocument, DigiposteApi, DigiposteConfig,
-    DigiposteError, Membership, PartialAccount, PartialUser,
+    ApiFuture, CertifiedDeposit, Deposited, DigiposteApi, DigiposteConfig, DigiposteError,
+    Membership, PartialAccount, PartialUser,
 };
+
+/// The La Poste gateway's application-key header, on every call.
+pub const OKAPI_KEY_HEADER: &str = "X-Okapi-Key";
+/// Selects one partner user (`GET /memberships`, `POST /user/customizationurl`).
+pub const PARTNER_USER_ID_HEADER: &str = "X-PartnerUserId";
+/// The certified deposit's minor version, as the published example sends it.
+pub const API_VERSION_MINOR: &str = "2";
+/// The hash algorithm passerelle declares (one of the published MD5, SHA1, SHA256, SHA512).
+pub const HASH_ALGORITHM: &str = "SHA256";
 
 pub struct DigiposteClient {
     http: reqwest::Client,
@@ -127,6 +136,7 @@ impl DigiposteClient {
             let sent = self
                 .http
                 .post(self.url("/oauth/token"))
+                .header(OKAPI_KEY_HEADER, self.config.okapi_key.expose())
                 .basic_auth(
                     &self.config.client_id,
                     Some(self.config.client_secret.expose()),
@@ -218,6 +228,7 @@ impl DigiposteClient {
             let request = build(
                 self.http
                     .request(method.clone(), self.url(path))
+                    .header(OKAPI_KEY_HEADER, self.config.okapi_key.expose())
                     .bearer_auth(&token)
                     .timeout(Duration::from_millis(self.config.timeout_ms)),
             );
@@ -251,7 +262,12 @@ impl DigiposteClient {
                         }
                         (s, _) => {
                             let failure = format!("{method} {path}: {s}");
-                            if repeat == Repeat::OnlyIfNotSent {
+                            // 503 says the service could not take the request (RFC 9110
+                            // §15.6.4), like a 429: nothing was done. Any other 5xx may come
+                            // after the deposit was stored.
+                            if repeat == Repeat::OnlyIfNotSent
+                                && s != StatusCode::SERVICE_UNAVAILABLE
+                            {
                                 self.breaker.failure();
                                 return Err(DigiposteError::Uncertain(failure));
                             }
@@ -295,6 +311,24 @@ impl DigiposteClient {
     }
 }
 
+/// Reads the published answer of `POST /document/certified`: `{"document": {…}}`.
+pub fn parse_deposit_answer(body: &[u8]) -> Result<Deposited, serde_json::Error> {
+    #[derive(Deserialize)]
+    struct Answer {
+        document: Deposited,
+    }
+    serde_json::from_slice::<Answer>(body).map(|a| a.document)
+}
+
+/// Reads the published answer of `GET /memberships`: `{"memberships": [{id, status, …}]}`.
+pub fn parse_memberships(body: &[u8]) -> Result<Vec<Membership>, serde_json::Error> {
+    #[derive(Deserialize)]
+    struct Answer {
+        memberships: Vec<Membership>,
+    }
+    serde_json::from_slice::<Answer>(body).map(|a| a.memberships)
+}
+
 /// The metrics label of a call: its method and path template (ids replaced by `{id}`).
 fn operation(method: &Method, path: &str) -> String {
     match path.strip_prefix("/membership/") {
@@ -327,30 +361,44 @@ impl DigiposteApi for DigiposteClient {
         Box::pin(self.json(Method::POST, "/user/partial", move |r| r.json(user)))
     }
 
-    fn customization_url<'a>(&'a self, route_code: &'a str) -> ApiFuture<'a, String> {
+    fn customization_url<'a>(&'a self, partner_user_id: &'a str) -> ApiFuture<'a, String> {
         Box::pin(async move {
             #[derive(Deserialize)]
             struct Answer {
-                url: String,
+                customization_url: String,
             }
-            let body = serde_json::json!({ "route_code": route_code });
+            // The user is named both ways the description and its clients use: the body's
+            // `partner_user_id` and the `X-PartnerUserId` header.
+            let body = serde_json::json!({ "partner_user_id": partner_user_id });
             let a: Answer = self
                 .json(Method::POST, "/user/customizationurl", move |r| {
-                    r.json(&body)
+                    r.header(PARTNER_USER_ID_HEADER, partner_user_id)
+                        .json(&body)
                 })
                 .await?;
-            Ok(a.url)
+            Ok(a.customization_url)
         })
     }
 
     fn memberships(&self) -> ApiFuture<'_, Vec<Membership>> {
         Box::pin(async move {
-            #[derive(Deserialize)]
-            struct Answer {
-                memberships: Vec<Membership>,
-            }
-            let a: Answer = self.json(Method::GET, "/memberships", |r| r).await?;
-            Ok(a.memberships)
+            let body = self
+                .call(Method::GET, "/memberships", Repeat::Safe, |r| r)
+                .await?;
+            parse_memberships(&body)
+                .map_err(|e| DigiposteError::BadResponse(format!("/memberships: {e}")))
+        })
+    }
+
+    fn memberships_of<'a>(&'a self, partner_user_id: &'a str) -> ApiFuture<'a, Vec<Membership>> {
+        Box::pin(async move {
+            let body = self
+                .call(Method::GET, "/memberships", Repeat::Safe, move |r| {
+                    r.header(PARTNER_USER_ID_HEADER, partner_user_id)
+                })
+                .await?;
+            parse_memberships(&body)
+                .map_err(|e| DigiposteError::BadResponse(format!("/memberships: {e}")))
         })
     }
 
@@ -369,20 +417,21 @@ impl DigiposteApi for DigiposteClient {
     fn deposit_certified<'a>(&'a self, deposit: &'a CertifiedDeposit) -> ApiFuture<'a, Deposited> {
         Box::pin(async move {
             let build = |r: RequestBuilder| {
-                let file = reqwest::multipart::Part::bytes(deposit.bytes.clone())
+                let archive = reqwest::multipart::Part::bytes(deposit.bytes.clone())
                     .file_name(deposit.file_name.clone())
                     .mime_str("application/pdf")
                     .expect("a valid media type");
                 let form = reqwest::multipart::Form::new()
                     .text("title", deposit.title.clone())
                     .text("type", deposit.doc_type.clone())
-                    .text("algo", "SHA-256")
-                    .text("hash", deposit.sha256.clone())
+                    .text("algo", HASH_ALGORITHM)
+                    .text("hash", deposit.sha256.to_ascii_lowercase())
                     .text("file_name", deposit.file_name.clone())
                     .text("file_size", deposit.bytes.len().to_string())
-                    .text("archive", "false")
-                    .part("file", file);
-                r.header("X-RouteCode", &deposit.route_code).multipart(form)
+                    .part("archive", archive);
+                r.header("X-RouteCode", &deposit.route_code)
+                    .header("X-Api-Version-Minor", API_VERSION_MINOR)
+                    .multipart(form)
             };
             let body = self
                 .call(
@@ -392,27 +441,14 @@ impl DigiposteApi for DigiposteClient {
                     build,
                 )
                 .await?;
-            serde_json::from_slice(&body)
+            // A 2xx whose body cannot be read may still be a stored deposit: uncertain.
+            parse_deposit_answer(&body)
                 .map_err(|e| DigiposteError::Uncertain(format!("deposit answer unreadable: {e}")))
         })
     }
 
-    fn deposited_documents<'a>(
-        &'a self,
-        route_code: &'a str,
-    ) -> ApiFuture<'a, Vec<DepositedDocument>> {
-        Box::pin(async move {
-            #[derive(Deserialize)]
-            struct Answer {
-                documents: Vec<DepositedDocument>,
-            }
-            let a: Answer = self
-                .json(Method::GET, "/user/documents", move |r| {
-                    r.header("X-RouteCode", route_code)
-                })
-                .await?;
-            Ok(a.documents)
-        })
+    fn document_types(&self) -> ApiFuture<'_, serde_json::Value> {
+        Box::pin(self.json(Method::GET, "/profile/documents", |r| r))
     }
 }
 

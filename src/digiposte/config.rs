@@ -1,5 +1,7 @@
 //! The `[digiposte]` configuration section.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::config::Secret;
@@ -12,6 +14,12 @@ pub struct DigiposteConfig {
     pub base_url: String,
     pub client_id: String,
     pub client_secret: Secret,
+    /// The La Poste developer application key, sent as `X-Okapi-Key` on every call (the
+    /// token request included). Never logged.
+    pub okapi_key: Secret,
+    /// Document-nature code (`type` of the deposit) per passerelle document kind, e.g.
+    /// `releve_notes = "CODE"`; the partner's list is `passerelle digiposte document-types`.
+    pub document_types: BTreeMap<String, String>,
     /// Per call (each attempt), in milliseconds.
     pub timeout_ms: u64,
     /// Retries of a call after a timeout, a 5xx or a 429 (never after another 4xx).
@@ -33,7 +41,7 @@ pub struct DigiposteConfig {
     pub webhook_secret: Secret,
     /// Receipts signed longer ago than this are refused, in seconds.
     pub webhook_tolerance_secs: i64,
-    /// Wait after an uncertain deposit before reconciling it, in milliseconds.
+    /// Wait before another worker's deposit in progress is looked at again, in milliseconds.
     pub reconcile_delay_ms: u64,
     /// A document still awaiting its receipt after this long is reported overdue, in seconds.
     pub receipt_timeout_secs: i64,
@@ -49,6 +57,8 @@ impl Default for DigiposteConfig {
             base_url: String::new(),
             client_id: String::new(),
             client_secret: Secret::default(),
+            okapi_key: Secret::default(),
+            document_types: BTreeMap::new(),
             timeout_ms: 10_000,
             max_retries: 4,
             retry_base_ms: 500,
@@ -70,5 +80,13 @@ impl Default for DigiposteConfig {
 impl DigiposteConfig {
     pub fn is_configured(&self) -> bool {
         !self.base_url.trim().is_empty()
+    }
+
+    /// The document-nature code configured for a passerelle document kind.
+    pub fn document_type(&self, kind: &str) -> Option<&str> {
+        self.document_types
+            .get(kind)
+            .map(|c| c.trim())
+            .filter(|c| !c.is_empty())
     }
 }

@@ -9,8 +9,8 @@ pub enum DigiposteError {
     /// harmless to repeat).
     #[error("Digiposte is unavailable: {0}")]
     Unavailable(String),
-    /// A deposit whose outcome is unknown (timeout or 5xx after the request was sent): reconcile
-    /// with the vault's listing before depositing again.
+    /// A deposit whose outcome is unknown (timeout or 5xx after the request was sent): it may
+    /// have landed, and no published call can tell; never deposited again without a manager.
     #[error("Digiposte's answer to the deposit is unknown: {0}")]
     Uncertain(String),
     /// The circuit breaker is open: Digiposte failed repeatedly; try again after the delay.
@@ -63,6 +63,18 @@ impl DigiposteError {
         )
     }
 
+    /// `POST /user/customizationurl` refused because the account is no longer partial (403
+    /// "For coregistration user only", 409 "not partial or already customized").
+    pub fn is_already_customised(&self) -> bool {
+        matches!(
+            self,
+            DigiposteError::Refused {
+                status: 403 | 409,
+                ..
+            }
+        )
+    }
+
     /// The vault cannot receive documents any more (membership ended or unknown).
     pub fn is_vault_closed(&self) -> bool {
         self.code() == "digiposte_vault_closed"
@@ -79,8 +91,8 @@ impl DigiposteError {
     }
 }
 
-/// Reads Digiposte's error body `[{"error": "...", "error_description": "..."}]` (a single
-/// object is accepted too).
+/// Reads Digiposte's published error body `[{"error", "error_description", "field"?}]` (a
+/// single object is accepted too).
 pub fn parse_error_body(status: u16, body: &[u8]) -> DigiposteError {
     #[derive(serde::Deserialize)]
     struct Item {
@@ -88,13 +100,18 @@ pub fn parse_error_body(status: u16, body: &[u8]) -> DigiposteError {
         error: String,
         #[serde(default)]
         error_description: String,
+        #[serde(default)]
+        field: Option<String>,
     }
     let first = serde_json::from_slice::<Vec<Item>>(body)
         .ok()
         .and_then(|v| v.into_iter().next())
         .or_else(|| serde_json::from_slice::<Item>(body).ok());
     let (error, description) = match first {
-        Some(i) => (i.error, i.error_description),
+        Some(i) => match i.field {
+            Some(f) if !f.is_empty() => (i.error, format!("{} ({f})", i.error_description)),
+            _ => (i.error, i.error_description),
+        },
         None => (format!("http_{status}"), String::new()),
     };
     DigiposteError::Refused {

@@ -1,16 +1,18 @@
 //! Digiposte partner API (v3): the client passerelle uses (behind the [`DigiposteApi`] trait so
 //! workers take an `Arc<dyn DigiposteApi>`), its configuration, its errors, and the receipt
-//! signature shared with `digiposte-sim`.
+//! signature shared with `digiposte-sim`. Every call below follows La Poste's published v3
+//! description; `docs/digiposte.md` gives each fact its source and lists what is not published.
 //!
 //! | call | route |
 //! |---|---|
+//! | every call | `X-Okapi-Key: <application key>` (the token request included) |
 //! | token | `POST /oauth/token` (HTTP Basic, `grant_type=client_credentials`) → `{access_token, expires_in}` |
-//! | partial account | `POST /user/partial {partner_user_id, first_name, last_name, date_of_birth, email}` → `{route_code}` |
-//! | customisation link | `POST /user/customizationurl {route_code}` → `{url}` |
-//! | memberships | `GET /memberships`, `DELETE /membership/{id}` → `CANCEL_IN_PROGRESS` |
-//! | certified deposit | `POST /document/certified` (multipart, `X-RouteCode`) |
-//! | deposited documents | `GET /user/documents` (`X-RouteCode`) — an assumption, see the README |
-
+//! | partial account | `POST /user/partial {partner_user_id, first_name, last_name, …}` → `{route_code, userOutput}`; 409 "client id already exist for current partner" |
+//! | customisation link | `POST /user/customizationurl {partner_user_id}` (and `X-PartnerUserId`) → `{customization_url}`; 403/409 once customised |
+//! | memberships | `GET /memberships` (`X-PartnerUserId` selects one user) → `{memberships: [{id, status, …}]}`: the membership `id` is the routing code |
+//! | end of a membership | `DELETE /membership/{id}` → the membership, `CANCEL_IN_PROGRESS` |
+//! | certified deposit | `POST /document/certified` (multipart, `X-RouteCode`, `X-Api-Version-Minor: 2`, the PDF in the `archive` part) → `{document: {…, id_routage}}` |
+//! | document natures | `GET /profile/documents` (named by the description; answer shape not published) |
 pub mod client;
 pub mod config;
 pub mod error;
@@ -32,20 +34,22 @@ pub type ApiFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, DigiposteError
 pub trait DigiposteApi: Send + Sync {
     /// Creates a pre-created ("partial") account; the answer's route code must be stored at once.
     fn create_partial_user<'a>(&'a self, user: &'a PartialUser) -> ApiFuture<'a, PartialAccount>;
-    /// The link the student follows to finish (or renew) the account.
-    fn customization_url<'a>(&'a self, route_code: &'a str) -> ApiFuture<'a, String>;
+    /// The link the student follows to finish the account, by the partner's user id. Refused
+    /// (403/409, [`DigiposteError::is_already_customised`]) once the account is customised.
+    fn customization_url<'a>(&'a self, partner_user_id: &'a str) -> ApiFuture<'a, String>;
     /// Every membership of the partner.
     fn memberships(&self) -> ApiFuture<'_, Vec<Membership>>;
+    /// The memberships of one partner user (`X-PartnerUserId`).
+    fn memberships_of<'a>(&'a self, partner_user_id: &'a str) -> ApiFuture<'a, Vec<Membership>>;
     /// Asks for the end of a membership; answers the new status (`CANCEL_IN_PROGRESS`).
     fn cancel_membership<'a>(&'a self, membership_id: &'a str) -> ApiFuture<'a, String>;
-    /// Deposits one certified document. Never retried after an uncertain outcome:
-    /// `DigiposteError::Uncertain` tells the caller to reconcile first.
+    /// Deposits one certified document. Never repeated after an uncertain outcome:
+    /// `DigiposteError::Uncertain` means the deposit may have landed, and no published call can
+    /// tell (there is no listing): a manager decides.
     fn deposit_certified<'a>(&'a self, deposit: &'a CertifiedDeposit) -> ApiFuture<'a, Deposited>;
-    /// The documents already deposited in one vault (to reconcile an uncertain deposit).
-    fn deposited_documents<'a>(
-        &'a self,
-        route_code: &'a str,
-    ) -> ApiFuture<'a, Vec<DepositedDocument>>;
+    /// The partner's document natures (`GET /profile/documents`), as Digiposte answers them
+    /// (the shape is not published, so it is passed through).
+    fn document_types(&self) -> ApiFuture<'_, serde_json::Value>;
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,11 +63,10 @@ pub struct PartialUser {
     pub email: Option<String>,
 }
 
+/// What passerelle keeps of `POST /user/partial`'s answer `{route_code, userOutput}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PartialAccount {
     pub route_code: String,
-    #[serde(default)]
-    pub membership_id: Option<String>,
 }
 
 /// Membership statuses as Digiposte spells them.
@@ -73,41 +76,52 @@ pub mod membership_status {
     pub const CANCELLED: &str = "CANCELLED";
 }
 
+/// One item of `GET /memberships`, with the published fields passerelle reads (the others,
+/// e.g. `sender`, are kept as they come).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Membership {
+    /// The membership id, which is also the routing code (`X-RouteCode`).
     pub id: String,
-    pub route_code: String,
-    #[serde(default)]
-    pub partner_user_id: Option<String>,
     pub status: String,
     #[serde(default)]
-    pub accepted: bool,
+    pub accept_full_dematerialization: bool,
     #[serde(default)]
-    pub personalised: bool,
+    pub cancellable: bool,
+    #[serde(default)]
+    pub membership_date: Option<String>,
+    #[serde(default)]
+    pub sender: serde_json::Value,
 }
 
-/// One certified deposit. `file_name` carries passerelle's document id, so a deposit can be
-/// recognised in the vault's listing.
+impl Membership {
+    /// The routing code of this membership (its id).
+    pub fn route_code(&self) -> &str {
+        &self.id
+    }
+}
+
+/// One certified deposit. `file_name` carries passerelle's document id (`deposit_file_name`).
 #[derive(Debug, Clone)]
 pub struct CertifiedDeposit {
     pub route_code: String,
     pub title: String,
+    /// The document-nature code of the partner's list (`digiposte.document_types`).
     pub doc_type: String,
     pub file_name: String,
+    /// SHA-256 of `bytes`, lowercase hex (sent as `hash` with `algo=SHA256`).
     pub sha256: String,
     pub bytes: Vec<u8>,
 }
 
+/// The published answer of a deposit: `{"document": {…}}`. It carries no document id;
+/// `id_routage` is what passerelle keeps as Digiposte's reference of the deposit.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Deposited {
-    pub id: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DepositedDocument {
-    pub id: String,
-    pub file_name: String,
+    pub id_routage: String,
     pub hash: String,
+    pub algo: String,
+    /// A string in the published example (`"140939"`).
+    pub file_size: String,
 }
 
 /// The file name passerelle gives a document at Digiposte (its id inside).
@@ -115,11 +129,12 @@ pub fn deposit_file_name(document_id: &str) -> String {
     format!("passerelle-{document_id}.pdf")
 }
 
-/// A receipt as Digiposte posts it to `POST /webhooks/digiposte`.
+/// A receipt as posted to `POST /webhooks/digiposte`. Not a published Digiposte call: our own
+/// design (see `docs/digiposte.md`), served by `digiposte-sim`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Receipt {
     pub receipt_id: String,
-    /// Digiposte's id of the deposited document.
+    /// The deposit's reference: the `id_routage` of the deposit answer.
     pub document_id: String,
     /// `DELIVERED`, `FAILED`, `VAULT_CLOSED`, or the intermediate `PROCESSING`.
     pub status: String,

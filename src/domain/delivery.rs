@@ -15,6 +15,8 @@ pub enum DocumentType {
 }
 
 impl DocumentType {
+    pub const ALL: [DocumentType; 2] =
+        [DocumentType::ReleveNotes, DocumentType::AttestationReussite];
     pub fn as_str(self) -> &'static str {
         match self {
             DocumentType::ReleveNotes => "releve_notes",
@@ -97,18 +99,22 @@ pub enum DeliveryStatus {
     TransmissionError,
     /// Non transmis: an error on Digiposte's side.
     NotTransmitted,
+    /// À vérifier: the deposit was sent but its answer was lost, so it may or may not be in
+    /// the vault; no published call can tell, so it is never sent again without a manager.
+    Uncertain,
     /// Cancelled before deposit (e.g. the student withdrew their consent).
     Cancelled,
 }
 
 impl DeliveryStatus {
-    pub const ALL: [DeliveryStatus; 7] = [
+    pub const ALL: [DeliveryStatus; 8] = [
         DeliveryStatus::NoVault,
         DeliveryStatus::Queued,
         DeliveryStatus::AwaitingReceipt,
         DeliveryStatus::Transmitted,
         DeliveryStatus::TransmissionError,
         DeliveryStatus::NotTransmitted,
+        DeliveryStatus::Uncertain,
         DeliveryStatus::Cancelled,
     ];
     pub fn as_str(self) -> &'static str {
@@ -119,6 +125,7 @@ impl DeliveryStatus {
             DeliveryStatus::Transmitted => "transmitted",
             DeliveryStatus::TransmissionError => "transmission_error",
             DeliveryStatus::NotTransmitted => "not_transmitted",
+            DeliveryStatus::Uncertain => "uncertain",
             DeliveryStatus::Cancelled => "cancelled",
         }
     }
@@ -133,6 +140,7 @@ impl DeliveryStatus {
             DeliveryStatus::Transmitted => "Transmis",
             DeliveryStatus::TransmissionError => "Erreur transmission",
             DeliveryStatus::NotTransmitted => "Non transmis",
+            DeliveryStatus::Uncertain => "À vérifier",
             DeliveryStatus::Cancelled => "Annulé",
         }
     }
@@ -156,10 +164,35 @@ impl DeliveryStatus {
                 | (Queued, Cancelled)
                 | (Queued, TransmissionError)
                 | (Queued, NotTransmitted)
+                | (Queued, Uncertain)
+                // A manager checked the vault: it is there, or it is to be deposited again.
+                | (Uncertain, Transmitted)
+                | (Uncertain, Queued)
                 | (AwaitingReceipt, Transmitted)
                 | (AwaitingReceipt, TransmissionError)
                 | (AwaitingReceipt, NotTransmitted)
         )
+    }
+}
+
+/// What a manager decided about an uncertain deposit, after looking at the student's vault
+/// (or asking Digiposte).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UncertainResolution {
+    /// The document is in the vault: `transmitted`.
+    Received,
+    /// It is not: `queued` again, for one new deposit.
+    DepositAgain,
+}
+
+impl UncertainResolution {
+    /// The delivery state the decision leads to.
+    pub fn target(self) -> DeliveryStatus {
+        match self {
+            UncertainResolution::Received => DeliveryStatus::Transmitted,
+            UncertainResolution::DepositAgain => DeliveryStatus::Queued,
+        }
     }
 }
 
@@ -190,6 +223,12 @@ mod tests {
         assert!(DeliveryStatus::AwaitingReceipt.may_become(DeliveryStatus::Transmitted));
         assert!(!DeliveryStatus::AwaitingReceipt.may_become(DeliveryStatus::Queued));
         assert!(!DeliveryStatus::NoVault.may_become(DeliveryStatus::Queued));
+        // An uncertain deposit waits for a manager: no receipt or worker settles it.
+        assert!(DeliveryStatus::Queued.may_become(DeliveryStatus::Uncertain));
+        assert!(!DeliveryStatus::Uncertain.is_final());
+        assert!(!DeliveryStatus::Uncertain.may_become(DeliveryStatus::AwaitingReceipt));
+        assert!(!DeliveryStatus::Uncertain.may_become(DeliveryStatus::NotTransmitted));
+        assert_eq!(DeliveryStatus::Uncertain.label(), "À vérifier");
     }
 
     #[test]

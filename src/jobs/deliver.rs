@@ -2,9 +2,12 @@
 //!
 //! `queued` → (intent recorded) → deposit → `awaiting_receipt`; a receipt later makes it
 //! `transmitted`, `transmission_error` or `not_transmitted`. The intent (`deposit_started_at`)
-//! is written before the HTTP call; an attempt that finds an intent from an earlier attempt
-//! whose outcome is unknown (timeout, 5xx after sending, a crash before the bookkeeping) first
-//! looks for the document in the vault's listing, and deposits again only if it is not there.
+//! is written before the HTTP call and withdrawn when the call surely never reached Digiposte.
+//! A deposit whose outcome is unknown (timeout or 5xx after sending, an unreadable answer, a
+//! crash before the bookkeeping: an intent still there) goes to `uncertain` ("À vérifier"):
+//! Digiposte publishes no listing of a vault's documents, so passerelle cannot look, and a
+//! blind second deposit could put the document in the vault twice. A manager confirms it was
+//! received or has it deposited again (`POST /treatments/{id}/documents/{doc}/uncertain`).
 //! The vault and the consent are checked again just before depositing.
 
 use std::sync::Arc;
@@ -83,6 +86,29 @@ impl DeliverHandler {
         Duration::from_millis(self.state.config.digiposte.reconcile_delay_ms)
     }
 
+    /// The deposit may have landed: `uncertain`, with the routing code and the attempt's
+    /// cause in the reason (the time and the hash are the document's own fields).
+    async fn uncertain(&self, id: &str, route: &str, why: &str) -> Result<Outcome, ApiError> {
+        tracing::warn!(document = %id, %why, "deposit outcome unknown: uncertain, for a manager to check");
+        self.state.metrics.digiposte_uncertain_deposits.inc();
+        self.finish(
+            id,
+            DeliveryStatus::Uncertain,
+            &format!("digiposte_uncertain: route_code {route}; {why}"),
+        )
+        .await
+    }
+
+    /// The deposit surely never reached Digiposte: withdraw its intent (see `clear_attempt`).
+    async fn withdraw(&self, id: &str, started: chrono::NaiveDateTime) -> Result<(), ApiError> {
+        let id = id.to_owned();
+        self.state
+            .db
+            .write(move |conn| deliveries::clear_attempt(conn, &id, started))
+            .await?;
+        Ok(())
+    }
+
     async fn finish(
         &self,
         id: &str,
@@ -126,35 +152,26 @@ impl DeliverHandler {
         let file_name = deposit_file_name(&doc.id);
         let route_code = ctx.vault.as_ref().and_then(|v| v.route_code.clone());
 
-        // 1. An earlier attempt may have reached Digiposte: look before depositing again.
+        // 1. An earlier attempt may have reached Digiposte (it crashed, or its lease ran out,
+        // between the intent and the bookkeeping): nothing published can tell, so a manager
+        // decides. A fresh intent may be another worker's call under way: look again later.
         let previous = doc.deposit_started_at;
         if let Some(started) = previous {
             let age = (crate::db::now() - started).to_std().unwrap_or_default();
             if age < self.reconcile_delay() {
                 return Ok(Outcome::Retry {
-                    error: "digiposte_uncertain".into(),
+                    error: "deposit_in_progress".into(),
                     after: Some(self.reconcile_delay() - age),
                 });
             }
-            if let Some(route) = &route_code {
-                match self.api.deposited_documents(route).await {
-                    Ok(found) => {
-                        if let Some(d) = found
-                            .iter()
-                            .find(|d| d.file_name == file_name && d.hash == doc.sha256)
-                        {
-                            tracing::info!(document = %doc.id, "uncertain deposit found at Digiposte");
-                            return self.record(&doc.id, &d.id).await;
-                        }
-                    }
-                    Err(e) if e.is_vault_closed() => {
-                        return self
-                            .finish(&doc.id, DeliveryStatus::TransmissionError, &e.reason())
-                            .await;
-                    }
-                    Err(e) => return Ok(retry(&e)),
-                }
-            }
+            let route = route_code.as_deref().unwrap_or("none");
+            return self
+                .uncertain(
+                    &doc.id,
+                    route,
+                    "an earlier attempt ended without its outcome",
+                )
+                .await;
         }
 
         // 2. Check again, now, that this student still wants and can receive it.
@@ -186,51 +203,68 @@ impl DeliverHandler {
                 .await;
         }
 
-        // 3. Record the intent durably, then call.
-        let started = {
-            let id = doc.id.clone();
-            self.state
-                .db
-                .write(move |conn| deliveries::start_attempt(conn, &id, previous))
-                .await?
+        // 3. What is needed for the call, before the intent (a failure here sent nothing).
+        let document_type =
+            DocumentType::parse(&ctx.treatment.document_type).unwrap_or(DocumentType::ReleveNotes);
+        let Some(nature) = self
+            .state
+            .config
+            .digiposte
+            .document_type(document_type.as_str())
+            .map(str::to_owned)
+        else {
+            // Without the partner's code Digiposte would refuse the deposit.
+            return self
+                .finish(
+                    &doc.id,
+                    DeliveryStatus::NotTransmitted,
+                    "digiposte_document_type_not_configured",
+                )
+                .await;
         };
-        if started.is_none() {
-            // Another worker moved first (its lease expired under it): check again later.
-            return Ok(Outcome::Retry {
-                error: "deposit_in_progress".into(),
-                after: Some(self.reconcile_delay()),
-            });
-        }
         let bytes = {
             let store = self.state.store.clone();
             let sha = doc.sha256.clone();
             web::block(move || store.get(&sha)).await??
         };
-        let document_type =
-            DocumentType::parse(&ctx.treatment.document_type).unwrap_or(DocumentType::ReleveNotes);
+
+        // 4. Record the intent durably, then call.
+        let started = {
+            let id = doc.id.clone();
+            self.state
+                .db
+                .write(move |conn| deliveries::start_attempt(conn, &id, None))
+                .await?
+        };
+        let Some(started) = started else {
+            // Another worker moved first: look again later.
+            return Ok(Outcome::Retry {
+                error: "deposit_in_progress".into(),
+                after: Some(self.reconcile_delay()),
+            });
+        };
         let year = ctx.treatment.academic_year;
         let deposit = CertifiedDeposit {
-            route_code: route,
+            route_code: route.clone(),
             title: format!("{} {}-{}", document_type.label(), year, year + 1),
-            doc_type: document_type.as_str().to_owned(),
+            doc_type: nature,
             file_name,
             sha256: doc.sha256.clone(),
             bytes,
         };
         match self.api.deposit_certified(&deposit).await {
-            Ok(d) => self.record(&doc.id, &d.id).await,
-            Err(DigiposteError::Uncertain(why)) => {
-                tracing::info!(document = %doc.id, %why, "deposit outcome unknown; will reconcile");
-                Ok(Outcome::Retry {
-                    error: "digiposte_uncertain".into(),
-                    after: Some(self.reconcile_delay()),
-                })
-            }
+            Ok(d) => self.record(&doc.id, &d.id_routage).await,
+            Err(DigiposteError::Uncertain(why)) => self.uncertain(&doc.id, &route, &why).await,
             Err(e) if e.is_vault_closed() => {
                 self.finish(&doc.id, DeliveryStatus::TransmissionError, &e.reason())
                     .await
             }
-            Err(e) if e.is_transient() => Ok(retry(&e)),
+            Err(e) if e.is_transient() => {
+                // The client repeats a deposit, and answers anything but `Uncertain`, only
+                // when the request surely never reached Digiposte.
+                self.withdraw(&doc.id, started).await?;
+                Ok(retry(&e))
+            }
             Err(e) => {
                 self.finish(&doc.id, DeliveryStatus::NotTransmitted, &e.reason())
                     .await

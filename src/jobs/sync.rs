@@ -1,5 +1,5 @@
 //! The membership synchronisation: reads Digiposte's memberships and brings every vault it
-//! knows up to date (status, `accepted`, `personalised`), so a vault cancelled at Digiposte
+//! knows up to date (status, `accepted`), so a vault cancelled at Digiposte
 //! stops receiving documents. Runs nightly (a scheduled job), on demand (`POST
 //! /digiposte/sync`), or from the command line (`passerelle sync vaults`).
 
@@ -87,16 +87,17 @@ fn apply(
                 vaults::transition(conn, &vault, trigger, actor, Some("digiposte_sync"))?;
                 report.moved += 1;
             }
-            if vault.accepted != m.accepted
-                || vault.personalised != m.personalised
+            // `accepted` is the published `accept_full_dematerialization`; whether the account
+            // is personalised is not in the membership list (the customisation link's 403/409
+            // tells it, see the vault jobs).
+            if vault.accepted != m.accept_full_dematerialization
                 || vault.membership_id.as_deref() != Some(m.id.as_str())
             {
                 vaults::set_facts(
                     conn,
                     &vault.id,
                     VaultFacts {
-                        accepted: Some(m.accepted),
-                        personalised: Some(m.personalised),
+                        accepted: Some(m.accept_full_dematerialization),
                         membership_id: Some(&m.id),
                         ..VaultFacts::default()
                     },
@@ -122,7 +123,7 @@ pub async fn sync_vaults(
     };
     let by_route: HashMap<String, crate::digiposte::Membership> = memberships
         .into_iter()
-        .map(|m| (m.route_code.clone(), m))
+        .map(|m| (m.route_code().to_owned(), m))
         .collect();
     let actor = actor.to_owned();
     let report = db

@@ -114,6 +114,25 @@ impl VaultHandler {
             .await
     }
 
+    /// Digiposte refused a customisation link because the account is customised already.
+    async fn personalised(&self, vault_id: &str) -> Result<(), ApiError> {
+        let id = vault_id.to_owned();
+        self.state
+            .db
+            .write(move |conn| {
+                vaults::set_facts(
+                    conn,
+                    &id,
+                    VaultFacts {
+                        personalised: Some(true),
+                        last_error: Some(None),
+                        ..VaultFacts::default()
+                    },
+                )
+            })
+            .await
+    }
+
     /// Applies a trigger if the vault's current status allows it (re-read in the transaction).
     async fn transition(
         &self,
@@ -142,8 +161,9 @@ impl VaultHandler {
     }
 
     /// The vault's route code: stored, or from a new partial account (stored at once), or —
-    /// when Digiposte says the account exists ("client id already exist") — from the
-    /// memberships. `Ok(Err(reason))`: Digiposte refused.
+    /// when Digiposte says the account exists (409 "client id already exist for current
+    /// partner") — from that user's memberships (`X-PartnerUserId`), whose `id` is the routing
+    /// code. `Ok(Err(reason))`: Digiposte refused.
     async fn route_code(
         &self,
         vault: &VaultRow,
@@ -162,26 +182,25 @@ impl VaultHandler {
         let account = match self.api.create_partial_user(&user).await {
             Ok(a) => a,
             Err(e) if e.code() == "digiposte_already_exists" => {
-                let memberships = self.api.memberships().await.map_err(Failure::Transient)?;
-                match memberships
-                    .into_iter()
-                    .find(|m| m.partner_user_id.as_deref() == Some(student.cod_etu.as_str()))
-                {
-                    Some(m) => crate::digiposte::PartialAccount {
-                        route_code: m.route_code,
-                        membership_id: Some(m.id),
-                    },
+                let memberships = self
+                    .api
+                    .memberships_of(&student.cod_etu)
+                    .await
+                    .map_err(Failure::Transient)?;
+                match memberships.into_iter().next() {
+                    Some(m) => crate::digiposte::PartialAccount { route_code: m.id },
                     None => return Ok(Err(e.reason())),
                 }
             }
             Err(e) if e.is_transient() => return Err(Failure::Transient(e)),
             Err(e) => return Ok(Err(e.reason())),
         };
-        // Before anything else: a retry of /user/partial would only answer 409.
+        // Before anything else: a retry of /user/partial would only answer 409. The
+        // membership id is the routing code.
         self.facts(
             &vault.id,
             Some(account.route_code.clone()),
-            account.membership_id,
+            Some(account.route_code.clone()),
             None,
             None,
         )
@@ -199,17 +218,20 @@ impl VaultHandler {
         {
             return Ok(());
         }
-        let route = match self.route_code(&vault, &student).await? {
-            Ok(rc) => rc,
-            Err(reason) => {
-                self.transition(vault_id, VaultTrigger::SubscriptionFailed, Some(reason))
-                    .await?;
-                return Ok(());
-            }
-        };
-        match self.api.customization_url(&route).await {
+        if let Err(reason) = self.route_code(&vault, &student).await? {
+            self.transition(vault_id, VaultTrigger::SubscriptionFailed, Some(reason))
+                .await?;
+            return Ok(());
+        }
+        match self.api.customization_url(&student.cod_etu).await {
             Ok(url) => {
                 self.facts(vault_id, None, None, Some(url), None).await?;
+                self.transition(vault_id, VaultTrigger::SubscriptionSucceeded, None)
+                    .await?;
+            }
+            // The account exists and is already customised: nothing left for the student to do.
+            Err(e) if e.is_already_customised() => {
+                self.personalised(vault_id).await?;
                 self.transition(vault_id, VaultTrigger::SubscriptionSucceeded, None)
                     .await?;
             }
@@ -241,7 +263,7 @@ impl VaultHandler {
                 .await
                 .map_err(Failure::Transient)?
                 .into_iter()
-                .find(|m| m.route_code == route)
+                .find(|m| m.route_code() == route)
                 .map(|m| m.id),
         };
         let Some(membership) = membership else {
@@ -278,19 +300,17 @@ impl VaultHandler {
         if refused || vault.status() != VaultStatus::Preregistered {
             return Ok(());
         }
-        let route = match self.route_code(&vault, &student).await? {
-            Ok(rc) => rc,
-            Err(reason) => {
-                self.facts(vault_id, None, None, None, Some(Some(reason)))
-                    .await?;
-                return Ok(());
-            }
-        };
-        match self.api.customization_url(&route).await {
+        if let Err(reason) = self.route_code(&vault, &student).await? {
+            self.facts(vault_id, None, None, None, Some(Some(reason)))
+                .await?;
+            return Ok(());
+        }
+        match self.api.customization_url(&student.cod_etu).await {
             Ok(url) => {
                 self.facts(vault_id, None, None, Some(url), Some(None))
                     .await?
             }
+            Err(e) if e.is_already_customised() => self.personalised(vault_id).await?,
             Err(e) if e.is_transient() => return Err(Failure::Transient(e)),
             Err(e) => {
                 self.facts(vault_id, None, None, None, Some(Some(e.reason())))

@@ -239,6 +239,10 @@ fn my_consent() -> Value {
 fn send_count() -> Value {
     json!({"expected_documents": 0})
 }
+fn uncertain_decision() -> Value {
+    json!({ "resolution": "received" })
+}
+
 fn empty() -> Value {
     json!({})
 }
@@ -436,6 +440,13 @@ fn matrix() -> Vec<Row> {
             "/treatments/{treatment}/documents/{doc}/confirm-identity",
             Some("treatments:write"),
             empty,
+            MANAGER_OBJECT_ACTION,
+        ),
+        rb(
+            "POST",
+            "/treatments/{treatment}/documents/{doc}/uncertain",
+            Some("treatments:write"),
+            uncertain_decision,
             MANAGER_OBJECT_ACTION,
         ),
         rb(

@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 use crate::support::{SECRET, TestApp};
 
 pub const WEBHOOK_SECRET: &str = "webhook-secret-for-the-tests-0123456789";
+/// digiposte-sim's default application key (`--okapi-key`).
+pub const SIM_OKAPI_KEY: &str = "sim-okapi-key";
 
 pub struct Sim {
     child: Child,
@@ -116,6 +118,14 @@ pub fn configure(c: &mut Config, sim: &Sim) {
     d.base_url = format!("{}/digiposte/v3", sim.url);
     d.client_id = "passerelle".into();
     d.client_secret = passerelle::config::Secret("sim-secret".into());
+    d.okapi_key = passerelle::config::Secret(SIM_OKAPI_KEY.into());
+    d.document_types = [
+        ("releve_notes", "RELEVE_NOTES"),
+        ("attestation_reussite", "ATTESTATION_REUSSITE"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
     d.timeout_ms = 500;
     d.max_retries = 8;
     d.retry_base_ms = 5;
@@ -332,6 +342,56 @@ pub(crate) async fn assert_exactly_once(sim: &Sim, app: &TestApp, id: &str, expe
     }
 }
 
+/// Plays the manager of every `uncertain` document ("À vérifier") until none is left: looks
+/// in the simulator (as a manager would in the vault) and confirms it `received`, or has it
+/// deposited again. Returns how many were confirmed and how many deposited again.
+pub(crate) async fn settle_uncertain(sim: &Sim, app: &TestApp, id: &str) -> (usize, usize) {
+    let (mut received, mut again) = (0, 0);
+    for _round in 0..20 {
+        wait_final(app, id, Duration::from_secs(120)).await;
+        let uncertain: Vec<Value> = documents(app, id)
+            .await
+            .into_iter()
+            .filter(|d| d["delivery_status"] == "uncertain")
+            .collect();
+        if uncertain.is_empty() {
+            return (received, again);
+        }
+        let stats = sim.stats().await;
+        for d in uncertain {
+            let doc = d["id"].as_str().unwrap();
+            assert_eq!(d["delivery_status_label"], "À vérifier");
+            assert!(d["deposit_started_at"].is_string(), "{d}");
+            let reason = d["delivery_reason"].as_str().unwrap();
+            assert!(
+                reason.starts_with("digiposte_uncertain: route_code "),
+                "{reason}"
+            );
+            let landed = stats["deposits_per_file"][deposit_file_name(doc)]
+                .as_i64()
+                .unwrap_or(0);
+            assert!(landed <= 1, "{doc} deposited {landed} times");
+            let resolution = if landed == 1 {
+                received += 1;
+                "received"
+            } else {
+                again += 1;
+                "deposit_again"
+            };
+            let r = app
+                .post(
+                    &format!("/treatments/{id}/documents/{doc}/uncertain"),
+                    &app.admin(),
+                    json!({ "resolution": resolution }),
+                )
+                .await;
+            let expected = if landed == 1 { "transmitted" } else { "queued" };
+            assert_eq!(r.ok(200)["delivery_status"], expected, "{}", r.body);
+        }
+    }
+    panic!("uncertain deposits still left after 20 rounds");
+}
+
 with_sim!(two_hundred_documents_under_faults_arrive_once, faults_body);
 async fn faults_body(postgres: bool) {
     let sim = Sim::start(&[
@@ -344,8 +404,8 @@ async fn faults_body(postgres: bool) {
     ]);
     let app = app_with(&sim, postgres, |_| {}).await;
     let id = prepared_treatment(&app, 200).await;
-    // 30 % of calls fail: half before Digiposte did anything, half after the deposit was
-    // stored (the caller cannot tell), plus a few deposits whose answer never comes in time.
+    // 30 % of calls fail: half before Digiposte did anything (503), half after the deposit was
+    // stored (500: the caller cannot tell), plus a few deposits whose answer never comes in time.
     sim.faults(json!({
         "error_rate": 0.15,
         "error_after_commit_rate": 0.15,
@@ -354,15 +414,37 @@ async fn faults_body(postgres: bool) {
     }))
     .await;
     assert_eq!(send(&app, &id).await, 200);
+    // A deposit whose answer is lost is never sent again by passerelle itself: it waits,
+    // "À vérifier", for a manager (played here with the simulator's count).
+    let c = wait_final(&app, &id, Duration::from_secs(60)).await;
+    let uncertain = c.get("uncertain").copied().unwrap_or(0);
+    assert!(uncertain > 0, "{c:?}");
+    let r = app.get("/metrics", &app.admin()).await;
+    let text = String::from_utf8(r.bytes.clone()).unwrap();
+    assert!(
+        metric_sum(&text, "passerelle_digiposte_uncertain_deposits_total") >= uncertain as f64,
+        "{text}"
+    );
+    // Nothing was deposited twice while they waited.
+    assert_eq!(sim.stats().await["max_deposits_per_file"], 1);
+    // Those injected after the deposit was stored (500, or a hang past the timeout) are
+    // there; the 503s came before any processing and were repeated by the client.
+    let (received, _again) = settle_uncertain(&sim, &app, &id).await;
+    assert!(received > 0, "{received} received");
     let c = wait_final(&app, &id, Duration::from_secs(60)).await;
     assert_eq!(c.get("transmitted"), Some(&200), "{c:?}");
     assert_exactly_once(&sim, &app, &id, 200).await;
     let stats = sim.stats().await;
     assert!(stats["injected_errors"].as_u64().unwrap() > 20, "{stats}");
-    // Every document has its deposit time and its receipt time.
+    assert_eq!(stats["deposits_without_version_minor"], 0, "{stats}");
+    assert_eq!(stats["rejected_400"], 0, "{stats}");
+    assert_eq!(stats["rejected_401"], 0, "{stats}");
+    // Every document has its receipt time; those deposited with a known answer, their
+    // deposit time; those a manager confirmed, the reason saying so.
     for d in documents(&app, &id).await {
+        assert!(d["receipt_at"].is_string(), "{d}");
         assert!(
-            d["deposited_at"].is_string() && d["receipt_at"].is_string(),
+            d["deposited_at"].is_string() || d["delivery_reason"] == "confirmed_received",
             "{d}"
         );
         assert_eq!(d["delivery_status_label"], "Transmis");
@@ -504,6 +586,15 @@ async fn cancelled_body(postgres: bool) {
         )
         .env("PASSERELLE_DIGIPOSTE__CLIENT_ID", "passerelle")
         .env("PASSERELLE_DIGIPOSTE__CLIENT_SECRET", "sim-secret")
+        .env("PASSERELLE_DIGIPOSTE__OKAPI_KEY", SIM_OKAPI_KEY)
+        .env(
+            "PASSERELLE_DIGIPOSTE__DOCUMENT_TYPES__RELEVE_NOTES",
+            "RELEVE_NOTES",
+        )
+        .env(
+            "PASSERELLE_DIGIPOSTE__DOCUMENT_TYPES__ATTESTATION_REUSSITE",
+            "ATTESTATION_REUSSITE",
+        )
         .env("PASSERELLE_LOG_LEVEL", "warn")
         .output()
         .unwrap();
@@ -713,7 +804,7 @@ async fn vault_workers_body(postgres: bool) {
     let v = wait_status(&a, "terminated").await;
     assert_eq!(v["accepted"], false);
     // Re-invitation: a new link; once the student finalises at Digiposte, the next
-    // synchronisation makes the vault active, accepted and personalised.
+    // synchronisation makes the vault active and accepted.
     let r = app
         .post(&format!("/vaults/{va}/reinvite"), &manager, json!({}))
         .await;
@@ -725,8 +816,10 @@ async fn vault_workers_body(postgres: bool) {
         .await
         .ok(202);
     let v = wait_status(&a, "active").await;
+    // `accept_full_dematerialization` of the published membership; whether the account is
+    // personalised is not in the membership list (the customisation link's 409 tells it).
     assert_eq!(v["accepted"], true);
-    assert_eq!(v["personalised"], true);
+    assert_eq!(v["personalised"], false);
     // The refused subscription can be sent again once Digiposte accepts it.
     sim.faults(json!({ "refuse_partner_user_ids": [] })).await;
     let vr = app.vault_id(&refused).await;
@@ -761,6 +854,15 @@ fn serve(app: &TestApp, sim: &Sim, port: u16) -> Child {
         )
         .env("PASSERELLE_DIGIPOSTE__CLIENT_ID", "passerelle")
         .env("PASSERELLE_DIGIPOSTE__CLIENT_SECRET", "sim-secret")
+        .env("PASSERELLE_DIGIPOSTE__OKAPI_KEY", SIM_OKAPI_KEY)
+        .env(
+            "PASSERELLE_DIGIPOSTE__DOCUMENT_TYPES__RELEVE_NOTES",
+            "RELEVE_NOTES",
+        )
+        .env(
+            "PASSERELLE_DIGIPOSTE__DOCUMENT_TYPES__ATTESTATION_REUSSITE",
+            "ATTESTATION_REUSSITE",
+        )
         .env("PASSERELLE_DIGIPOSTE__WEBHOOK_SECRET", WEBHOOK_SECRET)
         .env("PASSERELLE_DIGIPOSTE__TIMEOUT_MS", d.timeout_ms.to_string())
         .env("PASSERELLE_DIGIPOSTE__RETRY_BASE_MS", "5")
@@ -822,6 +924,8 @@ async fn kill_body(postgres: bool) {
     );
     let mut child = serve(&app, &sim, port);
     wait_ready(port).await;
+    // The deposits cut by the kill are uncertain; a manager settles them.
+    settle_uncertain(&sim, &app, &id).await;
     let c = wait_final(&app, &id, Duration::from_secs(60)).await;
     let _ = child.kill();
     let _ = child.wait();
@@ -855,4 +959,329 @@ async fn last_attempt_body(postgres: bool) {
         assert!(reason.starts_with("digiposte_"), "reason {reason:?}");
     }
     assert_eq!(sim.stats().await["deposits_total"], 0);
+}
+
+fn client_for(sim: &Sim, okapi_key: &str) -> passerelle::digiposte::DigiposteClient {
+    let mut c = Config::default();
+    configure(&mut c, sim);
+    c.digiposte.okapi_key = passerelle::config::Secret(okapi_key.into());
+    c.digiposte.max_retries = 0;
+    passerelle::digiposte::DigiposteClient::new(&c.digiposte).unwrap()
+}
+
+/// Every call of the client, through the stand-in that refuses what the published contract
+/// refuses: nothing is refused, and every answer is read in its published shape.
+#[actix_web::test]
+async fn the_client_speaks_every_call_to_the_stand_in() {
+    use passerelle::digiposte::{CertifiedDeposit, DigiposteApi, PartialUser};
+    use sha2::Digest;
+    let sim = Sim::start(&[]);
+    // Without the application key, or with another one, the gateway refuses even the token.
+    for key in ["", "another-key"] {
+        let e = client_for(&sim, key).memberships().await.unwrap_err();
+        assert_eq!(e.code(), "digiposte_auth_failed", "{e}");
+    }
+    assert_eq!(sim.stats().await["rejected_401"], 2);
+    let api = client_for(&sim, SIM_OKAPI_KEY);
+    let user = PartialUser {
+        partner_user_id: "21900001".into(),
+        first_name: "Ada".into(),
+        last_name: "Lovelace".into(),
+        date_of_birth: Some("2004-12-10".into()),
+        email: None,
+    };
+    let account = api.create_partial_user(&user).await.unwrap();
+    assert!(!account.route_code.is_empty());
+    let again = api.create_partial_user(&user).await.unwrap_err();
+    assert_eq!(again.code(), "digiposte_already_exists");
+    assert!(
+        again
+            .reason()
+            .contains("client id already exist for current partner")
+    );
+    // The memberships of that user: the membership id is the routing code.
+    let mine = api.memberships_of("21900001").await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].route_code(), account.route_code);
+    assert_eq!(mine[0].status, "ACTIVE");
+    assert!(api.memberships_of("nobody").await.unwrap().is_empty());
+    assert_eq!(api.memberships().await.unwrap().len(), 1);
+    let url = api.customization_url("21900001").await.unwrap();
+    assert!(url.starts_with("https://"), "{url}");
+    // A deposit with every required field, the PDF in `archive`, SHA256 of the file.
+    let bytes = b"%PDF-1.4 a releve de notes".to_vec();
+    let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+    let deposit = CertifiedDeposit {
+        route_code: account.route_code.clone(),
+        title: "Relevé de notes 2026-2027".into(),
+        doc_type: "RELEVE_NOTES".into(),
+        file_name: deposit_file_name("doc-1"),
+        sha256: sha256.clone(),
+        bytes: bytes.clone(),
+    };
+    let d = api.deposit_certified(&deposit).await.unwrap();
+    assert_eq!(d.hash, sha256);
+    assert_eq!(d.algo, "SHA256");
+    assert_eq!(d.file_size, bytes.len().to_string());
+    assert!(!d.id_routage.is_empty());
+    // A type the partner's list lacks is refused with the field at fault.
+    let unknown = CertifiedDeposit {
+        doc_type: "releve_notes".into(),
+        ..deposit.clone()
+    };
+    let e = api.deposit_certified(&unknown).await.unwrap_err();
+    assert_eq!(e.code(), "digiposte_invalid_request", "{e}");
+    assert!(e.reason().contains("(type)"), "{}", e.reason());
+    let types = api.document_types().await.unwrap();
+    assert!(types.to_string().contains("RELEVE_NOTES"), "{types}");
+    // Once the student customised the account, no link any more (409).
+    sim.user(&account.route_code, "finalise").await;
+    let e = api.customization_url("21900001").await.unwrap_err();
+    assert!(e.is_already_customised(), "{e}");
+    assert!(api.memberships().await.unwrap()[0].accept_full_dematerialization);
+    assert_eq!(
+        api.cancel_membership(&account.route_code).await.unwrap(),
+        "CANCEL_IN_PROGRESS"
+    );
+    let stats = sim.stats().await;
+    assert_eq!(stats["deposits_total"], 1);
+    assert_eq!(stats["rejected_400"], 1);
+    assert_eq!(stats["deposits_without_version_minor"], 0);
+}
+
+/// The published examples (written from La Poste's v3 description, see docs/digiposte.md) sent
+/// to the stand-in as raw HTTP: it takes them and answers in the published shapes, which the
+/// client reads; and it refuses each departure from the contract with the published error
+/// shape `[{"error", "error_description", "field"}]`.
+#[actix_web::test]
+async fn the_stand_in_takes_the_published_examples_and_refuses_the_rest() {
+    use reqwest::multipart::{Form, Part};
+    use sha1::Digest as _;
+    let sim = Sim::start(&["--document-types", "RELEVE_NOTES,PASSEPORT"]);
+    let http = reqwest::Client::new();
+    let base = format!("{}/digiposte/v3", sim.url);
+    // Token: HTTP Basic, client_credentials, X-Okapi-Key; the published answer's fields.
+    let token_request = |key: Option<&str>| {
+        let mut r = http
+            .post(format!("{base}/oauth/token"))
+            .basic_auth("passerelle", Some("sim-secret"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials");
+        if let Some(k) = key {
+            r = r.header("X-Okapi-Key", k);
+        }
+        r
+    };
+    assert_eq!(token_request(None).send().await.unwrap().status(), 401);
+    assert_eq!(
+        token_request(Some("wrong")).send().await.unwrap().status(),
+        401
+    );
+    let t: Value = token_request(Some(SIM_OKAPI_KEY))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for k in ["access_token", "expires_in", "token_type", "scope"] {
+        assert!(!t[k].is_null(), "{k} in {t}");
+    }
+    let token = t["access_token"].as_str().unwrap().to_owned();
+    let call = |method: Method, path: &str| {
+        http.request(method, format!("{base}{path}"))
+            .bearer_auth(&token)
+            .header("X-Okapi-Key", SIM_OKAPI_KEY)
+    };
+    // A bearer token alone is not enough: the gateway wants the key on every call.
+    let r = http
+        .get(format!("{base}/memberships"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // POST /user/partial with the published request example.
+    let example = json!({
+        "birth_name": "Test", "date_of_birth": "2019-04-10", "email": "test@test.com",
+        "first_name": "Test", "last_name": "Digiposte", "partner_user_id": "af201906",
+        "title": "MR"
+    });
+    let r = call(Method::POST, "/user/partial")
+        .json(&example)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let partial: Value = r.json().await.unwrap();
+    let route = partial["route_code"].as_str().unwrap().to_owned();
+    assert_eq!(partial["userOutput"]["partner_user_id"], "af201906");
+    let r = call(Method::POST, "/user/partial")
+        .json(&example)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!([{"error": "conflict", "error_description": "client id already exist for current partner"}])
+    );
+    // GET /memberships with X-PartnerUserId: the client reads the answer.
+    let body = call(Method::GET, "/memberships")
+        .header("X-PartnerUserId", "af201906")
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let ms = passerelle::digiposte::client::parse_memberships(&body).unwrap();
+    assert_eq!(ms.len(), 1);
+    assert_eq!(ms[0].id, route);
+    // The published GET /memberships example, read by the same code.
+    let published = json!({"memberships": [{
+        "accept_full_dematerialization": false, "cancellable": true,
+        "dematerialized_convention_date": "2017-05-30T12:46:34Z", "demo_account": false,
+        "field1_label": "Aucun", "id": "ed249df4e1a149c9bc213bd9b4289a73",
+        "inbox_folder_id": "c967c5116cb14e7aa172337f368ed172",
+        "membership_date": "2017-05-30T12:46:34Z", "request_date": "2017-05-30T12:46:34Z",
+        "sender": {"name": "OKAPI", "pid": "OKAPI", "type": "SENDER"},
+        "sender_kind": 0, "status": "ACTIVE"
+    }]});
+    let ms =
+        passerelle::digiposte::client::parse_memberships(published.to_string().as_bytes()).unwrap();
+    assert_eq!(ms[0].route_code(), "ed249df4e1a149c9bc213bd9b4289a73");
+    // POST /user/customizationurl as its clients call it: the user in X-PartnerUserId.
+    let r = call(Method::POST, "/user/customizationurl")
+        .header("X-PartnerUserId", "af201906")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.json::<Value>().await.unwrap()["customization_url"].is_string());
+    // POST /document/certified as the published curl example builds it (SHA1, optional
+    // archive_duration and author_tags), with a file of ours.
+    let file = b"%PDF-1.4 passeport certifie".to_vec();
+    let sha1 = hex::encode(sha1::Sha1::digest(&file));
+    let fields = |skip: &str, over: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+        let size = file.len().to_string();
+        let mut all: Vec<(&'static str, String)> = vec![
+            ("title", "Passeport certifié".into()),
+            ("type", "PASSEPORT".into()),
+            ("algo", "SHA1".into()),
+            ("hash", sha1.clone()),
+            ("file_name", "test.pdf".into()),
+            ("file_size", size),
+            ("archive_duration", "2020-07-26T13:27:45.690".into()),
+            ("author_tags", "préfecture,essonne".into()),
+        ];
+        all.retain(|(k, _)| *k != skip);
+        for (k, v) in over {
+            all.retain(|(kk, _)| kk != k);
+            all.push((k, (*v).to_owned()));
+        }
+        all
+    };
+    let deposit = |fields: Vec<(&'static str, String)>, part: &str| {
+        let mut form = Form::new();
+        for (k, v) in fields {
+            form = form.text(k.to_owned(), v);
+        }
+        form = form.part(
+            part.to_owned(),
+            Part::bytes(file.clone())
+                .file_name("test.pdf")
+                .mime_str("application/pdf")
+                .unwrap(),
+        );
+        call(Method::POST, "/document/certified")
+            .header("X-RouteCode", &route)
+            .header("X-Api-Version-Minor", "2")
+            .multipart(form)
+            .send()
+    };
+    let r = deposit(fields("", &[]), "archive").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body = r.bytes().await.unwrap();
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    let doc = &answer["document"];
+    assert_eq!(doc["type"], "PASSEPORT");
+    assert_eq!(doc["title"], "Passeport certifié");
+    assert_eq!(doc["algo"], "SHA1");
+    assert_eq!(doc["hash"], sha1);
+    assert_eq!(doc["file_size"], file.len().to_string());
+    assert_eq!(doc["archive_duration"], "2020-07-26T13:27:45.690");
+    assert_eq!(doc["author_tags"], "préfecture,essonne");
+    assert!(doc["id_routage"].is_string());
+    assert!(answer.get("id").is_none());
+    let read = passerelle::digiposte::client::parse_deposit_answer(&body).unwrap();
+    assert_eq!(read.hash, sha1);
+    // The published example answer, read by the same code.
+    let published = json!({"document": {
+        "type": "PASSEPORT", "title": "Passeport certifié", "file_name": "test.pdf",
+        "archive_duration": "2020-07-26T13:27:45.690", "author_tags": "préfecture,essonne",
+        "hash": "e6122b1d8abd2afbeed93fb4672af8b23a5f56b6", "algo": "SHA1",
+        "file_size": "140939", "id_routage": "c441f90e99ca4f958131f1ed31e8fd65"
+    }});
+    let read =
+        passerelle::digiposte::client::parse_deposit_answer(published.to_string().as_bytes())
+            .unwrap();
+    assert_eq!(read.id_routage, "c441f90e99ca4f958131f1ed31e8fd65");
+    assert_eq!(read.file_size, "140939");
+    // Each departure from the contract: 400 naming the field, in the published shape.
+    let refused = async |fields: Vec<(&'static str, String)>, part: &str, field: &str| {
+        let r = deposit(fields, part).await.unwrap();
+        assert_eq!(r.status(), 400, "{field}");
+        let body: Value = r.json().await.unwrap();
+        let items = body.as_array().unwrap_or_else(|| panic!("{body}"));
+        assert_eq!(items.len(), 1, "{body}");
+        let keys: Vec<&String> = items[0].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["error", "error_description", "field"], "{body}");
+        assert_eq!(items[0]["field"], field, "{body}");
+    };
+    for f in ["title", "type", "algo", "hash", "file_name", "file_size"] {
+        refused(fields(f, &[]), "archive", f).await;
+    }
+    refused(fields("", &[]), "file", "archive").await;
+    refused(fields("", &[("algo", "SHA-256")]), "archive", "algo").await;
+    refused(fields("", &[("hash", &"0".repeat(40))]), "archive", "hash").await;
+    refused(fields("", &[("file_size", "12")]), "archive", "file_size").await;
+    refused(fields("", &[("type", "DIPLOME")]), "archive", "type").await;
+    let stats = sim.stats().await;
+    assert_eq!(stats["deposits_total"], 1, "{stats}");
+    assert_eq!(stats["rejected_400"], 11, "{stats}");
+}
+
+/// `passerelle digiposte document-types` prints the partner's list (`GET /profile/documents`)
+/// with the configured credentials; without the application key the gateway refuses it.
+#[actix_web::test]
+async fn the_cli_prints_the_partners_document_types() {
+    let sim = Sim::start(&["--document-types", "RELEVE_NOTES,DIPLOME"]);
+    let run = |key: &str| {
+        Command::new(env!("CARGO_BIN_EXE_passerelle"))
+            .args(["digiposte", "document-types"])
+            .env_remove("PASSERELLE_CONFIG")
+            .env(
+                "PASSERELLE_DIGIPOSTE__BASE_URL",
+                format!("{}/digiposte/v3", sim.url),
+            )
+            .env("PASSERELLE_DIGIPOSTE__CLIENT_ID", "passerelle")
+            .env("PASSERELLE_DIGIPOSTE__CLIENT_SECRET", "sim-secret")
+            .env("PASSERELLE_DIGIPOSTE__OKAPI_KEY", key)
+            .env("PASSERELLE_DIGIPOSTE__MAX_RETRIES", "0")
+            .output()
+            .unwrap()
+    };
+    let out = run(SIM_OKAPI_KEY);
+    assert!(out.status.success(), "{out:?}");
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = printed.to_string();
+    assert!(
+        text.contains("RELEVE_NOTES") && text.contains("DIPLOME"),
+        "{text}"
+    );
+    let out = run("not-the-key");
+    assert!(!out.status.success(), "{out:?}");
+    assert_eq!(sim.stats().await["rejected_401"], 1);
 }
