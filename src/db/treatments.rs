@@ -415,33 +415,6 @@ fn views_of(
     Ok(views)
 }
 
-/// One document of a treatment as the documents page shows it.
-pub fn document_view(
-    conn: &mut DbConnection,
-    treatment_id: &str,
-    id: &str,
-) -> Result<Option<DocumentView>, ApiError> {
-    let Some(d) = document(conn, treatment_id, id)? else {
-        return Ok(None);
-    };
-    let (name, vault) = match &d.student_id {
-        Some(sid) => (
-            students::table
-                .find(sid)
-                .select((students::last_name, students::first_name))
-                .first::<(String, String)>(conn)
-                .optional()?,
-            vaults::table
-                .filter(vaults::student_id.eq(sid))
-                .select(vaults::status)
-                .first::<String>(conn)
-                .optional()?,
-        ),
-        None => (None, None),
-    };
-    Ok(Some((d, name, vault)))
-}
-
 /// The seed's three blocks: students, with an active vault, without one.
 pub fn block_counts(
     conn: &mut DbConnection,
