@@ -335,6 +335,7 @@ pub async fn run_import(
                 scope: &ctx_scope,
                 actor: &ctx_actor,
                 current_year,
+                audit_key: key.expose().as_bytes(),
             };
             repo::import(conn, &records, &objections, &ctx, &mut report)?;
             crate::db::write_transaction(conn, |conn| {

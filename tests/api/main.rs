@@ -16,6 +16,7 @@ mod lockers;
 mod queue;
 mod scale_out;
 mod scodoc;
+mod security;
 mod supporting_documents;
 mod treatments;
 mod vaults;
