@@ -117,5 +117,6 @@ pub fn build(
             config.rate_limit.enabled,
             Governor::new(&shared.governor),
         ))
+        .wrap(from_fn(crate::guard::body_deadlines))
         .wrap(from_fn(crate::telemetry::request_context))
 }

@@ -303,7 +303,7 @@ async fn deposit(
         ));
     }
     let config = &state.config.lockers;
-    let form = actix_multipart::Multipart::new(req.headers(), payload);
+    let form = upload::form(&req, payload, &state.config.limits);
     let mut form = upload::receive_form(
         form,
         &state.config.data_dir.join("tmp"),

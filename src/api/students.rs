@@ -272,7 +272,7 @@ async fn import(
     let (bytes, is_json) = match media.as_str() {
         "application/json" => (upload::read_body(payload, limit).await?, true),
         "multipart/form-data" => {
-            let form = actix_multipart::Multipart::new(req.headers(), payload);
+            let form = upload::form(&req, payload, &state.config.limits);
             let mut form = upload::receive_form(
                 form,
                 &state.config.data_dir.join("tmp"),

@@ -398,7 +398,7 @@ async fn my_deposit(
         ));
     }
     let config = &state.config.supporting_documents;
-    let form = actix_multipart::Multipart::new(req.headers(), payload);
+    let form = upload::form(&req, payload, &state.config.limits);
     let mut form = upload::receive_form(
         form,
         &state.config.data_dir.join("tmp"),

@@ -1,9 +1,11 @@
 //! Issue 17 ("security, round two"): scope on every write, bounded requests, throttling, strict
 //! tokens, private files, quiet logs. Each test names the point it holds.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
-use crate::support::{CURRENT_YEAR, TestApp, both_backends, row};
+use crate::support::{CURRENT_YEAR, ServeProcess, TestApp, both_backends, row};
 
 fn identified(cod_etu: &str, last: &str, composante: &str, etape: &str, ine: &str) -> Value {
     let mut r = row(
@@ -116,4 +118,260 @@ async fn manager_import_stays_in_scope_body(app: TestApp) {
             .all(|e| e["details"]["fields"] == json!(["last_name"]))
     );
     assert!(!audit.body.to_string().contains("ALPHA"));
+}
+
+/// A raw HTTP/1.1 request over loopback: the head, then `body` chunks as long as the server
+/// reads them (a closed connection ends the sending). Returns the status the server answered,
+/// if it could be read.
+fn raw_request(
+    base: &str,
+    head: &str,
+    mut body: impl FnMut() -> Option<Vec<u8>>,
+    pause: Duration,
+) -> Option<u16> {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).expect("head sent");
+    while let Some(chunk) = body() {
+        if stream.write_all(&chunk).is_err() {
+            break;
+        }
+        std::thread::sleep(pause);
+    }
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+        if answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&answer);
+    text.strip_prefix("HTTP/1.1 ")
+        .and_then(|t| t.get(..3))
+        .and_then(|s| s.parse().ok())
+}
+
+fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} missing"))
+}
+
+async fn locker_student(app: &TestApp) -> String {
+    app.composantes(&["905"]).await;
+    app.import(vec![row(
+        "21900001",
+        "ALPHA",
+        "Anne",
+        "905",
+        "L1INF",
+        CURRENT_YEAR,
+        "E",
+    )])
+    .await;
+    app.student("21900001")
+}
+
+fn multipart_head(path: &str, token: &str, length: u64) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {length}\r\n\r\n"
+    )
+}
+
+// Point 2: each bound of a multipart form answers 413 payload_too_large.
+#[actix_web::test]
+async fn multipart_forms_are_bounded() {
+    let app = TestApp::sqlite_with(|c| {
+        c.limits.form_max_parts = 5;
+        c.limits.form_field_max_bytes = 1000;
+        c.limits.form_overhead_max_bytes = 20_000;
+    })
+    .await;
+    let student = locker_student(&app).await;
+    let send = |form: reqwest::multipart::Form| {
+        app.send(
+            app.request(reqwest::Method::POST, "/lockers/deposits")
+                .bearer_auth(&student)
+                .multipart(form),
+        )
+    };
+    let many = (0..6).fold(reqwest::multipart::Form::new(), |f, i| {
+        f.text(format!("f{i}"), "x")
+    });
+    let r = send(many).await;
+    assert_eq!(r.problem(413, "payload_too_large")["limit_parts"], 5);
+    let long = reqwest::multipart::Form::new().text("title", "x".repeat(1001));
+    assert_eq!(
+        send(long).await.problem(413, "payload_too_large")["limit_bytes"],
+        1000
+    );
+    // Within each part's bound, but more than the form may carry besides its file (a part
+    // header without end is the same case: the parser would hold it whole).
+    let headers = format!(
+        "--XyZ\r\nContent-Disposition: form-data; name=\"{}",
+        "a".repeat(50_000)
+    );
+    let r = app
+        .send(
+            app.request(reqwest::Method::POST, "/lockers/deposits")
+                .bearer_auth(&student)
+                .header("content-type", "multipart/form-data; boundary=XyZ")
+                .body(headers),
+        )
+        .await;
+    assert_eq!(r.problem(413, "payload_too_large")["limit_bytes"], 20_000);
+    // A normal deposit still passes.
+    let ok = reqwest::multipart::Form::new()
+        .text("title", "Relevé")
+        .text("recipients", "21900001")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(crate::lockers::PDF.to_vec()).file_name("r.pdf"),
+        );
+    assert_ne!(send(ok).await.status.as_u16(), 413);
+}
+
+// Point 2: 300 MB of form sent to a real `passerelle serve` leaves its memory flat.
+#[actix_web::test]
+async fn multipart_flood_leaves_memory_flat() {
+    let app = TestApp::sqlite().await;
+    let student = locker_student(&app).await;
+    let server = ServeProcess::start(&app, &[]).await;
+    let pid = server.pid();
+    let base = server.base.clone();
+    let before = proc_status_kib(pid, "VmRSS:");
+    const ATTACK: u64 = 300 * 1024 * 1024;
+    // Many distinct 60 KB fields (the probe's attack), then one part header without end.
+    let fields = {
+        let (base, token) = (base.clone(), student.clone());
+        actix_web::rt::task::spawn_blocking(move || {
+            let mut i = 0u64;
+            raw_request(
+                &base,
+                &multipart_head("/lockers/deposits", &token, ATTACK),
+                move || {
+                    i += 1;
+                    (i * 61_500 < ATTACK).then(|| {
+                        let mut part = format!(
+                            "--XyZ\r\nContent-Disposition: form-data; name=\"f{i}\"\r\n\r\n"
+                        )
+                        .into_bytes();
+                        part.resize(part.len() + 61_000, b'x');
+                        part.extend_from_slice(b"\r\n");
+                        part
+                    })
+                },
+                Duration::ZERO,
+            )
+        })
+    };
+    let fields = fields.await.unwrap();
+    let header = {
+        let (base, token) = (base.clone(), student.clone());
+        actix_web::rt::task::spawn_blocking(move || {
+            let mut sent = 0u64;
+            let mut first = true;
+            raw_request(
+                &base,
+                &multipart_head("/lockers/deposits", &token, ATTACK),
+                move || {
+                    if sent >= ATTACK {
+                        return None;
+                    }
+                    let mut chunk = if std::mem::take(&mut first) {
+                        b"--XyZ\r\nX-Long: ".to_vec()
+                    } else {
+                        Vec::new()
+                    };
+                    chunk.resize(chunk.len() + 1024 * 1024, b'y');
+                    sent += chunk.len() as u64;
+                    Some(chunk)
+                },
+                Duration::ZERO,
+            )
+        })
+    };
+    let header = header.await.unwrap();
+    for answer in [fields, header] {
+        assert!(matches!(answer, Some(413) | None), "{answer:?}");
+    }
+    let peak = proc_status_kib(pid, "VmHWM:");
+    let after = proc_status_kib(pid, "VmRSS:");
+    eprintln!("resident memory: {before} kB before, {after} kB after, peak {peak} kB");
+    assert!(
+        peak < before + 64 * 1024,
+        "resident memory grew from {before} kB to a peak of {peak} kB under a 300 MB form"
+    );
+}
+
+// Point 4: a body that stops, or trickles past the total bound, is answered 408.
+#[actix_web::test]
+async fn slow_bodies_are_cut_with_408() {
+    let app = TestApp::sqlite_with(|c| {
+        c.limits.body_idle_timeout_secs = 1;
+        c.limits.body_total_timeout_secs = 3;
+    })
+    .await;
+    let admin = app.admin();
+    let head = format!(
+        "POST /students/import HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\n\
+         Content-Type: text/csv\r\nContent-Length: 10485760\r\n\r\n"
+    );
+    // 1 KB of a 10 MB body, then nothing.
+    let started = std::time::Instant::now();
+    let (base, h) = (app.base.clone(), head.clone());
+    let mut once = Some(vec![b'a'; 1024]);
+    let status = actix_web::rt::task::spawn_blocking(move || {
+        raw_request(&base, &h, move || once.take(), Duration::ZERO)
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, Some(408));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // One byte every 500 ms: never idle for 1 s, but past 3 s in all.
+    let started = std::time::Instant::now();
+    let base = app.base.clone();
+    let mut sent = 0;
+    let status = actix_web::rt::task::spawn_blocking(move || {
+        raw_request(
+            &base,
+            &head,
+            move || {
+                sent += 1;
+                (sent < 40).then(|| vec![b'a'])
+            },
+            Duration::from_millis(500),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, Some(408));
+    assert!(started.elapsed() < Duration::from_secs(8));
+    // The problem document itself.
+    let r = app
+        .send(
+            app.request(reqwest::Method::POST, "/students/import")
+                .bearer_auth(app.admin())
+                .header("content-type", "text/csv")
+                .body(reqwest::Body::wrap_stream(futures_util::stream::once(
+                    async {
+                        actix_web::rt::time::sleep(Duration::from_secs(2)).await;
+                        Ok::<_, std::io::Error>("COD_ETU\n")
+                    },
+                ))),
+        )
+        .await;
+    r.problem(408, "request_timeout");
 }
