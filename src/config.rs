@@ -125,13 +125,22 @@ impl Default for LimitsConfig {
 
 /// CORS: which browser origins (ENT front-ends) may call the API. Empty: none (same-origin and
 /// server-to-server callers only).
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CorsConfig {
     /// Exact origins, e.g. `https://ent.univ.example` (scheme, host and port; no path).
     pub allowed_origins: Vec<String>,
     /// How long a browser may cache a preflight answer, in seconds.
     pub max_age_secs: u64,
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        CorsConfig {
+            allowed_origins: Vec::new(),
+            max_age_secs: 600,
+        }
+    }
 }
 
 /// The document store. Empty `url`: files under `data_dir/blobs` (one instance). An
@@ -318,6 +327,9 @@ pub struct AuthConfig {
     pub jwt_audience: String,
     /// Clock skew tolerated on `exp`/`nbf`, in seconds.
     pub jwt_leeway_secs: u64,
+    /// Longest lifetime of a token accepted (`exp` − `iat`), in seconds; `passerelle token`
+    /// mints none longer.
+    pub max_token_lifetime: u64,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -331,10 +343,16 @@ pub enum JwtAlgorithm {
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimitConfig {
     pub enabled: bool,
-    /// Sustained requests per second per client (credential, or IP when anonymous).
+    /// Sustained requests per second per authenticated principal (or per IP for signed
+    /// webhooks).
     pub per_second: u64,
     /// Burst allowed above the sustained rate.
     pub burst: u32,
+    /// Sustained requests per second per IP address without valid credentials (missing or
+    /// refused): the tighter bucket.
+    pub anonymous_per_second: u64,
+    /// Burst of requests without valid credentials per IP address.
+    pub anonymous_burst: u32,
 }
 
 impl Default for Config {
@@ -379,6 +397,7 @@ impl Default for AuthConfig {
             jwt_issuer: "passerelle".into(),
             jwt_audience: "passerelle".into(),
             jwt_leeway_secs: 60,
+            max_token_lifetime: 12 * 3600,
         }
     }
 }
@@ -389,6 +408,8 @@ impl Default for RateLimitConfig {
             enabled: true,
             per_second: 50,
             burst: 200,
+            anonymous_per_second: 2,
+            anonymous_burst: 30,
         }
     }
 }
@@ -429,11 +450,14 @@ impl Config {
             return fail("database_pool_size", "must be at least 1");
         }
         if self.rate_limit.enabled
-            && (self.rate_limit.per_second == 0 || self.rate_limit.burst == 0)
+            && (self.rate_limit.per_second == 0
+                || self.rate_limit.burst == 0
+                || self.rate_limit.anonymous_per_second == 0
+                || self.rate_limit.anonymous_burst == 0)
         {
             return fail(
                 "rate_limit",
-                "per_second and burst must be at least 1 when enabled",
+                "per_second, burst, anonymous_per_second and anonymous_burst must be at least 1 when enabled",
             );
         }
         match self.auth.jwt_algorithm {

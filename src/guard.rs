@@ -107,3 +107,96 @@ pub async fn body_deadlines(
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
     Ok(response.into_response(answer))
 }
+
+/// Content-Security-Policy of the Swagger UI: its own scripts, styles and images only, never
+/// in a frame.
+const SWAGGER_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// Methods and request headers a cross-origin front-end may use.
+const CORS_METHODS: &str = "GET, POST, PUT, PATCH, DELETE";
+const CORS_HEADERS: &str = "Authorization, Content-Type, X-Request-Id";
+/// Response headers a cross-origin front-end may read.
+const CORS_EXPOSED: &str = "Content-Disposition, Retry-After, X-Request-Id";
+
+/// Middleware: CORS for the configured origins (`cors.allowed_origins`), preflights answered
+/// here; and on every answer `X-Content-Type-Options: nosniff`, `Cache-Control: no-store`
+/// unless the handler chose otherwise (answers carry personal data), the Swagger UI's
+/// Content-Security-Policy and `X-Frame-Options: DENY`.
+pub async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let cors = req
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .map(|s| s.config.cors.clone())
+        .unwrap_or_default();
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let allowed = origin
+        .as_deref()
+        .filter(|o| cors.allowed_origins.iter().any(|a| a == o))
+        .and_then(|o| HeaderValue::from_str(o).ok());
+    let preflight = req.method() == actix_web::http::Method::OPTIONS
+        && origin.is_some()
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let swagger = req.path().starts_with("/swagger-ui");
+    let mut response = if preflight {
+        let answer = match &allowed {
+            Some(_) => {
+                let mut answer = HttpResponse::NoContent().finish();
+                let h = answer.headers_mut();
+                h.insert(
+                    header::ACCESS_CONTROL_ALLOW_METHODS,
+                    HeaderValue::from_static(CORS_METHODS),
+                );
+                h.insert(
+                    header::ACCESS_CONTROL_ALLOW_HEADERS,
+                    HeaderValue::from_static(CORS_HEADERS),
+                );
+                h.insert(
+                    header::ACCESS_CONTROL_MAX_AGE,
+                    HeaderValue::from(cors.max_age_secs.max(1)),
+                );
+                answer
+            }
+            None => ApiError::forbidden(
+                "this origin is not allowed to call the API (cors.allowed_origins)",
+            )
+            .error_response(),
+        };
+        req.into_response(answer)
+    } else {
+        next.call(req).await?.map_into_boxed_body()
+    };
+    let h = response.headers_mut();
+    if let Some(origin) = allowed {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(CORS_EXPOSED),
+        );
+    }
+    if !cors.allowed_origins.is_empty() {
+        h.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if swagger {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(SWAGGER_CSP),
+        );
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    } else if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    Ok(response)
+}

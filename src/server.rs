@@ -75,6 +75,16 @@ pub fn start(
         config.jobs.clone(),
         crate::jobs::handlers(&shared.state),
     );
+    {
+        let refusals = shared.state.refusals.clone();
+        actix_web::rt::spawn(async move {
+            let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                refusals.flush(std::time::Instant::now());
+            }
+        });
+    }
     let mut server = HttpServer::new(move || app::build(shared.clone()));
     if config.workers > 0 {
         server = server.workers(config.workers);

@@ -375,3 +375,174 @@ async fn slow_bodies_are_cut_with_408() {
         .await;
     r.problem(408, "request_timeout");
 }
+
+// Point 3: refused credentials share one tight bucket per address; valid ones one per principal.
+both_backends!(
+    throttling_follows_the_caller,
+    throttling_follows_the_caller_body,
+    |c: &mut passerelle::config::Config| {
+        c.rate_limit.per_second = 1;
+        c.rate_limit.burst = 3;
+        c.rate_limit.anonymous_per_second = 1;
+        c.rate_limit.anonymous_burst = 5;
+    }
+);
+async fn throttling_follows_the_caller_body(app: TestApp) {
+    // Every request a different invalid API key: 401 until the address's bucket is empty.
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let r = app.get("/me", &format!("psk_invalid{i}")).await;
+        statuses.push(r.status.as_u16());
+    }
+    assert_eq!(&statuses[..5], &[401; 5], "{statuses:?}");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+    // No credentials at all: the same bucket.
+    app.call(reqwest::Method::GET, "/me", None, None)
+        .await
+        .problem(429, "rate_limited");
+    // A valid token from the same address still works, limited per principal: four tokens of
+    // one administrator share one bucket of 3.
+    let tokens: Vec<String> = (0..4)
+        .map(|i| {
+            let now = jsonwebtoken::get_current_timestamp();
+            app.mint(passerelle::auth::jwt::Claims {
+                sub: "admin".into(),
+                iss: String::new(),
+                aud: String::new(),
+                exp: now + 600 + i,
+                iat: now,
+                role: passerelle::auth::Role::Admin,
+                composantes: vec![],
+                cod_etu: None,
+                scopes: vec![],
+                name: None,
+            })
+        })
+        .collect();
+    for token in &tokens[..3] {
+        app.get("/me", token).await.ok(200);
+    }
+    app.get("/me", &tokens[3])
+        .await
+        .problem(429, "rate_limited");
+    app.get("/me", &app.manager(&["905"])).await.ok(200);
+}
+
+// Point 9: a flood of 401 is not one log line per request at info.
+#[actix_web::test]
+async fn refusals_are_logged_at_debug() {
+    let app = TestApp::sqlite().await;
+    let log = app.dir().join("serve.log");
+    let server = ServeProcess::start_logged(
+        &app,
+        &[
+            ("PASSERELLE_LOG_LEVEL", "info"),
+            ("PASSERELLE_LOG_FORMAT", "json"),
+        ],
+        Some(&log),
+    )
+    .await;
+    let remote = app.on(&server.base);
+    for i in 0..40 {
+        remote
+            .get("/me", &format!("not-a-token-{i}"))
+            .await
+            .problem(401, "unauthenticated");
+    }
+    remote.get("/me", &app.admin()).await.ok(200);
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    let served = text
+        .lines()
+        .filter(|l| l.contains("request served"))
+        .count();
+    assert!(text.lines().any(|l| l.contains("\"status\":200")), "{text}");
+    assert!(
+        served < 5,
+        "{served} access lines at info for 40 refusals:\n{text}"
+    );
+}
+
+// Point 5: security headers on every answer, the Swagger UI's policy, CORS for configured
+// origins with correct preflights.
+#[actix_web::test]
+async fn security_headers_and_cors() {
+    let app = TestApp::sqlite_with(|c| {
+        c.cors.allowed_origins = vec!["https://ent.univ.example".into()];
+    })
+    .await;
+    let header = |r: &crate::support::Reply, name: &str| {
+        r.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    let admin = app.admin();
+    for path in ["/me", "/students", "/vaults", "/audit"] {
+        let r = app.get(path, &admin).await;
+        r.ok(200);
+        assert_eq!(header(&r, "cache-control"), "no-store", "{path}");
+        assert_eq!(header(&r, "x-content-type-options"), "nosniff", "{path}");
+    }
+    let r = app.get("/no-such-route", &admin).await;
+    assert_eq!(header(&r, "x-content-type-options"), "nosniff");
+    let ui = app
+        .send(app.request(reqwest::Method::GET, "/swagger-ui/"))
+        .await;
+    assert_eq!(ui.status.as_u16(), 200);
+    assert_eq!(header(&ui, "x-frame-options"), "DENY");
+    assert!(header(&ui, "content-security-policy").contains("frame-ancestors 'none'"));
+    assert_eq!(header(&ui, "x-content-type-options"), "nosniff");
+
+    // Preflight from the ENT: allowed, with what the browser needs; from elsewhere: refused.
+    let preflight = |origin: &'static str| {
+        app.send(
+            app.request(reqwest::Method::OPTIONS, "/me")
+                .header("origin", origin)
+                .header("access-control-request-method", "GET")
+                .header("access-control-request-headers", "authorization"),
+        )
+    };
+    let ok = preflight("https://ent.univ.example").await;
+    assert_eq!(ok.status.as_u16(), 204);
+    assert_eq!(
+        header(&ok, "access-control-allow-origin"),
+        "https://ent.univ.example"
+    );
+    assert!(header(&ok, "access-control-allow-headers").contains("Authorization"));
+    assert!(header(&ok, "access-control-allow-methods").contains("GET"));
+    let refused = preflight("https://evil.example").await;
+    refused.problem(403, "forbidden");
+    assert!(refused.headers.get("access-control-allow-origin").is_none());
+    // The actual request carries the origin back only for an allowed one.
+    let r = app
+        .send(
+            app.request(reqwest::Method::GET, "/me")
+                .bearer_auth(&admin)
+                .header("origin", "https://ent.univ.example"),
+        )
+        .await;
+    assert_eq!(
+        header(&r, "access-control-allow-origin"),
+        "https://ent.univ.example"
+    );
+    let r = app
+        .send(
+            app.request(reqwest::Method::GET, "/me")
+                .bearer_auth(&admin)
+                .header("origin", "https://evil.example"),
+        )
+        .await;
+    assert!(r.headers.get("access-control-allow-origin").is_none());
+    // Default: no origin at all.
+    let plain = TestApp::sqlite().await;
+    let r = plain
+        .send(
+            plain
+                .request(reqwest::Method::OPTIONS, "/me")
+                .header("origin", "https://ent.univ.example")
+                .header("access-control-request-method", "GET"),
+        )
+        .await;
+    assert!(r.headers.get("access-control-allow-origin").is_none());
+}

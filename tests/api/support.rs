@@ -134,6 +134,8 @@ pub fn base_config(dir: &std::path::Path) -> Config {
     config.jobs.poll_interval_ms = 20;
     config.rate_limit.per_second = 10_000;
     config.rate_limit.burst = 10_000;
+    config.rate_limit.anonymous_per_second = 10_000;
+    config.rate_limit.anonymous_burst = 10_000;
     config
 }
 
