@@ -273,9 +273,7 @@ async fn stream_to_temp(
             "the data directory cannot take the file (disk full or unwritable); nothing was registered",
         )
     };
-    tokio::fs::create_dir_all(tmp_dir)
-        .await
-        .map_err(storage_error)?;
+    crate::storage::private_dir(tmp_dir).map_err(storage_error)?;
     let temp = tempfile::Builder::new()
         .prefix("upload-")
         .tempfile_in(tmp_dir)

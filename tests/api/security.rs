@@ -546,3 +546,61 @@ async fn security_headers_and_cors() {
         .await;
     assert!(r.headers.get("access-control-allow-origin").is_none());
 }
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+// Point 6: the database, stored documents and temporary uploads are private; uploads left by a
+// crash are removed at start.
+#[actix_web::test]
+async fn files_are_private_and_crash_leftovers_removed() {
+    let app = TestApp::sqlite().await;
+    locker_student(&app).await;
+    let r = crate::lockers::deposit(
+        &app,
+        &app.manager(&["905"]),
+        crate::lockers::PDF,
+        "releve.pdf",
+        "Relevé",
+        "student:21900001",
+        None,
+    )
+    .await;
+    r.ok(201);
+    let data = app.data_dir();
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("passerelle.db")), 0o600);
+    assert_eq!(mode(&data.join("tmp")), 0o700);
+    let blobs = data.join("blobs");
+    assert_eq!(mode(&blobs), 0o700);
+    let mut files = 0;
+    for fan in std::fs::read_dir(&blobs).unwrap().flatten() {
+        assert_eq!(mode(&fan.path()), 0o700);
+        for blob in std::fs::read_dir(fan.path()).unwrap().flatten() {
+            assert_eq!(mode(&blob.path()), 0o600, "{}", blob.path().display());
+            files += 1;
+        }
+    }
+    assert!(files >= 1);
+
+    // A crash left a temporary upload (last written an hour ago); a fresh one may be live.
+    let stale = data.join("tmp/upload-crashed");
+    let fresh = data.join("tmp/upload-live");
+    std::fs::write(&stale, b"half an upload").unwrap();
+    std::fs::write(&fresh, b"being written").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - Duration::from_secs(3600))
+        .unwrap();
+    let _server = ServeProcess::start(&app, &[]).await;
+    assert!(!stale.exists(), "the crash's leftover is removed at start");
+    assert!(fresh.exists());
+}
