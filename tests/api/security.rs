@@ -604,3 +604,51 @@ async fn files_are_private_and_crash_leftovers_removed() {
     assert!(!stale.exists(), "the crash's leftover is removed at start");
     assert!(fresh.exists());
 }
+
+// Point 9: a student's own consent event carries no evidence reference.
+both_backends!(
+    student_consent_refuses_evidence,
+    student_consent_refuses_evidence_body
+);
+async fn student_consent_refuses_evidence_body(app: TestApp) {
+    locker_student(&app).await;
+    let student = app.student("21900001");
+    let event = |evidence: Option<&str>| {
+        let mut body = json!({
+            "student": "21900001", "purpose": "vault_precreation", "event": "objected",
+            "source": "paper",
+        });
+        if let Some(e) = evidence {
+            body["evidence_ref"] = json!(e);
+        }
+        body
+    };
+    let r = app
+        .post("/consents", &student, event(Some("scan-42")))
+        .await;
+    assert_eq!(
+        r.problem(422, "validation_failed")["errors"][0]["field"],
+        "evidence_ref"
+    );
+    let ledger = app.get("/me/consents", &student).await;
+    assert!(!ledger.body.to_string().contains("scan-42"));
+    app.post("/consents", &student, event(None)).await.ok(201);
+}
+
+// Point 9: a receipt timestamp at the ends of the integers is stale, not an overflow.
+#[actix_web::test]
+async fn webhook_timestamps_cannot_overflow() {
+    let app = TestApp::sqlite().await;
+    for ts in [i64::MIN.to_string(), i64::MAX.to_string()] {
+        let r = app
+            .send(
+                app.request(reqwest::Method::POST, "/webhooks/digiposte")
+                    .header("x-digiposte-timestamp", ts)
+                    .header("x-digiposte-signature", "sha256=00")
+                    .header("content-type", "application/json")
+                    .body("{}"),
+            )
+            .await;
+        r.problem(401, "webhook_stale");
+    }
+}
