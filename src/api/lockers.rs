@@ -120,7 +120,7 @@ pub(crate) fn safe_file_name(name: Option<&str>, fallback: &str) -> String {
         .next()
         .unwrap_or(fallback)
         .chars()
-        .filter(|c| !c.is_control() && *c != '"')
+        .filter(|c| !c.is_control() && *c != '"' && !crate::domain::text::is_invisible_format(*c))
         .take(200)
         .collect();
     if cleaned.trim().is_empty() {
@@ -644,7 +644,7 @@ async fn download(
         .content_type(d.media_type.as_str())
         .insert_header((
             "Content-Disposition",
-            format!("attachment; filename=\"{}\"", d.file_name),
+            upload::content_disposition("attachment", &d.file_name),
         ))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .insert_header(("Cache-Control", "private, no-store"))

@@ -942,7 +942,7 @@ async fn download(
         .content_type(s.media_type.as_str())
         .insert_header((
             "Content-Disposition",
-            format!("attachment; filename=\"{}\"", s.file_name),
+            upload::content_disposition("attachment", &s.file_name),
         ))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .insert_header(("Cache-Control", "private, no-store"))

@@ -344,3 +344,56 @@ pub fn media_type(req: &actix_web::HttpRequest) -> String {
         })
         .unwrap_or_default()
 }
+
+/// A `Content-Disposition` value (RFC 6266): a plain ASCII `filename` for old clients, and the
+/// exact name as `filename*` (RFC 8187, UTF-8, percent-encoded). Control and invisible
+/// formatting characters are dropped from both.
+pub fn content_disposition(disposition: &str, file_name: &str) -> String {
+    let visible: String = file_name
+        .chars()
+        .filter(|c| !c.is_control() && !crate::domain::text::is_invisible_format(*c))
+        .collect();
+    let ascii: String = visible
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' => '_',
+            c if c.is_ascii() => c,
+            _ => '_',
+        })
+        .collect();
+    let ascii = if ascii.trim().is_empty() {
+        "document".to_owned()
+    } else {
+        ascii
+    };
+    let mut encoded = String::new();
+    for byte in visible.bytes() {
+        if byte.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&byte) {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    format!("{disposition}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_disposition;
+
+    #[test]
+    fn content_disposition_has_an_ascii_fallback_and_the_exact_name() {
+        assert_eq!(
+            content_disposition("attachment", "relevé de notes.pdf"),
+            "attachment; filename=\"relev_ de notes.pdf\"; filename*=UTF-8''relev%C3%A9%20de%20notes.pdf"
+        );
+        assert_eq!(
+            content_disposition("attachment", "facture\u{202E}fdp.exe"),
+            "attachment; filename=\"facturefdp.exe\"; filename*=UTF-8''facturefdp.exe"
+        );
+        assert_eq!(
+            content_disposition("inline", "\"\u{200B}"),
+            "inline; filename=\"_\"; filename*=UTF-8''%22"
+        );
+    }
+}

@@ -652,3 +652,76 @@ async fn webhook_timestamps_cannot_overflow() {
         r.problem(401, "webhook_stale");
     }
 }
+
+// Point 8: invisible formatting characters are refused in imported names (per row) and
+// stripped from stored file names; downloads name the file twice (ASCII and RFC 8187).
+both_backends!(invisible_characters, invisible_characters_body);
+async fn invisible_characters_body(app: TestApp) {
+    app.composantes(&["905"]).await;
+    let report = app
+        .import(vec![
+            row(
+                "21900001",
+                "ALPHA",
+                "Anne",
+                "905",
+                "L1INF",
+                CURRENT_YEAR,
+                "E",
+            ),
+            row(
+                "21900002",
+                "BE\u{202E}TA",
+                "B",
+                "905",
+                "L1INF",
+                CURRENT_YEAR,
+                "E",
+            ),
+            row(
+                "21900003",
+                "GAMMA",
+                "C\u{200B}",
+                "905",
+                "L1INF",
+                CURRENT_YEAR,
+                "E",
+            ),
+        ])
+        .await;
+    assert_eq!(report["created"], 1, "{report}");
+    let rejected: Vec<(u64, &str)> = report["rejections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["line"].as_u64().unwrap(), r["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(rejected, vec![(2, "invalid_name"), (3, "invalid_name")]);
+
+    let manager = app.manager(&["905"]);
+    let r = crate::lockers::deposit(
+        &app,
+        &manager,
+        crate::lockers::PDF,
+        "relevé\u{202E}fdp.exe",
+        "Relevé",
+        "student:21900001",
+        None,
+    )
+    .await;
+    let id = r.ok(201)["id"].as_str().unwrap().to_owned();
+    let meta = app.get(&format!("/lockers/deposits/{id}"), &manager).await;
+    assert_eq!(meta.ok(200)["file_name"], "relevéfdp.exe", "{}", meta.body);
+    let file = app
+        .get(
+            &format!("/lockers/deposits/{id}/file"),
+            &app.student("21900001"),
+        )
+        .await;
+    assert_eq!(file.status.as_u16(), 200);
+    assert_eq!(
+        file.headers["content-disposition"].to_str().unwrap(),
+        "attachment; filename=\"relev_fdp.exe\"; filename*=UTF-8''relev%C3%A9fdp.exe"
+    );
+    assert_eq!(file.headers["x-content-type-options"], "nosniff");
+}
