@@ -725,3 +725,43 @@ async fn invisible_characters_body(app: TestApp) {
     );
     assert_eq!(file.headers["x-content-type-options"], "nosniff");
 }
+
+// Point 9: a student cannot tell existing staff ids from unknown ones through lockers.
+both_backends!(
+    staff_ids_cannot_be_enumerated,
+    staff_ids_cannot_be_enumerated_body
+);
+async fn staff_ids_cannot_be_enumerated_body(app: TestApp) {
+    locker_student(&app).await;
+    let manager = app.manager(&["905"]);
+    // The manager has used the lockers: their id is known.
+    app.get("/lockers/me/inbox", &manager).await.ok(200);
+    let anne = app.student("21900001");
+    let answer = |recipient: &'static str| {
+        let (app, anne) = (&app, &anne);
+        async move {
+            let r = crate::lockers::deposit(
+                app,
+                anne,
+                crate::lockers::PDF,
+                "x.pdf",
+                "X",
+                recipient,
+                None,
+            )
+            .await;
+            let mut body = r.body.clone();
+            for volatile in ["id", "received_at", "audit", "recipients"] {
+                body.as_object_mut().map(|o| o.remove(volatile));
+            }
+            (r.status.as_u16(), body)
+        }
+    };
+    let existing = answer("manager:manager-905").await;
+    let unknown = answer("manager:nobody-at-all").await;
+    assert_eq!(existing.0, 201, "{:?}", existing.1);
+    assert_eq!(existing, unknown);
+    // The existing manager received it; nobody else is shown anything.
+    let inbox = app.get("/lockers/me/inbox", &manager).await;
+    assert_eq!(inbox.ok(200)["total"], 1);
+}
