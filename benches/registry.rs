@@ -155,6 +155,7 @@ fn main() {
         scope: &DataScope::All,
         actor: "bench",
         current_year: 2025,
+        audit_key: b"bench",
     };
     let started = Instant::now();
     let mut report = ImportReport::default();

@@ -2,10 +2,9 @@
 
 use std::sync::Arc;
 
-use actix_governor::Governor;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{Condition, from_fn};
+use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 use utoipa::openapi::OpenApi;
 use utoipa_actix_web::AppExt;
@@ -44,12 +43,6 @@ pub struct Shared {
     pub state: web::Data<AppState>,
     pub spec: Arc<OpenApi>,
     pub routes: web::Data<RouteTable>,
-    pub governor: actix_governor::GovernorConfig<
-        crate::ratelimit::ClientKey,
-        actix_governor::governor::middleware::NoOpMiddleware<
-            actix_governor::governor::clock::QuantaInstant,
-        >,
-    >,
 }
 
 impl Shared {
@@ -81,13 +74,17 @@ impl Shared {
         };
         let spec = openapi_spec_for(&config);
         let routes = RouteTable::from_spec(&spec);
-        let governor = crate::ratelimit::governor_config(&config.rate_limit);
+        let rate_limiter = Arc::new(crate::ratelimit::RateLimiter::from_config(
+            &config.rate_limit,
+        ));
         Ok(Shared {
             state: web::Data::new(AppState {
                 store,
                 audit_key: Arc::new(audit_key),
                 metrics: Arc::new(crate::metrics::Metrics::new()),
                 scodoc: Arc::new(crate::scodoc::ScoDocClients::default()),
+                rate_limiter,
+                refusals: Arc::new(crate::telemetry::RefusalSummary::default()),
                 config: Arc::new(config),
                 db,
                 jwt: Arc::new(jwt),
@@ -95,7 +92,6 @@ impl Shared {
             }),
             spec: Arc::new(spec),
             routes: web::Data::new(routes),
-            governor,
         })
     }
 }
@@ -137,9 +133,8 @@ pub fn build(
     }
     app.service(swagger_ui)
         .default_service(web::to(api::unmatched))
-        .wrap(Condition::new(
-            config.rate_limit.enabled,
-            Governor::new(&shared.governor),
-        ))
+        .wrap(from_fn(crate::ratelimit::throttle))
+        .wrap(from_fn(crate::guard::body_deadlines))
+        .wrap(from_fn(crate::guard::security_headers))
         .wrap(from_fn(crate::telemetry::request_context))
 }

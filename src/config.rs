@@ -87,6 +87,60 @@ pub struct Config {
     pub supporting_documents: SupportingDocumentsConfig,
     /// Where documents are stored: the data directory (default) or an S3-compatible store.
     pub storage: StorageConfig,
+    /// Bounds on request bodies: multipart forms and slow senders.
+    pub limits: LimitsConfig,
+    /// Cross-origin requests from ENT front-ends.
+    pub cors: CorsConfig,
+}
+
+/// Bounds on what one request may make the server hold, and for how long.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Parts (text fields and files) a multipart form may carry.
+    pub form_max_parts: usize,
+    /// Largest text field of a multipart form, in bytes.
+    pub form_field_max_bytes: usize,
+    /// What a multipart form may carry besides its file: text fields, part headers and
+    /// boundaries together, in bytes. A form's whole body is at most the operation's file limit
+    /// plus this.
+    pub form_overhead_max_bytes: u64,
+    /// A request body that sends nothing for this long is abandoned with 408, in seconds.
+    pub body_idle_timeout_secs: u64,
+    /// A request body not received whole within this time is abandoned with 408, in seconds.
+    pub body_total_timeout_secs: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            form_max_parts: 32,
+            form_field_max_bytes: 64 * 1024,
+            form_overhead_max_bytes: 1024 * 1024,
+            body_idle_timeout_secs: 30,
+            body_total_timeout_secs: 900,
+        }
+    }
+}
+
+/// CORS: which browser origins (ENT front-ends) may call the API. Empty: none (same-origin and
+/// server-to-server callers only).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorsConfig {
+    /// Exact origins, e.g. `https://ent.univ.example` (scheme, host and port; no path).
+    pub allowed_origins: Vec<String>,
+    /// How long a browser may cache a preflight answer, in seconds.
+    pub max_age_secs: u64,
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        CorsConfig {
+            allowed_origins: Vec::new(),
+            max_age_secs: 600,
+        }
+    }
 }
 
 /// The document store. Empty `url`: files under `data_dir/blobs` (one instance). An
@@ -276,6 +330,9 @@ pub struct AuthConfig {
     /// Trusted OpenID providers (the ENT's sign-in, client-credentials clients); see the
     /// README's "Connecting the university's OpenID provider".
     pub issuers: Vec<crate::auth::oidc::IssuerConfig>,
+    /// Longest lifetime of a token accepted (`exp` − `iat`), in seconds; `passerelle token`
+    /// mints none longer.
+    pub max_token_lifetime: u64,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -289,10 +346,16 @@ pub enum JwtAlgorithm {
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimitConfig {
     pub enabled: bool,
-    /// Sustained requests per second per client (credential, or IP when anonymous).
+    /// Sustained requests per second per authenticated principal (or per IP for signed
+    /// webhooks).
     pub per_second: u64,
     /// Burst allowed above the sustained rate.
     pub burst: u32,
+    /// Sustained requests per second per IP address without valid credentials (missing or
+    /// refused): the tighter bucket.
+    pub anonymous_per_second: u64,
+    /// Burst of requests without valid credentials per IP address.
+    pub anonymous_burst: u32,
 }
 
 impl Default for Config {
@@ -322,6 +385,8 @@ impl Default for Config {
             lockers: LockersConfig::default(),
             supporting_documents: SupportingDocumentsConfig::default(),
             storage: StorageConfig::default(),
+            limits: LimitsConfig::default(),
+            cors: CorsConfig::default(),
         }
     }
 }
@@ -336,6 +401,7 @@ impl Default for AuthConfig {
             jwt_audience: "passerelle".into(),
             jwt_leeway_secs: 60,
             issuers: Vec::new(),
+            max_token_lifetime: 12 * 3600,
         }
     }
 }
@@ -346,6 +412,8 @@ impl Default for RateLimitConfig {
             enabled: true,
             per_second: 50,
             burst: 200,
+            anonymous_per_second: 2,
+            anonymous_burst: 30,
         }
     }
 }
@@ -386,11 +454,14 @@ impl Config {
             return fail("database_pool_size", "must be at least 1");
         }
         if self.rate_limit.enabled
-            && (self.rate_limit.per_second == 0 || self.rate_limit.burst == 0)
+            && (self.rate_limit.per_second == 0
+                || self.rate_limit.burst == 0
+                || self.rate_limit.anonymous_per_second == 0
+                || self.rate_limit.anonymous_burst == 0)
         {
             return fail(
                 "rate_limit",
-                "per_second and burst must be at least 1 when enabled",
+                "per_second, burst, anonymous_per_second and anonymous_burst must be at least 1 when enabled",
             );
         }
         match self.auth.jwt_algorithm {
@@ -441,6 +512,29 @@ impl Config {
                 return fail(
                     "storage.part_size_bytes",
                     "must be at least 5242880 (S3's smallest part)",
+                );
+            }
+        }
+        if self.limits.form_max_parts == 0 || self.limits.form_field_max_bytes == 0 {
+            return fail(
+                "limits",
+                "form_max_parts and form_field_max_bytes must be at least 1",
+            );
+        }
+        if self.limits.body_idle_timeout_secs == 0 || self.limits.body_total_timeout_secs == 0 {
+            return fail(
+                "limits",
+                "body_idle_timeout_secs and body_total_timeout_secs must be at least 1",
+            );
+        }
+        for origin in &self.cors.allowed_origins {
+            let bare = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            if bare.is_none_or(|b| b.is_empty() || b.contains('/')) {
+                return fail(
+                    "cors.allowed_origins",
+                    "each origin is scheme://host[:port], e.g. https://ent.univ.example",
                 );
             }
         }

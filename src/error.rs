@@ -74,6 +74,8 @@ error_codes! {
     InvalidEnrolmentFile = (BAD_REQUEST, "invalid_enrolment_file", "Not an enrolment extraction"),
     /// The request body is larger than the configured limit.
     PayloadTooLarge = (PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large"),
+    /// The request body did not arrive in time (`limits.body_idle_timeout_secs`, `limits.body_total_timeout_secs`).
+    RequestTimeout = (REQUEST_TIMEOUT, "request_timeout", "Request body too slow"),
     /// The request body's media type is not accepted by this operation.
     UnsupportedMediaType = (UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type"),
     /// Too many requests for this client; retry after `Retry-After` seconds.
@@ -561,6 +563,7 @@ pub fn code_for_status(status: StatusCode) -> ErrorCode {
         403 => ErrorCode::Forbidden,
         404 => ErrorCode::NotFound,
         405 => ErrorCode::MethodNotAllowed,
+        408 => ErrorCode::RequestTimeout,
         409 => ErrorCode::AlreadyExists,
         413 => ErrorCode::PayloadTooLarge,
         415 => ErrorCode::UnsupportedMediaType,

@@ -12,6 +12,7 @@ pub mod db;
 pub mod digiposte;
 pub mod domain;
 pub mod error;
+pub mod guard;
 pub mod jobs;
 pub mod metrics;
 pub mod outbound;

@@ -327,13 +327,21 @@ fn run(command: Command, mut config: Config) -> Result<ExitCode, Box<dyn std::er
             ttl,
         } => {
             let keys = jwt::JwtKeys::from_config(&config.auth, &config.data_dir)?;
+            let lifetime = jwt::parse_ttl(&ttl)?;
+            if lifetime > keys.max_lifetime() {
+                return Err(format!(
+                    "--ttl {ttl} is longer than auth.max_token_lifetime ({} s): such a token would be refused",
+                    keys.max_lifetime()
+                )
+                .into());
+            }
             let now = jsonwebtoken::get_current_timestamp();
             let role = Role::from(role.ok_or("--role is required")?);
             let claims = jwt::Claims {
                 sub: sub.unwrap_or_else(|| format!("{role:?}").to_lowercase()),
                 iss: String::new(),
                 aud: String::new(),
-                exp: now + jwt::parse_ttl(&ttl)?,
+                exp: now + lifetime,
                 iat: now,
                 role,
                 composantes,

@@ -30,13 +30,34 @@ pub enum StartError {
 
 /// Opens the database (migrating it) and prepares everything the workers share.
 pub fn prepare(config: Config) -> Result<Shared, StartError> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
+    let data_dir_error = |e| StartError::DataDir(config.data_dir.display().to_string(), e);
+    crate::storage::private_dir(&config.data_dir).map_err(data_dir_error)?;
+    let removed = crate::storage::remove_abandoned_uploads(&config.data_dir.join("tmp"));
+    if removed > 0 {
+        tracing::info!(removed, "temporary uploads left by a crash removed");
+    }
+    // A new SQLite database is created private (0600), and an older one made so; SQLite
+    // gives its -wal and -shm files the database file's permissions.
+    let sqlite = crate::db::sqlite_path(&config.database_url());
+    if let Some(path) = &sqlite
+        && !path.exists()
+    {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            crate::storage::private_dir(dir).map_err(data_dir_error)?;
+        }
+        crate::storage::private_file(path).map_err(data_dir_error)?;
+    }
     let db = Db::connect(
         &config.database_url(),
         config.database_pool_size,
         config.database_busy_timeout_ms,
     )?;
+    if let Some(path) = &sqlite {
+        use std::os::unix::fs::PermissionsExt;
+        if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+            tracing::warn!(error = %e, "cannot make the SQLite database private (0600)");
+        }
+    }
     Shared::new(config, db)
 }
 
@@ -77,6 +98,16 @@ pub fn start(
         config.jobs.clone(),
         crate::jobs::handlers(&shared.state),
     );
+    {
+        let refusals = shared.state.refusals.clone();
+        actix_web::rt::spawn(async move {
+            let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                refusals.flush(std::time::Instant::now());
+            }
+        });
+    }
     let mut server = HttpServer::new(move || app::build(shared.clone()));
     if config.workers > 0 {
         server = server.workers(config.workers);

@@ -19,6 +19,10 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// ScoDoc clients by configured department, built on first use (they keep their token).
     pub scodoc: Arc<crate::scodoc::ScoDocClients>,
+    /// The rate limit's buckets, shared by the HTTP workers.
+    pub rate_limiter: Arc<crate::ratelimit::RateLimiter>,
+    /// Counts of 401 and 429 answers, logged once a minute.
+    pub refusals: Arc<crate::telemetry::RefusalSummary>,
 }
 
 impl AppState {

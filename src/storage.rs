@@ -90,6 +90,51 @@ fn is_digest(key: &str) -> bool {
 }
 
 /// sha256 of bytes, hex-encoded.
+/// Creates a directory (and its parents) readable by passerelle's user only (0700): stored
+/// documents are transcripts and identity papers.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Creates (or truncates) a file readable by passerelle's user only (0600).
+pub fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// Temporary uploads not written to for this long are left by a crash (a live upload writes
+/// at least every `limits.body_idle_timeout_secs`, and is adopted or dropped right after).
+pub const ABANDONED_UPLOAD_AGE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Removes the temporary uploads a crash left under `tmp_dir`; returns how many.
+pub fn remove_abandoned_uploads(tmp_dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(tmp_dir) else {
+        return 0;
+    };
+    let now = std::time::SystemTime::now();
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let abandoned = entry.file_name().to_string_lossy().starts_with("upload-")
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| now.duration_since(t).unwrap_or_default() >= ABANDONED_UPLOAD_AGE);
+        if abandoned && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -129,14 +174,14 @@ impl DocumentStore for LocalStore {
             return Ok(digest);
         }
         let dir = path.parent().expect("fan-out directory");
-        std::fs::create_dir_all(dir).map_err(StorageError::Write)?;
+        private_dir(dir).map_err(StorageError::Write)?;
         let tmp = dir.join(format!(
             ".{}.{}.tmp",
             &digest[2..],
             uuid::Uuid::new_v4().simple()
         ));
         let write = || -> std::io::Result<()> {
-            let mut file = std::fs::File::create(&tmp)?;
+            let mut file = private_file(&tmp)?;
             file.write_all(bytes)?;
             file.sync_all()?;
             std::fs::rename(&tmp, &path)
@@ -156,7 +201,7 @@ impl DocumentStore for LocalStore {
             return Ok(());
         }
         let dir = target.parent().expect("fan-out directory");
-        std::fs::create_dir_all(dir).map_err(StorageError::Write)?;
+        private_dir(dir).map_err(StorageError::Write)?;
         std::fs::rename(path, &target).map_err(StorageError::Write)
     }
 

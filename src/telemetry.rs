@@ -114,15 +114,92 @@ pub async fn request_context(
     let latency_ms = elapsed * 1000.0;
     if status >= 500 {
         tracing::error!(parent: &span, status, latency_ms, "request served");
+    } else if status == 401 || status == 429 {
+        // A flood of refusals must not flood the log: each at debug, a summary a minute.
+        tracing::debug!(parent: &span, status, latency_ms, "request served");
+        if let Some(state) = response
+            .request()
+            .app_data::<actix_web::web::Data<crate::state::AppState>>()
+        {
+            state.refusals.record(status, std::time::Instant::now());
+        }
     } else {
         tracing::info!(parent: &span, status, latency_ms, "request served");
     }
     Ok(response)
 }
 
+/// Counts of refused requests (401, 429) in the current minute, logged at info once the
+/// minute is over (on the next refusal, or by the server's minute tick).
+#[derive(Default)]
+pub struct RefusalSummary {
+    window: std::sync::Mutex<RefusalWindow>,
+}
+
+#[derive(Default)]
+struct RefusalWindow {
+    started: Option<Instant>,
+    unauthenticated: u64,
+    rate_limited: u64,
+}
+
+impl RefusalSummary {
+    const WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
+    pub fn record(&self, status: u16, now: Instant) {
+        let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        Self::roll(&mut window, now);
+        window.started.get_or_insert(now);
+        match status {
+            401 => window.unauthenticated += 1,
+            _ => window.rate_limited += 1,
+        }
+    }
+
+    /// Logs and resets the counts of a minute that is over.
+    pub fn flush(&self, now: Instant) {
+        let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        Self::roll(&mut window, now);
+    }
+
+    fn roll(window: &mut RefusalWindow, now: Instant) {
+        if let Some(started) = window.started
+            && now.duration_since(started) >= Self::WINDOW
+        {
+            tracing::info!(
+                unauthenticated = window.unauthenticated,
+                rate_limited = window.rate_limited,
+                seconds = now.duration_since(started).as_secs(),
+                "requests refused (401, 429) in the last minute"
+            );
+            *window = RefusalWindow::default();
+        }
+    }
+
+    /// The counts of the current window (401, 429).
+    pub fn counts(&self) -> (u64, u64) {
+        let window = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        (window.unauthenticated, window.rate_limited)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_are_counted_and_reset_each_minute() {
+        let summary = RefusalSummary::default();
+        let t0 = Instant::now();
+        summary.record(401, t0);
+        summary.record(401, t0);
+        summary.record(429, t0 + std::time::Duration::from_secs(30));
+        assert_eq!(summary.counts(), (2, 1));
+        summary.flush(t0 + std::time::Duration::from_secs(59));
+        assert_eq!(summary.counts(), (2, 1));
+        summary.flush(t0 + std::time::Duration::from_secs(61));
+        assert_eq!(summary.counts(), (0, 0));
+    }
 
     #[test]
     fn request_ids_from_callers_are_checked() {

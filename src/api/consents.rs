@@ -248,7 +248,15 @@ async fn create(
     let scope = principal.authorize(Permission::ConsentsWrite)?;
     let body = body.0;
     let source = match (&scope, body.source) {
-        // A student's own events always come through the ENT.
+        // A student's own events always come through the ENT, and carry no evidence: evidence
+        // is what staff record for a paper letter.
+        (DataScope::Student(_), _) if body.evidence_ref.is_some() => {
+            return Err(ApiError::validation(vec![crate::error::FieldError {
+                field: "evidence_ref".into(),
+                code: "not_for_students".into(),
+                message: "a student's own consent event carries no evidence reference".into(),
+            }]));
+        }
         (DataScope::Student(_), _) => ConsentSource::Ent,
         (_, ConsentSource::Ent) => {
             return Err(ApiError::validation(vec![crate::error::FieldError {

@@ -83,12 +83,13 @@ async fn receipt(
         .parse()
         .map_err(|_| invalid("the signature timestamp is not a Unix time"))?;
     let now = chrono::Utc::now().timestamp();
-    if (now - seconds).abs() > config.webhook_tolerance_secs {
+    // abs_diff: a timestamp near i64::MIN or MAX cannot overflow the subtraction.
+    if now.abs_diff(seconds) > config.webhook_tolerance_secs.unsigned_abs() {
         return Err(ApiError::new(
             ErrorCode::WebhookStale,
             format!(
                 "the receipt was signed {}s ago; at most {}s are accepted",
-                now - seconds,
+                now.saturating_sub(seconds),
                 config.webhook_tolerance_secs
             ),
         ));

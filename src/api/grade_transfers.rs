@@ -207,7 +207,7 @@ async fn create(
             "send multipart/form-data with a `maquette` part and a `source` part (or `scodoc_department`)",
         ));
     }
-    let form = actix_multipart::Multipart::new(req.headers(), payload);
+    let form = upload::form(&req, payload, &state.config.limits);
     let (fields, mut files) = upload::receive_form_files(
         form,
         &state.config.data_dir.join("tmp"),

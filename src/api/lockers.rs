@@ -120,7 +120,7 @@ pub(crate) fn safe_file_name(name: Option<&str>, fallback: &str) -> String {
         .next()
         .unwrap_or(fallback)
         .chars()
-        .filter(|c| !c.is_control() && *c != '"')
+        .filter(|c| !c.is_control() && *c != '"' && !crate::domain::text::is_invisible_format(*c))
         .take(200)
         .collect();
     if cleaned.trim().is_empty() {
@@ -235,6 +235,12 @@ fn resolve(
                     unknown.push(a.clone());
                 }
             }
+            // A student is answered the same for staff ids that exist and ones that do not,
+            // so the lockers are no directory of staff: a deposit to an unknown id reaches
+            // nobody (or the person of that id, once they use the lockers).
+            Some(Recipient::Staff(id)) if matches!(scope, DataScope::Student(_)) => {
+                push(id, &mut out);
+            }
             Some(Recipient::Staff(id)) => {
                 if repo::known_staff(conn, std::slice::from_ref(&id))?.contains(&id) {
                     push(id, &mut out);
@@ -303,7 +309,7 @@ async fn deposit(
         ));
     }
     let config = &state.config.lockers;
-    let form = actix_multipart::Multipart::new(req.headers(), payload);
+    let form = upload::form(&req, payload, &state.config.limits);
     let mut form = upload::receive_form(
         form,
         &state.config.data_dir.join("tmp"),
@@ -644,7 +650,7 @@ async fn download(
         .content_type(d.media_type.as_str())
         .insert_header((
             "Content-Disposition",
-            format!("attachment; filename=\"{}\"", d.file_name),
+            upload::content_disposition("attachment", &d.file_name),
         ))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .insert_header(("Cache-Control", "private, no-store"))

@@ -272,7 +272,7 @@ async fn import(
     let (bytes, is_json) = match media.as_str() {
         "application/json" => (upload::read_body(payload, limit).await?, true),
         "multipart/form-data" => {
-            let form = actix_multipart::Multipart::new(req.headers(), payload);
+            let form = upload::form(&req, payload, &state.config.limits);
             let mut form = upload::receive_form(
                 form,
                 &state.config.data_dir.join("tmp"),
@@ -335,6 +335,7 @@ pub async fn run_import(
                 scope: &ctx_scope,
                 actor: &ctx_actor,
                 current_year,
+                audit_key: key.expose().as_bytes(),
             };
             repo::import(conn, &records, &objections, &ctx, &mut report)?;
             crate::db::write_transaction(conn, |conn| {

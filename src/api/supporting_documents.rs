@@ -398,7 +398,7 @@ async fn my_deposit(
         ));
     }
     let config = &state.config.supporting_documents;
-    let form = actix_multipart::Multipart::new(req.headers(), payload);
+    let form = upload::form(&req, payload, &state.config.limits);
     let mut form = upload::receive_form(
         form,
         &state.config.data_dir.join("tmp"),
@@ -942,7 +942,7 @@ async fn download(
         .content_type(s.media_type.as_str())
         .insert_header((
             "Content-Disposition",
-            format!("attachment; filename=\"{}\"", s.file_name),
+            upload::content_disposition("attachment", &s.file_name),
         ))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .insert_header(("Cache-Control", "private, no-store"))

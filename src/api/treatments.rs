@@ -191,7 +191,7 @@ async fn upload_batch(
             "send the batch as multipart/form-data with a `file` part",
         ));
     }
-    let form = actix_multipart::Multipart::new(req.headers(), payload);
+    let form = upload::form(&req, payload, &state.config.limits);
     let mut form = upload::receive_form(
         form,
         &state.config.data_dir.join("tmp"),

@@ -2,12 +2,18 @@
 //! under the data directory (hashed on the way, size-limited), and raw bodies read whole under
 //! a limit. Nothing is registered until the caller adopts the file into the store.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::path::Path;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
 
 use actix_multipart::Multipart;
+use actix_web::error::PayloadError;
 use actix_web::web;
-use futures_util::StreamExt;
+use actix_web::web::Bytes;
+use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
@@ -66,14 +72,112 @@ pub fn missing(field: &str) -> ApiError {
     }])
 }
 
-const MAX_TEXT_FIELD: usize = 64 * 1024;
+/// A multipart form on its way in, with the bounds it is read under.
+pub struct Form {
+    multipart: Multipart,
+    meter: Rc<FormMeter>,
+    max_parts: usize,
+    max_field_bytes: usize,
+}
 
-/// Streams a multipart form: text fields in memory (64 KiB each at most), the part named
+/// What a form's body has brought so far, shared between the counting stream under the
+/// multipart parser and the reader of its parts.
+struct FormMeter {
+    /// Bytes of the body received.
+    received: Cell<u64>,
+    /// Bytes that were file content (bounded by the operation's file limit).
+    file_bytes: Cell<u64>,
+    /// Everything else together (text fields, part headers, boundaries, preamble) at most.
+    max_overhead: u64,
+    exceeded: Cell<bool>,
+}
+
+impl FormMeter {
+    fn overhead(&self) -> u64 {
+        self.received.get().saturating_sub(self.file_bytes.get())
+    }
+}
+
+/// The body under a multipart parser: counts what arrives and stops it once more than the
+/// allowed overhead is not file content, so neither endless fields nor a header without end
+/// (the parser buffers a part's headers whole) can fill the memory.
+struct MeteredBody {
+    inner: web::Payload,
+    meter: Rc<FormMeter>,
+}
+
+impl Stream for MeteredBody {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        // The parser asks for more only once it has handed out the file content it holds, so
+        // what was received and is not file content is the overhead (give or take a boundary).
+        let meter = &self.meter;
+        if meter.exceeded.get() || meter.overhead() > meter.max_overhead {
+            meter.exceeded.set(true);
+            return Poll::Ready(Some(Err(PayloadError::Overflow)));
+        }
+        let polled = Pin::new(&mut self.inner).poll_next(cx);
+        if let Poll::Ready(Some(Ok(chunk))) = &polled {
+            let meter = &self.meter;
+            meter
+                .received
+                .set(meter.received.get() + chunk.len() as u64);
+        }
+        polled
+    }
+}
+
+/// Opens a request's multipart body under the configured bounds (`limits`): number of parts,
+/// size of each text field, and what the body may carry besides its file.
+pub fn form(
+    req: &actix_web::HttpRequest,
+    payload: web::Payload,
+    limits: &crate::config::LimitsConfig,
+) -> Form {
+    let meter = Rc::new(FormMeter {
+        received: Cell::new(0),
+        file_bytes: Cell::new(0),
+        max_overhead: limits.form_overhead_max_bytes,
+        exceeded: Cell::new(false),
+    });
+    let body = MeteredBody {
+        inner: payload,
+        meter: meter.clone(),
+    };
+    Form {
+        multipart: Multipart::new(req.headers(), body),
+        meter,
+        max_parts: limits.form_max_parts,
+        max_field_bytes: limits.form_field_max_bytes,
+    }
+}
+
+fn too_large(detail: String) -> ApiError {
+    ApiError::new(ErrorCode::PayloadTooLarge, detail)
+}
+
+impl Form {
+    /// A part that could not be read: past the form's bounds (413), or malformed (400).
+    fn part_error(&self, e: impl std::fmt::Display) -> ApiError {
+        if self.meter.exceeded.get() {
+            too_large(format!(
+                "the form carries more than {} bytes besides its file",
+                self.meter.max_overhead
+            ))
+            .with("limit_bytes", self.meter.max_overhead)
+        } else {
+            ApiError::bad_request(format!("malformed multipart body: {e}"))
+        }
+    }
+}
+
+/// Streams a multipart form: text fields in memory (bounded by `limits.form_*`), the part named
 /// `file_field` into a temporary file under `tmp_dir`, refusing it past `max_file_bytes` with
 /// `too_large` (a 413 code).
 /// A write failure (disk full) is a 507 and leaves nothing behind.
 pub async fn receive_form(
-    form: Multipart,
+    form: Form,
     tmp_dir: &Path,
     file_field: &str,
     max_file_bytes: u64,
@@ -89,17 +193,24 @@ pub async fn receive_form(
 
 /// The same as [`receive_form`] for a form with several file parts (each at most once).
 pub async fn receive_form_files(
-    mut form: Multipart,
+    mut form: Form,
     tmp_dir: &Path,
     file_fields: &[&str],
     max_file_bytes: u64,
-    too_large: ErrorCode,
+    file_too_large: ErrorCode,
 ) -> Result<(HashMap<String, String>, HashMap<String, ReceivedFile>), ApiError> {
     let mut fields = HashMap::new();
     let mut files: HashMap<String, ReceivedFile> = HashMap::new();
-    while let Some(part) = form.next().await {
-        let mut part =
-            part.map_err(|e| ApiError::bad_request(format!("malformed multipart body: {e}")))?;
+    let mut parts = 0usize;
+    while let Some(part) = form.multipart.next().await {
+        let mut part = part.map_err(|e| form.part_error(e))?;
+        parts += 1;
+        if parts > form.max_parts {
+            return Err(
+                too_large(format!("the form has more than {} parts", form.max_parts))
+                    .with("limit_parts", form.max_parts),
+            );
+        }
         let name = part.name().unwrap_or_default().to_owned();
         if file_fields.contains(&name.as_str()) {
             if files.contains_key(&name) {
@@ -111,19 +222,26 @@ pub async fn receive_form_files(
                 .content_disposition()
                 .and_then(|cd| cd.get_filename())
                 .map(str::to_owned);
-            let file =
-                stream_to_temp(&mut part, tmp_dir, max_file_bytes, too_large, file_name).await?;
+            let file = stream_to_temp(
+                &mut part,
+                &form,
+                tmp_dir,
+                max_file_bytes,
+                file_too_large,
+                file_name,
+            )
+            .await?;
             files.insert(name, file);
         } else {
             let mut value = Vec::new();
             while let Some(chunk) = part.next().await {
-                let chunk = chunk
-                    .map_err(|e| ApiError::bad_request(format!("malformed multipart body: {e}")))?;
-                if value.len() + chunk.len() > MAX_TEXT_FIELD {
-                    return Err(ApiError::new(
-                        ErrorCode::PayloadTooLarge,
-                        format!("the form field `{name}` is longer than {MAX_TEXT_FIELD} bytes"),
-                    ));
+                let chunk = chunk.map_err(|e| form.part_error(e))?;
+                if value.len() + chunk.len() > form.max_field_bytes {
+                    return Err(too_large(format!(
+                        "the form field `{name}` is longer than {} bytes",
+                        form.max_field_bytes
+                    ))
+                    .with("limit_bytes", form.max_field_bytes));
                 }
                 value.extend_from_slice(&chunk);
             }
@@ -142,6 +260,7 @@ pub async fn receive_form_files(
 
 async fn stream_to_temp(
     part: &mut actix_multipart::Field,
+    form: &Form,
     tmp_dir: &Path,
     max_bytes: u64,
     too_large: ErrorCode,
@@ -154,9 +273,7 @@ async fn stream_to_temp(
             "the data directory cannot take the file (disk full or unwritable); nothing was registered",
         )
     };
-    tokio::fs::create_dir_all(tmp_dir)
-        .await
-        .map_err(storage_error)?;
+    crate::storage::private_dir(tmp_dir).map_err(storage_error)?;
     let temp = tempfile::Builder::new()
         .prefix("upload-")
         .tempfile_in(tmp_dir)
@@ -168,9 +285,12 @@ async fn stream_to_temp(
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
     while let Some(chunk) = part.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::bad_request(format!("malformed multipart body: {e}")))?;
+        let chunk = chunk.map_err(|e| form.part_error(e))?;
         size += chunk.len() as u64;
+        let meter = &form.meter;
+        meter
+            .file_bytes
+            .set(meter.file_bytes.get() + chunk.len() as u64);
         if size > max_bytes {
             return Err(ApiError::new(
                 too_large,
@@ -223,4 +343,57 @@ pub fn media_type(req: &actix_web::HttpRequest) -> String {
                 .to_ascii_lowercase()
         })
         .unwrap_or_default()
+}
+
+/// A `Content-Disposition` value (RFC 6266): a plain ASCII `filename` for old clients, and the
+/// exact name as `filename*` (RFC 8187, UTF-8, percent-encoded). Control and invisible
+/// formatting characters are dropped from both.
+pub fn content_disposition(disposition: &str, file_name: &str) -> String {
+    let visible: String = file_name
+        .chars()
+        .filter(|c| !c.is_control() && !crate::domain::text::is_invisible_format(*c))
+        .collect();
+    let ascii: String = visible
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' => '_',
+            c if c.is_ascii() => c,
+            _ => '_',
+        })
+        .collect();
+    let ascii = if ascii.trim().is_empty() {
+        "document".to_owned()
+    } else {
+        ascii
+    };
+    let mut encoded = String::new();
+    for byte in visible.bytes() {
+        if byte.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&byte) {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    format!("{disposition}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_disposition;
+
+    #[test]
+    fn content_disposition_has_an_ascii_fallback_and_the_exact_name() {
+        assert_eq!(
+            content_disposition("attachment", "relevé de notes.pdf"),
+            "attachment; filename=\"relev_ de notes.pdf\"; filename*=UTF-8''relev%C3%A9%20de%20notes.pdf"
+        );
+        assert_eq!(
+            content_disposition("attachment", "facture\u{202E}fdp.exe"),
+            "attachment; filename=\"facturefdp.exe\"; filename*=UTF-8''facturefdp.exe"
+        );
+        assert_eq!(
+            content_disposition("inline", "\"\u{200B}"),
+            "inline; filename=\"_\"; filename*=UTF-8''%22"
+        );
+    }
 }

@@ -463,12 +463,16 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
         .get(Field::FirstName)
         .ok_or_else(|| missing(line, Field::FirstName))?;
     for (field, value) in [(Field::LastName, last_name), (Field::FirstName, first_name)] {
-        if value.chars().count() > 100 || value.chars().any(char::is_control) {
+        if value.chars().count() > 100
+            || value
+                .chars()
+                .any(|c| c.is_control() || crate::domain::text::is_invisible_format(c))
+        {
             return Err(reject(
                 line,
                 "invalid_name",
                 format!(
-                    "{} must be at most 100 characters without control characters",
+                    "{} must be at most 100 characters without control, bidirectional or zero-width characters",
                     field.display()
                 ),
             ));

@@ -14,6 +14,9 @@ use crate::error::ApiError;
 pub struct Claims {
     pub sub: String,
     pub iss: String,
+    /// One audience, or (RFC 7519 § 4.1.3) an array of them: read as their list, space-separated
+    /// (the verifier has checked that the expected one is among them).
+    #[serde(deserialize_with = "one_or_many")]
     pub aud: String,
     pub exp: u64,
     #[serde(default)]
@@ -29,6 +32,19 @@ pub struct Claims {
     pub name: Option<String>,
 }
 
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => s,
+        OneOrMany::Many(list) => list.join(" "),
+    })
+}
+
 /// Verifies (and, with a shared secret, mints) tokens.
 pub struct JwtKeys {
     decoding: Option<DecodingKey>,
@@ -36,6 +52,8 @@ pub struct JwtKeys {
     validation: Validation,
     issuer: String,
     audience: String,
+    /// Longest lifetime accepted (`exp` − `iat`, or `exp` − now), in seconds.
+    max_lifetime: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +79,7 @@ impl JwtKeys {
         validation.set_audience(&[&config.jwt_audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = config.jwt_leeway_secs;
+        validation.validate_nbf = true;
         let (decoding, encoding) = match config.jwt_algorithm {
             JwtAlgorithm::HS256 => {
                 let secret = if config.jwt_secret.is_empty() {
@@ -90,6 +109,7 @@ impl JwtKeys {
             validation,
             issuer: config.jwt_issuer.clone(),
             audience: config.jwt_audience.clone(),
+            max_lifetime: config.max_token_lifetime,
         })
     }
 
@@ -98,10 +118,12 @@ impl JwtKeys {
             .decoding
             .as_ref()
             .ok_or_else(|| ApiError::unauthenticated("token authentication is not configured"))?;
+        refuse_critical_extensions(token)?;
         let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             let why = match e.kind() {
                 ErrorKind::ExpiredSignature => "the token has expired",
+                ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)",
                 ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
                 ErrorKind::InvalidAudience => "the token's audience is not accepted",
                 ErrorKind::InvalidSignature => "the token's signature is invalid",
@@ -111,7 +133,24 @@ impl JwtKeys {
             };
             ApiError::unauthenticated(why)
         })?;
+        let now = jsonwebtoken::get_current_timestamp();
+        let start = if data.claims.iat == 0 {
+            now
+        } else {
+            data.claims.iat.min(now)
+        };
+        if data.claims.exp.saturating_sub(start) > self.max_lifetime + self.validation.leeway {
+            return Err(ApiError::unauthenticated(format!(
+                "the token lives longer than the {} s accepted (auth.max_token_lifetime)",
+                self.max_lifetime
+            )));
+        }
         principal_from_claims(data.claims)
+    }
+
+    /// The longest lifetime a token may have, in seconds.
+    pub fn max_lifetime(&self) -> u64 {
+        self.max_lifetime
     }
 
     /// Mints a token (development and tests; production tokens come from the ENT).
@@ -125,6 +164,24 @@ impl JwtKeys {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, key)
             .map_err(|e| e.to_string())
     }
+}
+
+/// RFC 7515 § 4.1.11: a `crit` header names extensions the recipient must understand;
+/// passerelle understands none, so a token that has one is refused.
+fn refuse_critical_extensions(token: &str) -> Result<(), ApiError> {
+    use base64::Engine;
+    let malformed = || ApiError::unauthenticated("the token is malformed");
+    let header = token.split('.').next().ok_or_else(malformed)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header.trim_end_matches('='))
+        .map_err(|_| malformed())?;
+    let header: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
+    if header.get("crit").is_some() {
+        return Err(ApiError::unauthenticated(
+            "the token names critical extensions (crit) passerelle does not understand",
+        ));
+    }
+    Ok(())
 }
 
 fn principal_from_claims(claims: Claims) -> Result<Principal, ApiError> {
@@ -243,6 +300,100 @@ mod tests {
         assert!(
             k.verify(&other.mint(claims(Role::Admin, 600)).unwrap())
                 .is_err()
+        );
+    }
+
+    /// A token with this header and these claims, signed with `secret` (HS256).
+    fn forge(secret: &str, header: serde_json::Value, claims: serde_json::Value) -> String {
+        use base64::Engine;
+        use hmac::Mac;
+        let b64 = |v: &serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let signing_input = format!("{}.{}", b64(&header), b64(&claims));
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(signing_input.as_bytes());
+        let signature =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("{signing_input}.{signature}")
+    }
+
+    #[test]
+    fn strict_token_rules() {
+        let secret = "s".repeat(32);
+        let k = keys(&secret);
+        let now = jsonwebtoken::get_current_timestamp();
+        let base = serde_json::json!({
+            "sub": "jdoe", "iss": "passerelle", "aud": "passerelle", "role": "admin",
+            "iat": now, "exp": now + 600,
+        });
+        let hs = serde_json::json!({"alg": "HS256", "typ": "JWT"});
+        let with = |extra: serde_json::Value| {
+            let mut c = base.clone();
+            c.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            c
+        };
+        assert!(k.verify(&forge(&secret, hs.clone(), base.clone())).is_ok());
+        // nbf in the future (beyond the leeway): refused; in the past: accepted.
+        let err = k
+            .verify(&forge(
+                &secret,
+                hs.clone(),
+                with(serde_json::json!({"nbf": now + 600})),
+            ))
+            .unwrap_err();
+        assert!(err.detail.contains("nbf"), "{}", err.detail);
+        assert!(
+            k.verify(&forge(
+                &secret,
+                hs.clone(),
+                with(serde_json::json!({"nbf": now - 10}))
+            ))
+            .is_ok()
+        );
+        // Longer than 12 h: refused, whether iat says so or is missing.
+        let err = k
+            .verify(&forge(
+                &secret,
+                hs.clone(),
+                with(serde_json::json!({"exp": now + 13 * 3600})),
+            ))
+            .unwrap_err();
+        assert!(err.detail.contains("max_token_lifetime"), "{}", err.detail);
+        let mut no_iat = with(serde_json::json!({"exp": now + 13 * 3600}));
+        no_iat.as_object_mut().unwrap().remove("iat");
+        assert!(k.verify(&forge(&secret, hs.clone(), no_iat)).is_err());
+        assert!(
+            k.verify(&forge(
+                &secret,
+                hs.clone(),
+                with(serde_json::json!({"exp": now + 11 * 3600}))
+            ))
+            .is_ok()
+        );
+        // An unknown critical extension: refused.
+        let crit =
+            serde_json::json!({"alg": "HS256", "typ": "JWT", "crit": ["exp-ext"], "exp-ext": 1});
+        let err = k.verify(&forge(&secret, crit, base.clone())).unwrap_err();
+        assert!(err.detail.contains("crit"), "{}", err.detail);
+        // An audience array holding ours: accepted; one without it: refused.
+        assert!(
+            k.verify(&forge(
+                &secret,
+                hs.clone(),
+                with(serde_json::json!({"aud": ["ent", "passerelle"]}))
+            ))
+            .is_ok()
+        );
+        assert!(
+            k.verify(&forge(
+                &secret,
+                hs,
+                with(serde_json::json!({"aud": ["ent"]}))
+            ))
+            .is_err()
         );
     }
 

@@ -231,34 +231,57 @@ impl Principal {
 #[derive(Clone)]
 struct Authenticated(Arc<Principal>);
 
+/// Caches a refused credential on the request, so it is looked up once (by the rate limit).
+#[derive(Clone)]
+struct Refused(String);
+
+/// The request's principal, authenticated once per request: the result (success or refusal)
+/// is kept on the request for the rate limit, the extractors and the handler.
+pub async fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
+    if let Some(Authenticated(p)) = req.extensions().get::<Authenticated>() {
+        return Ok((**p).clone());
+    }
+    if let Some(Refused(why)) = req.extensions().get::<Refused>() {
+        return Err(ApiError::unauthenticated(why.clone()));
+    }
+    let attempt = async {
+        let token = bearer_token(req)?;
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .ok_or_else(|| ApiError::internal("application state missing"))?
+            .clone();
+        if apikey::looks_like_api_key(&token) {
+            apikey::authenticate(&state.db, token).await
+        } else if let Some(principal) =
+            oidc::authenticate(&state.oidc, &state.config.auth.jwt_issuer, &token).await?
+        {
+            Ok(principal) // from a trusted OpenID provider (auth.issuers)
+        } else {
+            state.jwt.verify(&token)
+        }
+    };
+    match attempt.await {
+        Ok(principal) => {
+            req.extensions_mut()
+                .insert(Authenticated(Arc::new(principal.clone())));
+            Ok(principal)
+        }
+        Err(e) => {
+            if e.code == crate::error::ErrorCode::Unauthenticated {
+                req.extensions_mut().insert(Refused(e.detail.clone()));
+            }
+            Err(e)
+        }
+    }
+}
+
 impl FromRequest for Principal {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move {
-            if let Some(Authenticated(p)) = req.extensions().get::<Authenticated>() {
-                return Ok((**p).clone());
-            }
-            let token = bearer_token(&req)?;
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| ApiError::internal("application state missing"))?
-                .clone();
-            let principal = if apikey::looks_like_api_key(&token) {
-                apikey::authenticate(&state.db, token).await?
-            } else if let Some(principal) =
-                oidc::authenticate(&state.oidc, &state.config.auth.jwt_issuer, &token).await?
-            {
-                principal // from a trusted OpenID provider (auth.issuers)
-            } else {
-                state.jwt.verify(&token)?
-            };
-            req.extensions_mut()
-                .insert(Authenticated(Arc::new(principal.clone())));
-            Ok(principal)
-        })
+        Box::pin(async move { authenticate(&req).await })
     }
 }
 

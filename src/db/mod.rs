@@ -372,6 +372,14 @@ macro_rules! filter_search {
 }
 pub(crate) use filter_search;
 
+/// The file of a SQLite URL (None for PostgreSQL or an in-memory database).
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    match parse_url(url) {
+        (Backend::Sqlite, path) if !path.is_empty() && !path.starts_with(':') => Some(path.into()),
+        _ => None,
+    }
+}
+
 /// `sqlite://path`, `sqlite:path`, a bare path, or `postgres(ql)://…`.
 fn parse_url(url: &str) -> (Backend, String) {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {

@@ -107,6 +107,8 @@ pub struct ImportContext<'a> {
     pub scope: &'a DataScope,
     pub actor: &'a str,
     pub current_year: i32,
+    /// The audit log's key: identity changes are audited one by one.
+    pub audit_key: &'a [u8],
 }
 
 /// Rows are written in chunks, each in its own transaction: a large file neither holds the
@@ -146,6 +148,7 @@ pub fn import_chunk(
         .into_iter()
         .map(|e| ((e.student_id.clone(), e.academic_year, e.etape.clone()), e))
         .collect();
+    let limits = ScopeLimits::load(conn, ctx.scope, rows, &enrolled)?;
 
     let now = super::now();
     let mut new_students: Vec<NewStudent> = Vec::new();
@@ -172,6 +175,25 @@ pub fn import_chunk(
             ));
             continue;
         }
+        if limits.etape_elsewhere(row) {
+            report.reject(reject(
+                "outside_scope",
+                "étape (COD_ETP) belongs to a composante outside the ones you manage".into(),
+            ));
+            continue;
+        }
+        if let Some(student) = existing.get(&row.cod_etu)
+            && limits.enrolled_elsewhere(&student.id)
+            && identity_differs(student, row)
+        {
+            report.reject(reject(
+                "outside_scope",
+                "the student is enrolled in a composante outside the ones you manage: their \
+                 identity is changed only by that composante or an administrator"
+                    .into(),
+            ));
+            continue;
+        }
         if let Some(ine) = &row.ine
             && let Some(owner) = ine_owner.get(ine)
             && owner != &row.cod_etu
@@ -187,6 +209,20 @@ pub fn import_chunk(
         let student_id = match existing.get(&row.cod_etu) {
             Some(student) => {
                 if identity_differs(student, row) {
+                    super::audit::append(
+                        conn,
+                        ctx.audit_key,
+                        super::audit::AuditEvent {
+                            actor: ctx.actor,
+                            action: "student.identity_changed",
+                            student: Some(&student.cod_etu),
+                            object_type: "student",
+                            object_id: Some(&student.id),
+                            details: serde_json::json!({
+                                "fields": changed_identity_fields(student, row),
+                            }),
+                        },
+                    )?;
                     diesel::update(students::table.find(&student.id))
                         .set(&StudentIdentity {
                             ine: row.ine.as_deref(),
@@ -325,11 +361,71 @@ pub fn import_chunk(
 }
 
 fn identity_differs(student: &StudentRow, row: &EnrolmentRecord) -> bool {
-    student.ine != row.ine
-        || student.last_name != row.last_name
-        || student.first_name != row.first_name
-        || student.birth_date != row.birth_date
-        || student.email != row.email
+    !changed_identity_fields(student, row).is_empty()
+}
+
+/// The names (never the values) of the identity fields a row changes.
+fn changed_identity_fields(student: &StudentRow, row: &EnrolmentRecord) -> Vec<&'static str> {
+    [
+        ("ine", student.ine != row.ine),
+        ("last_name", student.last_name != row.last_name),
+        ("first_name", student.first_name != row.first_name),
+        ("birth_date", student.birth_date != row.birth_date),
+        ("email", student.email != row.email),
+    ]
+    .into_iter()
+    .filter_map(|(name, changed)| changed.then_some(name))
+    .collect()
+}
+
+/// What a caller limited to some composantes may not touch in one chunk: students enrolled in a
+/// composante outside their scope (their identity belongs to that composante), and étapes the
+/// enrolments place in such a composante (an enrolment there would pass the étape checks of
+/// grade transfers and lockers). Empty for a caller who sees every composante.
+#[derive(Default)]
+struct ScopeLimits {
+    students_elsewhere: HashSet<String>,
+    etapes_elsewhere: HashSet<(String, i32)>,
+}
+
+impl ScopeLimits {
+    fn load(
+        conn: &mut DbConnection,
+        scope: &DataScope,
+        rows: &[EnrolmentRecord],
+        enrolled: &HashMap<(String, i32, String), EnrolmentRow>,
+    ) -> Result<ScopeLimits, ApiError> {
+        let DataScope::Composantes(mine) = scope else {
+            return Ok(ScopeLimits::default());
+        };
+        let students_elsewhere = enrolled
+            .values()
+            .filter(|e| !mine.contains(&e.composante))
+            .map(|e| e.student_id.clone())
+            .collect();
+        let etapes: HashSet<&str> = rows.iter().map(|r| r.etape.as_str()).collect();
+        let etapes_elsewhere = enrolments::table
+            .filter(enrolments::etape.eq_any(etapes))
+            .filter(enrolments::composante.ne_all(mine))
+            .select((enrolments::etape, enrolments::academic_year))
+            .distinct()
+            .load::<(String, i32)>(conn)?
+            .into_iter()
+            .collect();
+        Ok(ScopeLimits {
+            students_elsewhere,
+            etapes_elsewhere,
+        })
+    }
+
+    fn enrolled_elsewhere(&self, student_id: &str) -> bool {
+        self.students_elsewhere.contains(student_id)
+    }
+
+    fn etape_elsewhere(&self, row: &EnrolmentRecord) -> bool {
+        self.etapes_elsewhere
+            .contains(&(row.etape.clone(), row.academic_year))
+    }
 }
 
 /// Students created or updated by one import from which the planner statistics are refreshed

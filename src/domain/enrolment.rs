@@ -64,7 +64,7 @@ impl EnrolmentRecord {
 pub struct Rejection {
     pub line: usize,
     /// Stable snake_case reason: invalid_ine, invalid_date, unknown_composante, duplicate_ine,
-    /// conflicting_duplicate, composante_out_of_scope, missing_field…
+    /// conflicting_duplicate, composante_out_of_scope, outside_scope, missing_field…
     pub code: String,
     /// What is wrong, naming the field (never the personal value).
     pub reason: String,

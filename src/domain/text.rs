@@ -51,6 +51,12 @@ fn fold_char(c: char, out: &mut String) {
 }
 
 /// Lower-case, accent-free, single-spaced, trimmed.
+/// Bidirectional and zero-width formatting characters (U+200B–U+200F, U+202A–U+202E,
+/// U+2066–U+2069): invisible, they make `facture\u{202E}fdp.exe` read as `facture.exe.pdf`.
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 pub fn fold(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut pending_space = false;

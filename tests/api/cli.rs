@@ -220,3 +220,24 @@ sys.exit(1 if bad else 0)
         String::from_utf8_lossy(&check.stderr)
     );
 }
+
+/// Issue 17, point 7: `passerelle token` mints nothing the server would refuse as too long.
+#[test]
+fn token_refuses_a_lifetime_above_the_maximum() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = passerelle(dir.path())
+        .args(["token", "--role", "admin", "--ttl", "13h"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("auth.max_token_lifetime"));
+    let out = passerelle(dir.path())
+        .args(["token", "--role", "admin", "--ttl", "12h"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

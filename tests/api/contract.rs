@@ -312,6 +312,23 @@ async fn every_error_code_is_produced() {
         )
         .await,
     ));
+    // A body that stops coming: 408.
+    let slow = TestApp::sqlite_with(|c| c.limits.body_idle_timeout_secs = 1).await;
+    produced.push((
+        ErrorCode::RequestTimeout,
+        slow.send(
+            slow.request(Method::POST, "/students/import")
+                .bearer_auth(slow.admin())
+                .header("content-type", "text/csv")
+                .body(reqwest::Body::wrap_stream(futures_util::stream::once(
+                    async {
+                        actix_web::rt::time::sleep(std::time::Duration::from_secs(2)).await;
+                        Ok::<_, std::io::Error>("COD_ETU\n")
+                    },
+                ))),
+        )
+        .await,
+    ));
     // The data directory cannot take a received file: 507, nothing registered.
     let full = TestApp::sqlite().await;
     std::fs::write(full.data_dir().join("tmp"), b"not a directory").unwrap();

@@ -17,6 +17,7 @@ mod oidc;
 mod queue;
 mod scale_out;
 mod scodoc;
+mod security;
 mod supporting_documents;
 mod treatments;
 mod vaults;

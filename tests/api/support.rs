@@ -134,6 +134,8 @@ pub fn base_config(dir: &std::path::Path) -> Config {
     config.jobs.poll_interval_ms = 20;
     config.rate_limit.per_second = 10_000;
     config.rate_limit.burst = 10_000;
+    config.rate_limit.anonymous_per_second = 10_000;
+    config.rate_limit.anonymous_burst = 10_000;
     config
 }
 
@@ -416,6 +418,11 @@ impl ServeProcess {
             actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         panic!("passerelle serve did not become ready");
+    }
+
+    /// The server's process id (to read its memory from /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Whether the process still runs (it has not exited or crashed).
