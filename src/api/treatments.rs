@@ -85,6 +85,9 @@ pub struct Treatment {
     /// Documents still "En attente du retour" longer than `digiposte.receipt_timeout_secs`
     /// (48 h by default) after their deposit: Digiposte's return is overdue.
     pub overdue_receipts: i64,
+    /// What became of its documents (in lists: `GET /treatments`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counts: Option<crate::domain::delivery::DeliveryCounts>,
 }
 
 impl From<repo::TreatmentRow> for Treatment {
@@ -119,6 +122,7 @@ impl From<repo::TreatmentRow> for Treatment {
             sent_at: t.sent_at.map(|d| d.and_utc()),
             cancelled_at: t.cancelled_at.map(|d| d.and_utc()),
             overdue_receipts: 0,
+            counts: None,
         }
     }
 }
@@ -350,6 +354,10 @@ pub struct TreatmentQuery {
     pub from: Option<DateTime<Utc>>,
     /// Created before (RFC 3339).
     pub to: Option<DateTime<Utc>>,
+    /// Part of the label (case does not matter for unaccented letters).
+    pub label: Option<String>,
+    /// The author as `created_by` shows it, e.g. `manager:jdupont`.
+    pub author: Option<String>,
     pub page: Option<u32>,
     /// Items per page (at most 500).
     pub per_page: Option<u32>,
@@ -388,15 +396,18 @@ async fn list(
         document_type: query.document_type.map(|d| d.as_str().to_owned()),
         from: query.from.map(|t| t.naive_utc()),
         to: query.to.map(|t| t.naive_utc()),
+        label: query.label.filter(|l| !l.trim().is_empty()),
+        author: query.author,
     };
     let overdue_before = receipts_due_before(&state);
-    let (rows, total, overdue) = state
+    let (rows, total, overdue, counts) = state
         .db
         .run(move |conn| {
             let (rows, total) = repo::list(conn, &scope, &filter, window)?;
             let ids: Vec<String> = rows.iter().map(|t| t.id.clone()).collect();
             let overdue = crate::db::deliveries::overdue_by_treatment(conn, &ids, overdue_before)?;
-            Ok((rows, total, overdue))
+            let counts = crate::db::deliveries::counts_by_treatment(conn, &ids)?;
+            Ok((rows, total, overdue, counts))
         })
         .await?;
     Ok(web::Json(
@@ -404,8 +415,10 @@ async fn list(
             rows.into_iter()
                 .map(|t| {
                     let n = overdue.get(&t.id).copied().unwrap_or(0);
+                    let c = counts.get(&t.id).copied().unwrap_or_default();
                     Treatment {
                         overdue_receipts: n,
+                        counts: Some(c),
                         ..Treatment::from(t)
                     }
                 })

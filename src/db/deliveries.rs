@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::DbConnection;
 use super::schema::documents;
-use crate::domain::delivery::DeliveryStatus;
+use crate::domain::delivery::{DeliveryCounts, DeliveryStatus};
 use crate::error::ApiError;
 
 /// Cancels the student's documents still queued (not yet handed to Digiposte); returns how many.
@@ -285,4 +285,33 @@ pub fn overdue_by_treatment(
         .select((documents::treatment_id, count_star()))
         .load(conn)?;
     Ok(rows.into_iter().collect())
+}
+
+/// Each treatment's delivery counts, in one grouped query.
+pub fn counts_by_treatment(
+    conn: &mut DbConnection,
+    treatment_ids: &[String],
+) -> Result<std::collections::HashMap<String, DeliveryCounts>, ApiError> {
+    use diesel::dsl::count_star;
+    let rows: Vec<(String, Option<String>, i64)> = documents::table
+        .filter(documents::treatment_id.eq_any(treatment_ids))
+        .group_by((documents::treatment_id, documents::delivery_status))
+        .select((
+            documents::treatment_id,
+            documents::delivery_status,
+            count_star(),
+        ))
+        .load(conn)?;
+    let mut counts = std::collections::HashMap::<String, DeliveryCounts>::new();
+    for (treatment, status, n) in rows {
+        let status = status
+            .map(|s| {
+                DeliveryStatus::parse(&s).ok_or_else(|| {
+                    ApiError::internal(format!("unknown delivery status {s:?} in the database"))
+                })
+            })
+            .transpose()?;
+        counts.entry(treatment).or_default().add(status, n);
+    }
+    Ok(counts)
 }

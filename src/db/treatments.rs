@@ -131,6 +131,10 @@ pub struct TreatmentFilter {
     pub document_type: Option<String>,
     pub from: Option<NaiveDateTime>,
     pub to: Option<NaiveDateTime>,
+    /// Part of the label, in any case (ASCII letters).
+    pub label: Option<String>,
+    /// The author, as recorded (`manager:…`, `admin:…`, `service:…`).
+    pub author: Option<String>,
 }
 
 fn filtered<'a>(scope: &DataScope, f: &TreatmentFilter) -> treatments::BoxedQuery<'a, DbBackend> {
@@ -151,7 +155,30 @@ fn filtered<'a>(scope: &DataScope, f: &TreatmentFilter) -> treatments::BoxedQuer
     if let Some(t) = f.to {
         q = q.filter(treatments::created_at.lt(t));
     }
+    if let Some(label) = &f.label {
+        let escaped: String = label
+            .to_lowercase()
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        q = q.filter(
+            lower(treatments::label)
+                .like(format!("%{escaped}%"))
+                .escape('\\'),
+        );
+    }
+    if let Some(author) = &f.author {
+        q = q.filter(treatments::created_by.eq(author.clone()));
+    }
     q
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower()`, on SQLite and PostgreSQL alike.
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
 pub fn list(

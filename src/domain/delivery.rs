@@ -328,3 +328,64 @@ mod deliverability_tests {
         );
     }
 }
+
+/// What became of a treatment's documents, as the treatments list shows it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct DeliveryCounts {
+    /// Documents split from the batch.
+    pub documents: i64,
+    /// Sent to Digiposte: queued, deposited (awaiting, uncertain) or settled.
+    pub sent: i64,
+    /// Transmis.
+    pub transmitted: i64,
+    /// Erreur transmission or Non transmis.
+    pub errors: i64,
+    /// Not sent by the send: no active vault, or cancelled before its deposit.
+    pub held: i64,
+}
+
+impl DeliveryCounts {
+    /// Counts `n` documents in `status` (`None`: not sent yet).
+    pub fn add(&mut self, status: Option<DeliveryStatus>, n: i64) {
+        self.documents += n;
+        let Some(status) = status else { return };
+        match status {
+            DeliveryStatus::NoVault | DeliveryStatus::Cancelled => self.held += n,
+            DeliveryStatus::Queued
+            | DeliveryStatus::AwaitingReceipt
+            | DeliveryStatus::Uncertain => self.sent += n,
+            DeliveryStatus::Transmitted => {
+                self.sent += n;
+                self.transmitted += n;
+            }
+            DeliveryStatus::TransmissionError | DeliveryStatus::NotTransmitted => {
+                self.sent += n;
+                self.errors += n;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod counts_tests {
+    use super::*;
+
+    #[test]
+    fn every_status_lands_in_its_counts() {
+        let mut c = DeliveryCounts::default();
+        c.add(None, 2);
+        for status in DeliveryStatus::ALL {
+            c.add(Some(status), 1);
+        }
+        assert_eq!(
+            c,
+            DeliveryCounts {
+                documents: 10,
+                sent: 6,
+                transmitted: 1,
+                errors: 2,
+                held: 2,
+            }
+        );
+    }
+}

@@ -658,6 +658,10 @@ async fn receipts_body(postgres: bool) {
     assert_eq!(t.ok(200)["overdue_receipts"], 1);
     let list = app.get("/treatments", &app.admin()).await;
     assert_eq!(list.ok(200)["items"][0]["overdue_receipts"], 1);
+    assert_eq!(
+        list.body["items"][0]["counts"],
+        json!({"documents": 1, "sent": 1, "transmitted": 0, "errors": 0, "held": 0})
+    );
 
     let digiposte_id = {
         use passerelle::db::schema::documents;
@@ -698,6 +702,11 @@ async fn receipts_body(postgres: bool) {
     assert_eq!(after["delivery_status"], "transmitted");
     let t = app.get(&format!("/treatments/{id}"), &app.admin()).await;
     assert_eq!(t.ok(200)["overdue_receipts"], 0);
+    let list = app.get("/treatments", &app.admin()).await;
+    assert_eq!(
+        list.ok(200)["items"][0]["counts"],
+        json!({"documents": 1, "sent": 1, "transmitted": 1, "errors": 0, "held": 0})
+    );
     // Replayed (same receipt id, even with a FAILED status): 200, nothing changes.
     let r = app.send(signed(&app, &delivered, 0, WEBHOOK_SECRET)).await;
     assert_eq!(r.ok(200)["outcome"], "duplicate");

@@ -658,3 +658,87 @@ async fn declared_body(app: TestApp) {
     let r = upload(&app, &manager, batch.bytes, "releve_notes", "905").await;
     r.ok(202);
 }
+
+both_backends!(
+    the_treatments_list_counts_documents_and_filters_by_label_and_author,
+    list_counts_body
+);
+async fn list_counts_body(app: TestApp) {
+    app.composantes(&["905"]).await;
+    let batch = batch_with_students(&app, 5).await;
+    let alice = app.manager(&["905"]);
+    let admin = app.admin();
+    let label_upload = |token: String, label: &'static str, bytes: Vec<u8>| {
+        let app = &app;
+        async move {
+            let form = reqwest::multipart::Form::new()
+                .text("document_type", "releve_notes")
+                .text("academic_year", CURRENT_YEAR.to_string())
+                .text("composante", "905")
+                .text("label", label)
+                .part(
+                    "file",
+                    reqwest::multipart::Part::bytes(bytes).file_name("releves.pdf"),
+                );
+            let r = app
+                .send(
+                    app.request(Method::POST, "/uploads")
+                        .bearer_auth(&token)
+                        .multipart(form),
+                )
+                .await;
+            let id = r.ok(202)["id"].as_str().unwrap().to_owned();
+            wait_split(app, &id).await;
+            id
+        }
+    };
+    let session1 = label_upload(alice.clone(), "Relevés L1 — Session 1", batch.bytes.clone()).await;
+    let other = fixture::batch(&BatchSpec {
+        students: 2,
+        seed: 99,
+        first_number: 21_950_001,
+        ..BatchSpec::default()
+    });
+    let rattrapage = label_upload(admin.clone(), "Rattrapage 100%_final", other.bytes).await;
+
+    let ids = |r: &Reply| -> Vec<String> {
+        r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Label: any case; `%` and `_` are letters, not wildcards.
+    let r = app.get("/treatments?label=session%201", &admin).await;
+    r.ok(200);
+    assert_eq!(ids(&r), vec![session1.clone()]);
+    let r = app.get("/treatments?label=100%25_f", &admin).await;
+    r.ok(200);
+    assert_eq!(ids(&r), vec![rattrapage.clone()]);
+    let r = app.get("/treatments?label=100%25%25", &admin).await;
+    r.ok(200);
+    assert!(ids(&r).is_empty());
+    // Author, as `created_by` shows it.
+    let author = app
+        .get(&format!("/treatments/{session1}"), &admin)
+        .await
+        .ok(200)["created_by"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .get(&format!("/treatments?author={author}"), &admin)
+        .await;
+    r.ok(200);
+    assert_eq!(ids(&r), vec![session1.clone()]);
+    // Counts: split, not sent yet.
+    let r = app.get("/treatments?per_page=10", &admin).await;
+    let items = r.ok(200)["items"].as_array().unwrap().clone();
+    let counts = |id: &str| items.iter().find(|t| t["id"] == id).unwrap()["counts"].clone();
+    assert_eq!(
+        counts(&session1),
+        json!({"documents": 5, "sent": 0, "transmitted": 0, "errors": 0, "held": 0})
+    );
+    assert_eq!(counts(&rattrapage)["documents"], 2);
+}
