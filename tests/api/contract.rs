@@ -218,21 +218,18 @@ async fn every_error_code_is_produced() {
             crate::treatments::upload(&app, &admin, bytes, kind, "905").await,
         ));
     }
-    let other_year = reqwest::multipart::Form::new()
-        .text("document_type", "releve_notes")
-        .text("academic_year", "2019")
-        .text("composante", "905")
-        .text("label", "Relevés")
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(good.clone()).file_name("releves.pdf"),
-        );
     produced.push((
         ErrorCode::AcademicYearMismatch,
-        app.send(
-            app.request(Method::POST, "/uploads")
-                .bearer_auth(&admin)
-                .multipart(other_year),
+        crate::treatments::upload_as(
+            &app,
+            &admin,
+            good.clone(),
+            &[
+                ("document_type", "releve_notes"),
+                ("academic_year", "2019"),
+                ("composante", "905"),
+                ("label", "Relevés"),
+            ],
         )
         .await,
     ));

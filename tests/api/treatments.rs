@@ -17,15 +17,36 @@ pub async fn upload(
     document_type: &str,
     composante: &str,
 ) -> Reply {
-    let form = reqwest::multipart::Form::new()
-        .text("document_type", document_type.to_owned())
-        .text("academic_year", CURRENT_YEAR.to_string())
-        .text("composante", composante.to_owned())
-        .text("label", "Relevés L1 Informatique — session 1")
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(bytes).file_name("releves.pdf"),
-        );
+    upload_as(
+        app,
+        token,
+        bytes,
+        &[
+            ("document_type", document_type),
+            ("composante", composante),
+            ("academic_year", &CURRENT_YEAR.to_string()),
+            ("label", "Relevés L1 Informatique — session 1"),
+        ],
+    )
+    .await
+}
+
+/// `POST /uploads` of `bytes` with these text fields.
+pub async fn upload_as(
+    app: &TestApp,
+    token: &str,
+    bytes: Vec<u8>,
+    fields: &[(&str, &str)],
+) -> Reply {
+    let form = fields
+        .iter()
+        .fold(reqwest::multipart::Form::new(), |form, (name, value)| {
+            form.text(name.to_string(), value.to_string())
+        });
+    let form = form.part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes).file_name("releves.pdf"),
+    );
     app.send(
         app.request(Method::POST, "/uploads")
             .bearer_auth(token)
@@ -600,22 +621,18 @@ async fn declared_body(app: TestApp) {
     assert_eq!(p["declared"], "attestation_reussite");
     assert_eq!(p["found"], "releve_notes");
     // A 2025/2026 relevé declared for 2023: refused, naming both years.
-    let form = reqwest::multipart::Form::new()
-        .text("document_type", "releve_notes")
-        .text("academic_year", "2023")
-        .text("composante", "905")
-        .text("label", "Relevés")
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(batch.bytes.clone()).file_name("releves.pdf"),
-        );
-    let r = app
-        .send(
-            app.request(Method::POST, "/uploads")
-                .bearer_auth(&manager)
-                .multipart(form),
-        )
-        .await;
+    let r = upload_as(
+        &app,
+        &manager,
+        batch.bytes.clone(),
+        &[
+            ("document_type", "releve_notes"),
+            ("academic_year", "2023"),
+            ("composante", "905"),
+            ("label", "Relevés"),
+        ],
+    )
+    .await;
     let p = r.problem(422, "academic_year_mismatch");
     assert_eq!(p["declared"], "2023/2024");
     assert_eq!(p["found"], "2025/2026");
@@ -671,22 +688,18 @@ async fn list_counts_body(app: TestApp) {
     let label_upload = |token: String, label: &'static str, bytes: Vec<u8>| {
         let app = &app;
         async move {
-            let form = reqwest::multipart::Form::new()
-                .text("document_type", "releve_notes")
-                .text("academic_year", CURRENT_YEAR.to_string())
-                .text("composante", "905")
-                .text("label", label)
-                .part(
-                    "file",
-                    reqwest::multipart::Part::bytes(bytes).file_name("releves.pdf"),
-                );
-            let r = app
-                .send(
-                    app.request(Method::POST, "/uploads")
-                        .bearer_auth(&token)
-                        .multipart(form),
-                )
-                .await;
+            let r = upload_as(
+                app,
+                &token,
+                bytes,
+                &[
+                    ("document_type", "releve_notes"),
+                    ("academic_year", &CURRENT_YEAR.to_string()),
+                    ("composante", "905"),
+                    ("label", label),
+                ],
+            )
+            .await;
             let id = r.ok(202)["id"].as_str().unwrap().to_owned();
             wait_split(app, &id).await;
             id
