@@ -18,7 +18,7 @@ use passerelle::auth::oidc::mapping::{ClaimMapping, ManagerRule, ServiceRule, St
 use passerelle::config::Config;
 use serde_json::{Value, json};
 
-use crate::support::{CURRENT_YEAR, TestApp, both_backends, row};
+use crate::support::{CURRENT_YEAR, Reply, TestApp, both_backends, row};
 
 pub(crate) const AUDIENCE: &str = "https://passerelle.test/";
 /// A resource whose tokens carry passerelle's audience but are signed with ES256.
@@ -250,6 +250,14 @@ fn encode(value: &str) -> String {
         .collect()
 }
 
+/// A 401 `unauthenticated` whose detail names `why`.
+fn assert_refused_for(reply: &Reply, why: &str) {
+    let detail = reply.problem(401, "unauthenticated")["detail"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(detail.contains(why), "{}", reply.body);
+}
+
 fn kid_of(token: &str) -> String {
     jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
 }
@@ -354,26 +362,12 @@ async fn sign_in_body(app: TestApp) {
 
     let other_audience = provider.service_token(OTHER_RESOURCE).await;
     let refused = app.get("/me", &other_audience).await;
-    assert!(
-        refused.problem(401, "unauthenticated")["detail"]
-            .as_str()
-            .unwrap()
-            .contains("audience"),
-        "{}",
-        refused.body
-    );
+    assert_refused_for(&refused, "audience");
 
     let es256 = provider.person_token("etu1", ES256_RESOURCE).await;
     assert_eq!(kid_of(&es256), "e");
     let refused = app.get("/me", &es256).await;
-    assert!(
-        refused.problem(401, "unauthenticated")["detail"]
-            .as_str()
-            .unwrap()
-            .contains("algorithm"),
-        "{}",
-        refused.body
-    );
+    assert_refused_for(&refused, "algorithm");
     // HS256 with the issuer's name, signed with a guessable secret: never for a JWKS issuer.
     let now = jsonwebtoken::get_current_timestamp();
     let forged = jsonwebtoken::encode(
@@ -404,14 +398,7 @@ async fn sign_in_body(app: TestApp) {
     let untrusted = Provider::start(untrusted_dir.path(), untrusted_port, &[("x", "RSA")]);
     let foreign = untrusted.service_token(AUDIENCE).await;
     let refused = app.get("/me", &foreign).await;
-    assert!(
-        refused.problem(401, "unauthenticated")["detail"]
-            .as_str()
-            .unwrap()
-            .contains("not trusted"),
-        "{}",
-        refused.body
-    );
+    assert_refused_for(&refused, "not trusted");
     untrusted.stop();
 
     // --- A flood of unknown kids costs the provider one key fetch -----------------------------
@@ -457,14 +444,7 @@ async fn sign_in_body(app: TestApp) {
         1,
         "refetched on expiry"
     );
-    assert!(
-        refused.problem(401, "unauthenticated")["detail"]
-            .as_str()
-            .unwrap()
-            .contains("published keys"),
-        "{}",
-        refused.body
-    );
+    assert_refused_for(&refused, "published keys");
     app.get("/me", &service)
         .await
         .problem(401, "unauthenticated");
