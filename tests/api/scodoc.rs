@@ -689,3 +689,20 @@ async fn the_sim_refuses_a_missing_or_unknown_token() {
     let ok = http.get(&route).bearer_auth(bearer).send().await.unwrap();
     assert_eq!(ok.status().as_u16(), 200);
 }
+
+#[tokio::test]
+async fn a_formsemestre_both_but_and_classic_is_unreadable() {
+    let mut data = published_examples();
+    let semester = &mut data["departments"]["EX"]["formsemestres"][0];
+    let but = semester["decisions_jury"][0].clone();
+    let mut classic = but.clone();
+    classic["is_apc"] = json!(false);
+    classic["rcues"] = json!([]);
+    // Fault injection: an answer ScoDoc would not give, served unchecked.
+    semester["sim_raw"] = json!({"decisions_jury": [but, classic]});
+    let sim = start_sim(&data, None);
+    let client = ScoDocClient::new(config(&sim, "EX", "s3cret")).unwrap();
+    let e = pull_grade_source(&client, 2023, "V1INF").await.unwrap_err();
+    assert_eq!(e.code(), "scodoc_bad_response");
+    assert!(e.to_string().contains("is_apc"), "{e}");
+}
