@@ -13,7 +13,7 @@ use tokio::sync::Mutex;
 
 use super::error::ScoDocError;
 use super::mapping::{SemesterData, grade_source};
-use super::model::{DecisionJury, Etudiant, FormSemestre, Programme};
+use super::model::{DecisionJury, Etudiant, FormSemestre, Programme, decisions_kind};
 use crate::apogee::grades::GradeSource;
 
 /// One department of one ScoDoc server. `Debug` hides the password.
@@ -106,11 +106,15 @@ pub async fn pull_grade_source<A: ScoDocApi + Sync>(
         let id = formsemestre
             .key()
             .ok_or_else(|| ScoDocError::BadResponse("a semester has no id".into()))?;
+        let decisions = api.decisions(id).await?;
+        decisions_kind(&decisions).map_err(|e| {
+            ScoDocError::BadResponse(format!("formsemestre {id} decisions_jury: {e}"))
+        })?;
         data.push(SemesterData {
             students: api.students(id).await?,
             programme: api.programme(id).await?,
             results: api.results(id).await?,
-            decisions: api.decisions(id).await?,
+            decisions,
             formsemestre,
         });
     }

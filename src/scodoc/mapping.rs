@@ -12,12 +12,15 @@
 //! - the semester elements (`elt_sem_apo`): note = `moy_gen`, result = the semester decision.
 //!
 //! The étape itself (and `elt_annee_apo`) gets the year result, computed on the latest
-//! semester of the year and the one before it in the same étape: result = the year decision
-//! when ScoDoc gives one (BUT), otherwise the latest semester's code if the earlier one was
-//! validated (ADM, ADC, ADJ), else the earlier one's code (no result when either semester
-//! lacks a decision); note = the mean of the two general averages. A démission/défaillance gets note 0.01, like ScoDoc ("note non nulle pour les
-//! démissionnaires"); a démissionnaire without a recorded decision gets code DEM (DEF for a
-//! défaillant).
+//! semester of the year and the one before it in the same étape: result = the BUT year
+//! decision (`annee.code` of an `is_apc` entry) when ScoDoc gives one — it stands even when
+//! that semester has no semester code, BUT juries being yearly — otherwise (classic
+//! formations) the latest semester's code if the earlier one was validated (ADM, ADC, ADJ),
+//! else the earlier one's code (no result when either semester lacks a decision); note = the
+//! mean of the two general averages. A démission/défaillance gets note 0.01, like ScoDoc
+//! ("note non nulle pour les démissionnaires"); a démissionnaire without a recorded decision
+//! gets code DEM (DEF for a défaillant). RCUEs (`rcues[]`) are read but give no element: no
+//! published source links an RCUE to an Apogée code (`docs/scodoc.md`).
 //!
 //! Like ScoDoc's default (`block_export_res_sdj`), a student without a semester decision gets
 //! no values from that semester: they stay in the source with no elements, so the check
@@ -77,14 +80,15 @@ impl StudentSemester<'_> {
     /// The semester code, with ScoDoc's DEM/DEF when the student left without a decision.
     fn semester_code(&self) -> Option<String> {
         let decision = self.decision?;
-        if let Some(code) = decision.semestre.as_ref().and_then(|d| d.code.clone()) {
-            return Some(code);
-        }
-        match decision.etat.as_deref() {
-            Some("D") | Some("DEM") => Some("DEM".into()),
-            Some("DEF") => Some("DEF".into()),
-            _ => None,
-        }
+        decision
+            .semester_code()
+            .or(decision.left_code())
+            .map(str::to_string)
+    }
+
+    /// The BUT year decision (`annee.code`), for a BUT entry only.
+    fn year_code(&self) -> Option<String> {
+        self.decision?.year_code().map(str::to_string)
     }
 
     fn left(&self) -> bool {
@@ -239,18 +243,20 @@ pub fn grade_source(etape: &str, year: i32, semesters: &[SemesterData]) -> Grade
         let Some((cur_pos, cur)) = states.iter().max_by_key(|(p, _)| *p) else {
             continue;
         };
-        let Some(cur_code) = cur.semester_code() else {
+        // BUT: the year decision of the latest semester (juries are yearly, so it stands even
+        // when that semester has no semester code of its own).
+        let year_decision = cur.year_code();
+        let cur_code = cur.semester_code();
+        if year_decision.is_none() && cur_code.is_none() {
             continue; // no decision: no year result, like ScoDoc
-        };
+        }
         let previous = states
             .iter()
             .filter(|(p, _)| p < cur_pos)
             .max_by_key(|(p, _)| *p);
-        let year_decision = cur
-            .decision
-            .and_then(|d| d.annee.as_ref())
-            .and_then(|a| a.code.clone());
-        let left = cur.left() || previous.is_some_and(|(_, p)| p.left());
+        let left = cur.left()
+            || previous.is_some_and(|(_, p)| p.left())
+            || matches!(year_decision.as_deref(), Some("DEM") | Some("DEF"));
         let mean = match previous {
             None => cur.general_average(),
             Some((_, prev)) => match (cur.general_average(), prev.general_average()) {
@@ -258,11 +264,12 @@ pub fn grade_source(etape: &str, year: i32, semesters: &[SemesterData]) -> Grade
                 _ => None,
             },
         };
-        let code = match (year_decision, previous) {
+        let code = match (year_decision, cur_code, previous) {
             // ScoDoc's year decision (BUT) wins.
-            (Some(code), _) => code,
-            (None, None) => cur_code,
-            (None, Some((_, prev))) => {
+            (Some(code), _, _) => code,
+            (None, None, _) => continue,
+            (None, Some(cur_code), None) => cur_code,
+            (None, Some(cur_code), Some((_, prev))) => {
                 let Some(prev_code) = prev.semester_code() else {
                     continue; // no decision in the other semester: no year result
                 };
@@ -303,6 +310,7 @@ pub fn grade_source(etape: &str, year: i32, semesters: &[SemesterData]) -> Grade
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scodoc::model::{AnneeDecision, FormationKind, decisions_kind};
     use serde_json::json;
 
     fn sem(value: Value) -> SemesterData {
@@ -441,6 +449,114 @@ mod tests {
         assert_eq!(
             source.students["21900003"]["VRTS2"].result.as_deref(),
             Some("ADM")
+        );
+    }
+
+    /// A BUT year (S1, S2) as ScoDoc's `decisions_jury` publishes it: `is_apc`, `etat`,
+    /// `rcues[]`, `annee` with the year decision, `semestre` with its number.
+    fn but_year() -> Vec<SemesterData> {
+        let entry = |etudid: i64, nip: &str, etat: &str, sem: Value, annee: Value| {
+            json!({"etudid": etudid, "code_nip": nip, "code_ine": null, "is_apc": true, "etat": etat,
+                   "nb_competences": 2, "semestre": sem, "ues": [],
+                   "rcues": [{"code": "ADM", "moy": 12.5}, {"code": "AJ", "moy": "8.75"}], "annee": annee})
+        };
+        let s1 = sem(json!({
+            "formsemestre": {"id": 21, "annee_scolaire": 2024, "semestre_id": 1, "etape_apo": "V1INFO",
+                             "elt_sem_apo": "VINS1", "date_debut_iso": "2024-09-01"},
+            "etudiants": [{"etudid": 1, "code_nip": "22000001"}, {"etudid": 2, "code_nip": "22000002"}],
+            "programme": {"ues": [], "ressources": [], "saes": [], "modules": []},
+            "resultats": [{"etudid": 1, "moy_gen": 11.0}, {"etudid": 2, "moy_gen": 9.0}],
+            "decisions_jury": [
+                entry(1, "22000001", "I", json!({"code": "ADM", "ordre": 1}), json!({})),
+                entry(2, "22000002", "I", json!({"ordre": 1}), json!({}))
+            ]
+        }));
+        let s2 = sem(json!({
+            "formsemestre": {"id": 22, "annee_scolaire": 2024, "semestre_id": 2, "etape_apo": "V1INFO",
+                             "elt_sem_apo": "VINS2", "elt_annee_apo": "VIN1A", "date_debut_iso": "2025-01-20"},
+            "etudiants": [{"etudid": 1, "code_nip": "22000001"}, {"etudid": 2, "code_nip": "22000002"}],
+            "programme": {"ues": [], "ressources": [], "saes": [], "modules": []},
+            "resultats": [{"etudid": 1, "moy_gen": 13.0}, {"etudid": 2, "moy_gen": 7.0}],
+            "decisions_jury": [
+                entry(1, "22000001", "I", json!({"ordre": 2}),
+                      json!({"code": "PASD", "ordre": 1, "annee_scolaire": 2024})),
+                entry(2, "22000002", "D", json!({"ordre": 2}),
+                      json!({"code": "DEM", "ordre": 1, "annee_scolaire": 2024}))
+            ]
+        }));
+        vec![s1, s2]
+    }
+
+    #[test]
+    fn a_but_year_takes_the_year_decision_without_a_semester_code() {
+        let data = but_year();
+        assert_eq!(
+            decisions_kind(&data[1].decisions),
+            Ok(Some(FormationKind::But))
+        );
+        assert_eq!(data[1].decisions[0].rcues[1].moy, Some(8.75));
+        let source = grade_source("V1INFO", 2024, &data);
+        let a = &source.students["22000001"];
+        // The yearly jury: PASD on the étape and the year element; mean of both semesters.
+        assert_eq!(a["V1INFO"].result.as_deref(), Some("PASD"));
+        assert_eq!(a["V1INFO"].note, Some(12.0));
+        assert_eq!(a["VIN1A"], a["V1INFO"]);
+        assert_eq!(a["VINS1"].result.as_deref(), Some("ADM"));
+        assert!(
+            !a.contains_key("VINS2"),
+            "no semester code in S2: no semester element"
+        );
+        // A démissionnaire: the year decision DEM, note 0.01; S2's element from etat D.
+        let b = &source.students["22000002"];
+        assert_eq!(
+            b["V1INFO"],
+            GradeEntry {
+                note: Some(0.01),
+                result: Some("DEM".into()),
+                jury_points: None
+            }
+        );
+        assert_eq!(b["VINS2"].result.as_deref(), Some("DEM"));
+        assert!(!b.contains_key("VINS1"), "no S1 decision");
+    }
+
+    #[test]
+    fn a_classic_entry_never_gives_a_year_decision() {
+        let mut s1 = s1();
+        for d in &mut s1.decisions {
+            d.is_apc = Some(false);
+            d.annee = Some(AnneeDecision {
+                code: Some("PASD".into()),
+                ..AnneeDecision::default()
+            });
+        }
+        let source = grade_source("V1RT", 2024, &[s1]);
+        assert_eq!(
+            source.students["21900001"]["V1RT"].result.as_deref(),
+            Some("ADM")
+        );
+    }
+
+    #[test]
+    fn one_formsemestre_is_but_or_classic_not_both() {
+        let mut data = but_year();
+        assert_eq!(decisions_kind(&[]), Ok(None));
+        assert_eq!(
+            decisions_kind(&s1().decisions),
+            Ok(Some(FormationKind::Classic))
+        );
+        data[1].decisions[1].is_apc = Some(false);
+        assert!(
+            decisions_kind(&data[1].decisions)
+                .unwrap_err()
+                .contains("is_apc")
+        );
+        data[1].decisions.truncate(1);
+        data[1].decisions[0].is_apc = Some(false);
+        assert!(
+            decisions_kind(&data[1].decisions)
+                .unwrap_err()
+                .contains("RCUE")
         );
     }
 }

@@ -9,7 +9,9 @@
 //! | students (with `code_nip`) | `GET formsemestre/<id>/etudiants/long` |
 //! | element codes | `GET formsemestre/<id>/programme` (UEs and module implementations with `code_apogee`) |
 //! | averages | `GET formsemestre/<id>/resultats` (one row per student: `moy_gen`, `moy_ue_<ue_id>`, module averages) |
-//! | jury | `GET formsemestre/<id>/decisions_jury` |
+//! | jury | `GET formsemestre/<id>/decisions_jury` (BUT with `is_apc`, `annee`, `rcues`; classic with `semestre`, `ues`) |
+//!
+//! The facts behind each call, and their sources, are in `docs/scodoc.md`.
 //!
 //! [`GradeSource`]: crate::apogee::grades::GradeSource
 

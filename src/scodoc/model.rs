@@ -181,13 +181,31 @@ impl Programme {
     }
 }
 
-/// A code-bearing decision (`{"code": "ADM", …}`).
+/// The semester part of a `decisions_jury` entry: `{"code", "ordre"}`. The code is the
+/// semester's jury decision (classic formations; ScoDoc's codes `ADM`, `ADC`, `ADJ`, `ATT`,
+/// `ATB`, `ATJ`, `AJ`, `NAR`, `RAT`); `ordre` is the semester's number. See `docs/scodoc.md`.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
-pub struct Decision {
+pub struct SemestreDecision {
     pub code: Option<String>,
+    #[serde(deserialize_with = "int_or_string")]
+    pub ordre: Option<i64>,
 }
 
+/// The BUT year part of a `decisions_jury` entry: `{"code", "ordre", "annee_scolaire"}` — the
+/// year decision (`ADM`, `ADSUP`, `PASD`, `RED`, `ADJ`, `NAR`, `DEF`, `DEM`…), the BUT year
+/// (1–3) and the academic year (2024 for 2024-2025).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct AnneeDecision {
+    pub code: Option<String>,
+    #[serde(deserialize_with = "int_or_string")]
+    pub ordre: Option<i64>,
+    #[serde(deserialize_with = "year")]
+    pub annee_scolaire: Option<i32>,
+}
+
+/// One UE decision of a `decisions_jury` entry.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct UeDecision {
@@ -204,7 +222,24 @@ impl UeDecision {
     }
 }
 
-/// One student of `formsemestre/<id>/decisions_jury`.
+/// A number, a numeric string, or a "no note" marker → a note.
+fn note<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let value = Option::<Value>::deserialize(d)?;
+    Ok(note_value(value.as_ref()))
+}
+
+/// One RCUE (a competence level: the pair of UEs of one year) of a BUT `decisions_jury`
+/// entry: its decision and its average.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct RcueDecision {
+    pub code: Option<String>,
+    #[serde(deserialize_with = "note")]
+    pub moy: Option<f64>,
+}
+
+/// One student of `formsemestre/<id>/decisions_jury`, for a BUT (`is_apc: true`) or a classic
+/// formsemestre. Which field comes from which source is in `docs/scodoc.md`.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct DecisionJury {
@@ -212,12 +247,91 @@ pub struct DecisionJury {
     pub etudid: Option<i64>,
     #[serde(deserialize_with = "text_or_list")]
     pub code_nip: Option<String>,
+    #[serde(deserialize_with = "text_or_list")]
+    pub code_ine: Option<String>,
+    /// `true` for a BUT formsemestre (ScoDoc's "APC", approche par compétences).
+    pub is_apc: Option<bool>,
     /// Inscription state: `I` (inscrit), `D` (démission), `DEF` (défaillant).
     pub etat: Option<String>,
-    pub semestre: Option<Decision>,
+    #[serde(deserialize_with = "int_or_string")]
+    pub nb_competences: Option<i64>,
+    pub semestre: Option<SemestreDecision>,
     pub ues: Vec<UeDecision>,
-    /// The year decision (BUT).
-    pub annee: Option<Decision>,
+    /// BUT: one per competence of the year.
+    pub rcues: Vec<RcueDecision>,
+    /// BUT: the year decision.
+    pub annee: Option<AnneeDecision>,
+}
+
+/// The formation a `decisions_jury` answer is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormationKind {
+    /// BUT (`is_apc: true`): yearly juries, RCUEs, a year decision.
+    But,
+    /// Every other formation (`is_apc: false`): semester and UE decisions.
+    Classic,
+}
+
+impl DecisionJury {
+    /// `is_apc` as published; without it (an older server), an entry with RCUEs or a year
+    /// decision is read as BUT, any other as classic.
+    pub fn kind(&self) -> FormationKind {
+        let but = match self.is_apc {
+            Some(apc) => apc,
+            None => !self.rcues.is_empty() || self.annee.as_ref().is_some_and(|a| a.code.is_some()),
+        };
+        if but {
+            FormationKind::But
+        } else {
+            FormationKind::Classic
+        }
+    }
+
+    /// The semester decision code.
+    pub fn semester_code(&self) -> Option<&str> {
+        self.semestre
+            .as_ref()
+            .and_then(|s| s.code.as_deref())
+            .filter(|c| !c.trim().is_empty())
+    }
+
+    /// The BUT year decision: `annee.code` of a BUT entry (never of a classic one).
+    pub fn year_code(&self) -> Option<&str> {
+        if self.kind() == FormationKind::Classic {
+            return None;
+        }
+        self.annee
+            .as_ref()
+            .and_then(|a| a.code.as_deref())
+            .filter(|c| !c.trim().is_empty())
+    }
+
+    /// `DEM` or `DEF` when the student left (`etat` `D` or `DEF`).
+    pub fn left_code(&self) -> Option<&'static str> {
+        match self.etat.as_deref().map(str::trim) {
+            Some("D") | Some("DEM") => Some("DEM"),
+            Some("DEF") => Some("DEF"),
+            _ => None,
+        }
+    }
+}
+
+/// Checks a whole `decisions_jury` answer: its entries must agree on `is_apc` (one formsemestre
+/// is either BUT or not), and a classic entry carries no RCUE. Returns the formation kind
+/// (`None` for an empty answer).
+pub fn decisions_kind(decisions: &[DecisionJury]) -> Result<Option<FormationKind>, String> {
+    let mut kind = None;
+    for d in decisions {
+        let k = d.kind();
+        if kind.is_some_and(|known| known != k) {
+            return Err("entries disagree on is_apc (BUT and classic in one formsemestre)".into());
+        }
+        if k == FormationKind::Classic && !d.rcues.is_empty() {
+            return Err("a classic (is_apc false) entry has RCUEs".into());
+        }
+        kind = Some(k);
+    }
+    Ok(kind)
 }
 
 /// A value of a `resultats` row as a note: numbers, or numeric strings with `.` or `,`;
