@@ -141,7 +141,7 @@ pub fn configure(c: &mut Config, sim: &Sim) {
     c.jobs.backoff_max_secs = 2;
 }
 
-async fn app_with(sim: &Sim, postgres: bool, adjust: impl FnOnce(&mut Config)) -> TestApp {
+pub(crate) async fn app_with(sim: &Sim, postgres: bool, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let f = |c: &mut Config| {
         configure(c, sim);
         adjust(c);
@@ -157,7 +157,7 @@ async fn app_with(sim: &Sim, postgres: bool, adjust: impl FnOnce(&mut Config)) -
     app
 }
 
-fn postgres_configured() -> bool {
+pub(crate) fn postgres_configured() -> bool {
     std::env::var("PASSERELLE_TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty())
 }
 
@@ -181,6 +181,7 @@ macro_rules! with_sim {
         }
     };
 }
+pub(crate) use with_sim;
 
 pub(crate) async fn until<T>(
     what: &str,

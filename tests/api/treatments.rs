@@ -173,7 +173,11 @@ async fn upload_body(app: TestApp) {
     assert_eq!(t["pages_done"], pages);
     assert_eq!(
         t["blocks"],
-        json!({"students": 8, "with_vault": 2, "without_vault": 6})
+        json!({
+            "students": 8, "with_vault": 2, "without_vault": 6, "outside_composante": 0,
+            "held": [{"reason": "no_active_vault", "label": "Étudiant sans coffre", "count": 6}],
+            "frozen_at": null, "sent": null,
+        })
     );
 
     // The blocks list the right students; every document matches the batch's truth.
