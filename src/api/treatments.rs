@@ -266,9 +266,7 @@ async fn upload_batch(
         let (sha, replace_of) = (file.sha256.clone(), replace_of.clone());
         state
             .db
-            .run(move |conn| {
-                delivery::check_not_uploaded_twice(conn, &sha, replace_of.as_deref())
-            })
+            .run(move |conn| delivery::check_not_uploaded_twice(conn, &sha, replace_of.as_deref()))
             .await?;
     }
     let authority = repo::authority_of(&scope);
@@ -973,7 +971,12 @@ async fn document_action(
     principal: Principal,
     permission: Permission,
     path: (String, String),
-    action: fn(&mut crate::db::DbConnection, &delivery::Actor, &str, &str) -> Result<String, ApiError>,
+    action: fn(
+        &mut crate::db::DbConnection,
+        &delivery::Actor,
+        &str,
+        &str,
+    ) -> Result<String, ApiError>,
 ) -> Result<TreatmentDocument, ApiError> {
     let scope = principal.authorize(permission)?;
     let (id, doc) = path;

@@ -430,7 +430,10 @@ fn documents_of<'a>(
         .into_boxed();
     let every = reach.composantes.is_none();
     // A never-matching code stands in for "every composante" (no empty IN list).
-    let codes = reach.composantes.clone().unwrap_or_else(|| vec![String::new()]);
+    let codes = reach
+        .composantes
+        .clone()
+        .unwrap_or_else(|| vec![String::new()]);
     let year = reach.year;
     macro_rules! within {
         () => {
@@ -736,7 +739,10 @@ pub fn verdicts(
     let mut by_student: HashMap<String, Vec<(String, String, String, i32)>> = HashMap::new();
     for (id, student, sha, kind, y) in sent {
         if let Some(student) = student {
-            by_student.entry(student).or_default().push((id, sha, kind, y));
+            by_student
+                .entry(student)
+                .or_default()
+                .push((id, sha, kind, y));
         }
     }
     Ok(docs
@@ -773,10 +779,7 @@ pub fn verdicts(
 
 /// The live (not cancelled, not refused) treatment holding a batch with these bytes, newest
 /// first.
-pub fn live_with_file(
-    conn: &mut DbConnection,
-    file_sha256: &str,
-) -> Result<Vec<String>, ApiError> {
+pub fn live_with_file(conn: &mut DbConnection, file_sha256: &str) -> Result<Vec<String>, ApiError> {
     Ok(treatments::table
         .filter(treatments::file_sha256.eq(file_sha256))
         .filter(treatments::status.ne_all([

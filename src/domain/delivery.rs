@@ -476,7 +476,10 @@ mod deliverability_tests {
             same_content_sent: Some("d0".into()),
             ..ok()
         };
-        assert_eq!(deliverability(&outside), Err(Hold::OutsideComposante.into()));
+        assert_eq!(
+            deliverability(&outside),
+            Err(Hold::OutsideComposante.into())
+        );
     }
 
     #[test]
@@ -509,7 +512,11 @@ mod deliverability_tests {
 
     #[test]
     fn holds_are_counted_per_reason_with_their_labels() {
-        let c = count_holds(&[Hold::NoActiveVault, Hold::OutsideComposante, Hold::NoActiveVault]);
+        let c = count_holds(&[
+            Hold::NoActiveVault,
+            Hold::OutsideComposante,
+            Hold::NoActiveVault,
+        ]);
         assert_eq!(c.len(), 2);
         assert_eq!(c[0].reason, Hold::OutsideComposante);
         assert_eq!(c[0].label, "Hors de votre composante");

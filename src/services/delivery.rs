@@ -185,11 +185,7 @@ fn audit(
 }
 
 /// Queues one deliverable document through the same path as every deposit.
-fn queue_one(
-    conn: &mut DbConnection,
-    d: &DocumentRow,
-    actor: &str,
-) -> Result<bool, ApiError> {
+fn queue_one(conn: &mut DbConnection, d: &DocumentRow, actor: &str) -> Result<bool, ApiError> {
     let status = d.delivery_status.as_deref().and_then(DeliveryStatus::parse);
     let queued = match status {
         None => deliveries::queue(conn, &d.id)?,
@@ -363,10 +359,7 @@ fn document_of(
 pub fn held_problem(held: &Held) -> ApiError {
     ApiError::new(
         ErrorCode::DocumentHeld,
-        format!(
-            "this document cannot be sent now: {}",
-            held.hold.label()
-        ),
+        format!("this document cannot be sent now: {}", held.hold.label()),
     )
     .with("reason", held.hold)
     .with("reason_label", held.hold.label())
@@ -566,7 +559,8 @@ pub fn document(
     doc: &str,
     year: i32,
 ) -> Result<ShownDocument, ApiError> {
-    let view = repo::document_view(conn, &t.id, doc)?.ok_or_else(|| ApiError::not_found("document"))?;
+    let view =
+        repo::document_view(conn, &t.id, doc)?.ok_or_else(|| ApiError::not_found("document"))?;
     shown(conn, scope, t, vec![view], year)?
         .pop()
         .ok_or_else(|| ApiError::not_found("document"))

@@ -314,11 +314,18 @@ async fn every_error_code_is_produced() {
         students: 1,
         ..BatchSpec::default()
     });
-    let duplicate = crate::treatments::upload(&app, &admin, again.bytes, "releve_notes", "905").await;
-    assert_eq!(duplicate.body["treatment_id"], t.as_str(), "{}", duplicate.body);
+    let duplicate =
+        crate::treatments::upload(&app, &admin, again.bytes, "releve_notes", "905").await;
+    assert_eq!(
+        duplicate.body["treatment_id"],
+        t.as_str(),
+        "{}",
+        duplicate.body
+    );
     produced.push((ErrorCode::DuplicateUpload, duplicate));
     // A held document (its student is not in the registry) sent on its own: 409.
-    let deliverable = app.get(&format!("/treatments/{t}"), &admin).await.body["deliverable"].clone();
+    let deliverable =
+        app.get(&format!("/treatments/{t}"), &admin).await.body["deliverable"].clone();
     app.post(
         &format!("/treatments/{t}/send"),
         &admin,
@@ -326,12 +333,19 @@ async fn every_error_code_is_produced() {
     )
     .await
     .ok(202);
-    let doc = app.get(&format!("/treatments/{t}/documents"), &admin).await.body["items"][0]["id"]
+    let doc = app
+        .get(&format!("/treatments/{t}/documents"), &admin)
+        .await
+        .body["items"][0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let held = app
-        .post(&format!("/treatments/{t}/documents/{doc}/send"), &admin, json!({}))
+        .post(
+            &format!("/treatments/{t}/documents/{doc}/send"),
+            &admin,
+            json!({}),
+        )
         .await;
     assert_eq!(held.body["reason"], "unknown_student", "{}", held.body);
     produced.push((ErrorCode::DocumentHeld, held));

@@ -141,7 +141,11 @@ pub fn configure(c: &mut Config, sim: &Sim) {
     c.jobs.backoff_max_secs = 2;
 }
 
-pub(crate) async fn app_with(sim: &Sim, postgres: bool, adjust: impl FnOnce(&mut Config)) -> TestApp {
+pub(crate) async fn app_with(
+    sim: &Sim,
+    postgres: bool,
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp {
     let f = |c: &mut Config| {
         configure(c, sim);
         adjust(c);
