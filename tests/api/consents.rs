@@ -111,7 +111,7 @@ async fn withdrawal_body(app: TestApp) {
     );
     assert_eq!(
         sent.body["held"],
-        json!([{"reason": "no_active_vault", "count": 1}])
+        json!([{"reason": "no_active_vault", "label": "Étudiant sans coffre", "count": 1}])
     );
     // Sending again queues nothing new.
     let again = app
