@@ -322,8 +322,8 @@ async fn twice_body(postgres: bool) {
     assert_eq!(t["blocks"]["held"][0]["count"], 5, "{t}");
     let summary = send_as(&app, &manager, &second).await;
     assert_eq!(summary["queued"], 0, "{summary}");
-    let earlier = document_of(&app, &manager, &first, &all[0]).await;
-    let held = document_of(&app, &manager, &second, &all[0]).await;
+    let earlier = document_of(&app, &manager, &first, all[0]).await;
+    let held = document_of(&app, &manager, &second, all[0]).await;
     assert_eq!(held["delivery_status"], "no_vault", "{held}");
     assert_eq!(held["delivery_reason"], "already_delivered", "{held}");
     assert_eq!(held["earlier_document_id"], earlier["id"], "{held}");
