@@ -226,12 +226,18 @@ pub fn send_treatment(
 ) -> Result<SendOutcome, ApiError> {
     one_send_at_a_time(conn)?;
     let t = visible_treatment(conn, actor.scope, id)?;
-    let verdicts = repo::deliverability(conn, &t, actor.year)?;
     if t.status() == TreatmentStatus::Sent {
+        // What the send held, as frozen then.
+        let held = t
+            .sent_blocks
+            .as_deref()
+            .and_then(|b| serde_json::from_str::<Blocks>(b).ok())
+            .map(|b| b.held)
+            .unwrap_or_default();
         return Ok(SendOutcome {
             treatment: t,
             queued: 0,
-            held: Vec::new(),
+            held,
             newly_sent: false,
         });
     }
@@ -246,6 +252,7 @@ pub fn send_treatment(
         .with("current_status", t.status().as_str())
         .with("current_status_label", t.status().label()));
     }
+    let verdicts = repo::deliverability(conn, &t, actor.year)?;
     mismatch(deliverable(&verdicts, &t), expected)?;
     let mut blocks = live_blocks(conn, &t, &verdicts, actor.year)?;
     let mut queued = 0;
