@@ -263,13 +263,16 @@ async fn upload_batch(
     }
     // The same bytes twice are refused unless confirmed (a deposit is permanent).
     {
-        let (sha, replace_of) = (file.sha256.clone(), replace_of.clone());
+        let (sha, replace_of, scope) = (file.sha256.clone(), replace_of.clone(), scope.clone());
         state
             .db
-            .run(move |conn| delivery::check_not_uploaded_twice(conn, &sha, replace_of.as_deref()))
+            .run(move |conn| {
+                delivery::check_not_uploaded_twice(conn, &scope, &sha, replace_of.as_deref())
+            })
             .await?;
     }
     let authority = repo::authority_of(&scope);
+    let dup_scope = scope.clone();
     // Validation is quick (structure, producer, metadata); the split itself runs as a job.
     let mut config = state.config.split.clone();
     config.kind = match document_type {
@@ -297,7 +300,7 @@ async fn upload_batch(
     let row = state
         .db
         .write(move |conn| {
-            delivery::check_not_uploaded_twice(conn, &sha, replace_of.as_deref())?;
+            delivery::check_not_uploaded_twice(conn, &dup_scope, &sha, replace_of.as_deref())?;
             let now = crate::db::now();
             let row = repo::insert(
                 conn,

@@ -777,11 +777,15 @@ pub fn verdicts(
         .collect())
 }
 
-/// The live (not cancelled, not refused) treatment holding a batch with these bytes, newest
-/// first.
-pub fn live_with_file(conn: &mut DbConnection, file_sha256: &str) -> Result<Vec<String>, ApiError> {
-    Ok(treatments::table
-        .filter(treatments::file_sha256.eq(file_sha256))
+/// The live (not cancelled, not refused) treatments within `scope` holding a batch with these
+/// bytes, newest first.
+pub fn live_with_file(
+    conn: &mut DbConnection,
+    scope: &DataScope,
+    file_sha256: &str,
+) -> Result<Vec<String>, ApiError> {
+    Ok(visible(scope)
+        .filter(treatments::file_sha256.eq(file_sha256.to_owned()))
         .filter(treatments::status.ne_all([
             TreatmentStatus::Cancelled.as_str(),
             TreatmentStatus::SplitFailed.as_str(),

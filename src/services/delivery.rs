@@ -573,14 +573,17 @@ pub fn document(
         .ok_or_else(|| ApiError::not_found("document"))
 }
 
-/// An upload whose bytes are those of a live treatment is refused (409 naming it), unless
-/// the caller names that treatment in `replace_of` to confirm a new one on purpose.
+/// An upload whose bytes are those of a live treatment the caller can see is refused (409
+/// naming it), unless the caller names that treatment in `replace_of` to confirm a new one on
+/// purpose. (Treatments of other composantes are not named: their documents are guarded at
+/// the send by `already_delivered`.)
 pub fn check_not_uploaded_twice(
     conn: &mut DbConnection,
+    scope: &DataScope,
     file_sha256: &str,
     replace_of: Option<&str>,
 ) -> Result<(), ApiError> {
-    let live = repo::live_with_file(conn, file_sha256)?;
+    let live = repo::live_with_file(conn, scope, file_sha256)?;
     let Some(newest) = live.first() else {
         return Ok(());
     };
