@@ -356,6 +356,12 @@ pub struct RateLimitConfig {
     pub anonymous_per_second: u64,
     /// Burst of requests without valid credentials per IP address.
     pub anonymous_burst: u32,
+    /// Sustained signed webhook requests (Digiposte's receipts) per second per IP address: a
+    /// bucket of their own, not the API clients', since a large send brings thousands of
+    /// receipts at once and each one lost leaves a document waiting.
+    pub webhook_per_second: u64,
+    /// Burst of signed webhook requests per IP address.
+    pub webhook_burst: u32,
 }
 
 impl Default for Config {
@@ -414,6 +420,8 @@ impl Default for RateLimitConfig {
             burst: 200,
             anonymous_per_second: 2,
             anonymous_burst: 30,
+            webhook_per_second: 2_000,
+            webhook_burst: 20_000,
         }
     }
 }
@@ -457,11 +465,13 @@ impl Config {
             && (self.rate_limit.per_second == 0
                 || self.rate_limit.burst == 0
                 || self.rate_limit.anonymous_per_second == 0
-                || self.rate_limit.anonymous_burst == 0)
+                || self.rate_limit.anonymous_burst == 0
+                || self.rate_limit.webhook_per_second == 0
+                || self.rate_limit.webhook_burst == 0)
         {
             return fail(
                 "rate_limit",
-                "per_second, burst, anonymous_per_second and anonymous_burst must be at least 1 when enabled",
+                "per_second, burst, anonymous_per_second, anonymous_burst, webhook_per_second and webhook_burst must be at least 1 when enabled",
             );
         }
         match self.auth.jwt_algorithm {

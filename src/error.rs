@@ -68,6 +68,12 @@ error_codes! {
     InvalidTransition = (CONFLICT, "invalid_transition", "Operation not allowed in the current status"),
     /// The confirmed number of documents differs from what would be sent now.
     ConfirmationMismatch = (CONFLICT, "confirmation_mismatch", "Confirmation does not match"),
+    /// The uploaded bytes are those of a live treatment (`treatment_id`); confirm a new
+    /// treatment on purpose with `replace_of=<that id>`.
+    DuplicateUpload = (CONFLICT, "duplicate_upload", "This batch was already uploaded"),
+    /// The document cannot be sent now (`reason`, `reason_label`, and `earlier_document_id`
+    /// for a duplicate or a correction).
+    DocumentHeld = (CONFLICT, "document_held", "The document is held"),
     /// The student objected to or withdrew consent: nothing is sent for them.
     ConsentRefused = (CONFLICT, "consent_refused", "The student's consent is refused"),
     /// The enrolment file is not an Apogée extraction at all (nothing was imported).

@@ -1,8 +1,9 @@
 //! Per-client rate limiting, keyed on who the caller *is*, not on what they send: a valid
 //! credential is limited per principal (however many tokens it holds), invalid or missing
 //! credentials per IP address in a tighter bucket, and once that bucket is empty further
-//! credentials from the address are refused before any look-up. Signed webhooks are limited
-//! per IP with the ordinary bucket. Health probes are never limited. A bucket that has filled
+//! credentials from the address are refused before any look-up. Signed webhooks (Digiposte's
+//! receipts, authenticated by their HMAC) have buckets of their own per IP, generous
+//! (`rate_limit.webhook_*`): a 3,000-document send brings 3,000 receipts within seconds. Health probes are never limited. A bucket that has filled
 //! up again is the same as no bucket: such buckets are dropped, so the map holds only the
 //! clients of the last seconds.
 
@@ -110,8 +111,10 @@ impl Buckets {
 /// The two families of buckets of one server.
 pub struct RateLimiter {
     pub enabled: bool,
-    /// Valid principals, and signed webhooks per IP.
+    /// Valid principals.
     pub clients: Buckets,
+    /// Signed webhooks, per IP.
+    pub webhooks: Buckets,
     /// Missing or invalid credentials, per IP.
     pub anonymous: Buckets,
 }
@@ -121,6 +124,7 @@ impl RateLimiter {
         RateLimiter {
             enabled: config.enabled,
             clients: Buckets::new(config.per_second, config.burst),
+            webhooks: Buckets::new(config.webhook_per_second, config.webhook_burst),
             anonymous: Buckets::new(config.anonymous_per_second, config.anonymous_burst),
         }
     }
@@ -180,7 +184,7 @@ pub async fn throttle(
         }
     } else if req.path().starts_with("/webhooks/") {
         // Receipts carry a signature, checked by their handler, not a credential.
-        limiter.clients.take(&format!("hook:{ip}"), now)
+        limiter.webhooks.take(&format!("hook:{ip}"), now)
     } else {
         limiter.anonymous.take(&anonymous_key, now)
     };

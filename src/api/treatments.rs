@@ -27,18 +27,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(confirm_identity)
         .service(resolve_uncertain)
         .service(send)
+        .service(send_document)
+        .service(send_held)
+        .service(release_document)
+        .service(confirm_replacement)
         .service(cancel);
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Blocks {
-    /// Bleu — Etudiants: every student of the treatment.
-    pub students: i64,
-    /// Vert — Etudiants ayant un coffre: students whose vault is active.
-    pub with_vault: i64,
-    /// Rouge — Etudiants sans coffre.
-    pub without_vault: i64,
-}
+pub use crate::services::delivery::Blocks;
+use crate::services::delivery::{self as delivery, ShownDocument};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryCount {
@@ -131,11 +128,16 @@ impl From<repo::TreatmentRow> for Treatment {
 pub struct TreatmentDetail {
     #[serde(flatten)]
     pub treatment: Treatment,
+    /// The blocks; once sent, frozen as they stood at the send (`frozen_at`), while
+    /// `deliveries` tells what became of the documents since.
     pub blocks: Blocks,
-    /// Documents "Envoyer dans les coffres" would send now: known student, identity checked,
-    /// consent given, active vault. The confirmation of the send must carry this number.
+    /// Documents the next send would queue now, the number its confirmation must carry:
+    /// before the send, "Envoyer dans les coffres" (known student within the uploader's
+    /// composantes, identity checked, consent given, not delivered before, active vault);
+    /// after it, `POST /treatments/{id}/send-held` (held or failed documents that have
+    /// become deliverable).
     pub deliverable: i64,
-    /// After sending: documents per delivery state (Transmis, Erreur transmission…).
+    /// After sending: documents per delivery state (Transmis, Erreur transmission…), live.
     pub deliveries: Vec<DeliveryCount>,
 }
 
@@ -155,6 +157,11 @@ pub struct UploadForm {
     label: String,
     /// Optional session (1 or 2).
     session: Option<String>,
+    /// Confirms a new treatment on purpose when these bytes were already uploaded: the id of
+    /// the live treatment holding them (without it such an upload answers 409
+    /// `duplicate_upload` naming that treatment). Documents already delivered to a student
+    /// are still never sent twice (`already_delivered`).
+    replace_of: Option<String>,
 }
 
 fn field_error(field: &str, code: &str, message: &str) -> ApiError {
@@ -176,6 +183,7 @@ fn field_error(field: &str, code: &str, message: &str) -> ApiError {
         (status = 202, body = Treatment, description = "Accepted; follow the Location header"),
         (status = 403, description = "Not allowed to upload"),
         (status = 413, description = "The file is over the size limit (`file_too_large`)"),
+        (status = 409, description = "The same bytes are a live treatment's (`duplicate_upload`, `treatment_id`); confirm with `replace_of`"),
         (status = 415, description = "Not a multipart form"),
         (status = 422, description = "Invalid fields, or the PDF was refused (its code says why)"),
         (status = 507, description = "The data directory cannot take the file"),
@@ -224,6 +232,10 @@ async fn upload_batch(
         return Err(field_error("label", "length", "at most 200 characters"));
     }
     let session = form.optional("session").map(|s| s.trim().to_owned());
+    let replace_of = form
+        .optional("replace_of")
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
     let file = form.take_file("file")?;
     let file_name = file
         .file_name
@@ -249,6 +261,18 @@ async fn upload_batch(
             ));
         }
     }
+    // The same bytes twice are refused unless confirmed (a deposit is permanent).
+    {
+        let (sha, replace_of, scope) = (file.sha256.clone(), replace_of.clone(), scope.clone());
+        state
+            .db
+            .run(move |conn| {
+                delivery::check_not_uploaded_twice(conn, &scope, &sha, replace_of.as_deref())
+            })
+            .await?;
+    }
+    let authority = repo::authority_of(&scope);
+    let dup_scope = scope.clone();
     // Validation is quick (structure, producer, metadata); the split itself runs as a job.
     let mut config = state.config.split.clone();
     config.kind = match document_type {
@@ -276,6 +300,7 @@ async fn upload_batch(
     let row = state
         .db
         .write(move |conn| {
+            delivery::check_not_uploaded_twice(conn, &dup_scope, &sha, replace_of.as_deref())?;
             let now = crate::db::now();
             let row = repo::insert(
                 conn,
@@ -299,6 +324,7 @@ async fn upload_batch(
                     created_by: &actor,
                     created_at: now,
                     updated_at: now,
+                    authority,
                 },
             )?;
             if rejection_tx.is_none() {
@@ -325,6 +351,7 @@ async fn upload_batch(
                         "sha256": row.file_sha256,
                         "size": row.file_size,
                         "rejection": rejection_tx.as_ref().map(|(c, _)| *c),
+                        "replace_of": replace_of,
                     }),
                 },
             )?;
@@ -462,6 +489,7 @@ async fn show(
     let scope = principal.authorize(Permission::TreatmentsRead)?;
     let id = id.into_inner();
     let overdue_before = receipts_due_before(&state);
+    let year = state.config.current_academic_year();
     let detail = state
         .db
         .run(move |conn| {
@@ -475,11 +503,9 @@ async fn show(
             .get(&t.id)
             .copied()
             .unwrap_or(0);
-            let (students, with_vault, without_vault) = repo::block_counts(conn, &t.id)?;
-            let deliverable = repo::deliverability(conn, &t.id)?
-                .iter()
-                .filter(|(_, verdict)| verdict.is_ok())
-                .count() as i64;
+            let verdicts = repo::deliverability(conn, &t, year)?;
+            let deliverable = delivery::deliverable(&verdicts, &t);
+            let blocks = delivery::blocks(conn, &t, &verdicts, year)?;
             let deliveries = repo::delivery_counts(conn, &t.id)?
                 .into_iter()
                 .map(|(status, count)| {
@@ -496,11 +522,7 @@ async fn show(
                     overdue_receipts,
                     ..t.into()
                 },
-                blocks: Blocks {
-                    students,
-                    with_vault,
-                    without_vault,
-                },
+                blocks,
                 deliverable,
                 deliveries,
             })
@@ -539,10 +561,29 @@ pub struct TreatmentDocument {
     pub deposit_started_at: Option<DateTime<Utc>>,
     /// The PDF is still stored (retention deletes it after a final delivery state).
     pub file_available: bool,
+    /// Why the document is not sent now (documents not sent, held or failed); `null` when
+    /// it may be sent or is on its way. For `outside_composante`, a caller limited to some
+    /// composantes sees no registry name and no vault status.
+    pub hold: Option<crate::domain::delivery::Hold>,
+    /// The hold as managers read it, e.g. "Hors de votre composante".
+    pub hold_label: Option<&'static str>,
+    /// The earlier document this one duplicates (`already_delivered`) or corrects
+    /// (`replaces_delivered`).
+    pub earlier_document_id: Option<String>,
+    /// Who confirmed that this corrected document replaces the delivered one.
+    pub replacement_confirmed_by: Option<String>,
+    /// The administrator who released it from `outside_composante`.
+    pub released_by: Option<String>,
 }
 
 impl TreatmentDocument {
-    fn from_view((d, name, vault): repo::DocumentView) -> Self {
+    fn from_view(shown: ShownDocument) -> Self {
+        let (d, name, vault) = shown.view;
+        let hold = shown.hold.as_ref().map(|h| h.hold);
+        let earlier = shown
+            .hold
+            .and_then(|h| h.earlier)
+            .or_else(|| d.earlier_document_id.clone());
         let vault_status = vault.as_deref().and_then(VaultStatus::parse);
         let delivery_status = d.delivery_status.as_deref().and_then(DeliveryStatus::parse);
         TreatmentDocument {
@@ -566,6 +607,11 @@ impl TreatmentDocument {
             deposited_at: d.deposited_at.map(|t| t.and_utc()),
             receipt_at: d.receipt_at.map(|t| t.and_utc()),
             deposit_started_at: d.deposit_started_at.map(|t| t.and_utc()),
+            hold,
+            hold_label: hold.map(crate::domain::delivery::Hold::label),
+            earlier_document_id: earlier,
+            replacement_confirmed_by: d.replacement_confirmed_by,
+            released_by: d.released_by,
         }
     }
 }
@@ -577,13 +623,15 @@ pub enum BlockParam {
     All,
     WithVault,
     WithoutVault,
+    OutsideComposante,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct DocumentQuery {
-    /// all (Etudiants), with_vault (Etudiants ayant un coffre), without_vault (sans coffre).
+    /// all (Etudiants), with_vault (Etudiants ayant un coffre), without_vault (sans coffre),
+    /// outside_composante (Hors de votre composante).
     #[param(inline)]
     pub block: Option<BlockParam>,
     pub page: Option<u32>,
@@ -610,11 +658,13 @@ async fn documents(
         BlockParam::All => Block::All,
         BlockParam::WithVault => Block::WithVault,
         BlockParam::WithoutVault => Block::WithoutVault,
+        BlockParam::OutsideComposante => Block::OutsideComposante,
     };
-    let t = load_treatment(&state, scope, id.into_inner()).await?;
+    let year = state.config.current_academic_year();
+    let t = load_treatment(&state, scope.clone(), id.into_inner()).await?;
     let (rows, total) = state
         .db
-        .run(move |conn| repo::documents_page(conn, &t.id, block, window))
+        .run(move |conn| delivery::documents_page(conn, &scope, &t, block, window, year))
         .await?;
     Ok(web::Json(window.wrap(
         rows.into_iter().map(TreatmentDocument::from_view).collect(),
@@ -683,6 +733,7 @@ async fn confirm_identity(
     let (id, doc) = path.into_inner();
     let actor = principal.actor();
     let key = state.audit_key.clone();
+    let year = state.config.current_academic_year();
     let view = state
         .db
         .write(move |conn| {
@@ -716,7 +767,7 @@ async fn confirm_identity(
                     details: serde_json::json!({ "treatment_id": t.id, "flags": d.flags() }),
                 },
             )?;
-            repo::document_view(conn, &t.id, &d.id)?.ok_or_else(|| ApiError::not_found("document"))
+            delivery::document(conn, &scope, &t, &d.id, year)
         })
         .await?;
     Ok(web::Json(TreatmentDocument::from_view(view)))
@@ -755,6 +806,7 @@ async fn resolve_uncertain(
     let resolution = body.0.resolution;
     let actor = principal.actor();
     let key = state.audit_key.clone();
+    let year = state.config.current_academic_year();
     let view = state
         .db
         .write(move |conn| {
@@ -789,7 +841,7 @@ async fn resolve_uncertain(
                     }),
                 },
             )?;
-            repo::document_view(conn, &t.id, &d.id)?.ok_or_else(|| ApiError::not_found("document"))
+            delivery::document(conn, &scope, &t, &d.id, year)
         })
         .await?;
     Ok(web::Json(TreatmentDocument::from_view(view)))
@@ -815,16 +867,24 @@ pub struct SendSummary {
     pub newly_sent: bool,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct HeldCount {
-    pub reason: crate::domain::delivery::Hold,
-    pub count: i64,
+pub use crate::domain::delivery::HeldCount;
+
+impl From<delivery::SendOutcome> for SendSummary {
+    fn from(o: delivery::SendOutcome) -> Self {
+        SendSummary {
+            treatment: o.treatment.into(),
+            queued: o.queued,
+            held: o.held,
+            newly_sent: o.newly_sent,
+        }
+    }
 }
 
-/// "Envoyer dans les coffres": queues every deliverable document for Digiposte (students with
-/// an active vault, identity checked, consent given); the others stay "sans coffre" with their
-/// reason. Requires the confirmation of the number of documents the manager was shown.
-/// Sending again queues nothing new.
+/// "Envoyer dans les coffres": queues every deliverable document for Digiposte (students
+/// validly enrolled this year in the uploader's composantes, identity checked, consent
+/// given, content not delivered before, active vault); the others stay held with their
+/// reason, and the blocks are frozen. Requires the confirmation of the number of documents
+/// the manager was shown. Sending again queues nothing new.
 #[utoipa::path(
     tag = "treatments",
     params(("id" = String, Path, description = "Treatment id")),
@@ -843,87 +903,193 @@ async fn send(
     body: super::extract::ValidJson<SendConfirmation>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = principal.authorize(Permission::TreatmentsAct)?;
-    let id = id.into_inner();
-    let expected = body.0.expected_documents;
-    let actor = principal.actor();
-    let key = state.audit_key.clone();
-    let summary = state
+    let (id, expected) = (id.into_inner(), body.0.expected_documents);
+    let (name, key, year) = (
+        principal.actor(),
+        state.audit_key.clone(),
+        state.config.current_academic_year(),
+    );
+    let outcome = state
         .db
         .write(move |conn| {
-            let t = repo::get(conn, &scope, &id)?.ok_or_else(|| ApiError::not_found("treatment"))?;
-            let verdicts = repo::deliverability(conn, &t.id)?;
-            let count_held = |verdicts: &[repo::Verdict]| {
-                let mut held: Vec<HeldCount> = Vec::new();
-                for (_, v) in verdicts {
-                    if let Err(reason) = v {
-                        match held.iter_mut().find(|h| h.reason == *reason) {
-                            Some(h) => h.count += 1,
-                            None => held.push(HeldCount { reason: *reason, count: 1 }),
-                        }
-                    }
-                }
-                held
+            let actor = delivery::Actor {
+                scope: &scope,
+                name: &name,
+                audit_key: key.expose().as_bytes(),
+                year,
             };
-            if t.status() == TreatmentStatus::Sent {
-                let held = count_held(&verdicts);
-                return Ok(SendSummary {
-                    treatment: t.into(),
-                    queued: 0,
-                    held,
-                    newly_sent: false,
-                });
-            }
-            if t.status() != TreatmentStatus::Split {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidTransition,
-                    format!("a treatment in status `{}` cannot be sent", t.status().as_str()),
-                )
-                .with("current_status", t.status().as_str())
-                .with("current_status_label", t.status().label()));
-            }
-            let deliverable = verdicts.iter().filter(|(_, v)| v.is_ok()).count() as i64;
-            if deliverable != expected {
-                return Err(ApiError::new(
-                    ErrorCode::ConfirmationMismatch,
-                    format!("{deliverable} documents would be sent now, not {expected}: look again before confirming"),
-                )
-                .with("expected_documents", deliverable));
-            }
-            let mut queued = 0;
-            for (d, verdict) in &verdicts {
-                match verdict {
-                    Ok(()) => {
-                        if crate::db::deliveries::queue(conn, &d.id)? {
-                            jobs::enqueue(conn, crate::db::jobs::kind::DELIVER, &d.id, &serde_json::json!({}), &actor)?;
-                            queued += 1;
-                        }
-                    }
-                    Err(reason) => crate::db::deliveries::hold(conn, &d.id, reason.as_str())?,
-                }
-            }
-            repo::change_status(conn, &t.id, TreatmentStatus::Split, TreatmentStatus::Sent, &actor)?;
-            let held = count_held(&verdicts);
-            audit::append(
-                conn,
-                key.expose().as_bytes(),
-                AuditEvent {
-                    actor: &actor,
-                    action: "treatment.send",
-                    student: None,
-                    object_type: "treatment",
-                    object_id: Some(&t.id),
-                    details: serde_json::json!({ "queued": queued, "held": held }),
-                },
-            )?;
-            Ok(SendSummary {
-                treatment: repo::find(conn, &t.id)?.into(),
-                queued,
-                held,
-                newly_sent: true,
-            })
+            delivery::send_treatment(conn, &actor, &id, expected)
         })
         .await?;
-    Ok(HttpResponse::Accepted().json(summary))
+    Ok(HttpResponse::Accepted().json(SendSummary::from(outcome)))
+}
+
+/// Sends every held or failed document of a sent treatment that has become deliverable
+/// since (vault now active, consent restored, transmission error, released, replacement
+/// confirmed), with the same confirmation as the bulk send: `expected_documents` is the
+/// treatment's `deliverable`. Same exactly-once path as the bulk send.
+#[utoipa::path(
+    tag = "treatments",
+    params(("id" = String, Path, description = "Treatment id")),
+    request_body = SendConfirmation,
+    responses(
+        (status = 202, body = SendSummary),
+        (status = 404, description = "No such treatment within the caller's scope"),
+        (status = 409, description = "The confirmed number no longer matches (`confirmation_mismatch`), or the treatment was not sent yet (`invalid_transition`)"),
+    )
+)]
+#[post("/treatments/{id}/send-held")]
+async fn send_held(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    body: super::extract::ValidJson<SendConfirmation>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = principal.authorize(Permission::TreatmentsAct)?;
+    let (id, expected) = (id.into_inner(), body.0.expected_documents);
+    let (name, key, year) = (
+        principal.actor(),
+        state.audit_key.clone(),
+        state.config.current_academic_year(),
+    );
+    let outcome = state
+        .db
+        .write(move |conn| {
+            let actor = delivery::Actor {
+                scope: &scope,
+                name: &name,
+                audit_key: key.expose().as_bytes(),
+                year,
+            };
+            delivery::send_held(conn, &actor, &id, expected)
+        })
+        .await?;
+    Ok(HttpResponse::Accepted().json(SendSummary::from(outcome)))
+}
+
+/// The per-document actions: a service call in one write transaction, answered with the
+/// document as the caller may see it.
+async fn document_action(
+    state: web::Data<AppState>,
+    principal: Principal,
+    permission: Permission,
+    path: (String, String),
+    action: fn(
+        &mut crate::db::DbConnection,
+        &delivery::Actor,
+        &str,
+        &str,
+    ) -> Result<String, ApiError>,
+) -> Result<TreatmentDocument, ApiError> {
+    let scope = principal.authorize(permission)?;
+    let (id, doc) = path;
+    let (name, key, year) = (
+        principal.actor(),
+        state.audit_key.clone(),
+        state.config.current_academic_year(),
+    );
+    let shown = state
+        .db
+        .write(move |conn| {
+            let actor = delivery::Actor {
+                scope: &scope,
+                name: &name,
+                audit_key: key.expose().as_bytes(),
+                year,
+            };
+            let doc = action(conn, &actor, &id, &doc)?;
+            let t = repo::find(conn, &id)?;
+            delivery::document(conn, &scope, &t, &doc, year)
+        })
+        .await?;
+    Ok(TreatmentDocument::from_view(shown))
+}
+
+/// Sends one held or failed document of a sent treatment that has become deliverable
+/// (vault now active, consent restored, transmission error, released, replacement
+/// confirmed), through the same exactly-once delivery path as the bulk send. Audited.
+#[utoipa::path(
+    tag = "treatments",
+    params(("id" = String, Path, description = "Treatment id"), ("doc" = String, Path, description = "Document id")),
+    responses(
+        (status = 202, body = TreatmentDocument, description = "Queued for Digiposte"),
+        (status = 404, description = "No such document within the caller's scope"),
+        (status = 409, description = "Still held (`document_held`, with `reason` and `earlier_document_id`), or not held nor failed, or the treatment was not sent yet (`invalid_transition`)"),
+    )
+)]
+#[post("/treatments/{id}/documents/{doc}/send")]
+async fn send_document(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let doc = document_action(
+        state,
+        principal,
+        Permission::TreatmentsAct,
+        path.into_inner(),
+        delivery::send_document,
+    )
+    .await?;
+    Ok(HttpResponse::Accepted().json(doc))
+}
+
+/// An administrator releases a document held `outside_composante` (the student has no valid
+/// enrolment this year in the uploader's composantes): it may then be sent. Audited.
+#[utoipa::path(
+    tag = "treatments",
+    params(("id" = String, Path, description = "Treatment id"), ("doc" = String, Path, description = "Document id")),
+    responses(
+        (status = 200, body = TreatmentDocument),
+        (status = 403, description = "Only an administrator may release"),
+        (status = 404, description = "No such document"),
+        (status = 409, description = "The document is not held outside the composante (`invalid_transition`)"),
+    )
+)]
+#[post("/treatments/{id}/documents/{doc}/release")]
+async fn release_document(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<TreatmentDocument>, ApiError> {
+    document_action(
+        state,
+        principal,
+        Permission::TreatmentsRelease,
+        path.into_inner(),
+        delivery::release,
+    )
+    .await
+    .map(web::Json)
+}
+
+/// A manager confirms that a corrected document (same student, kind and year as one already
+/// delivered, another content) is to replace it: it is no longer held `replaces_delivered`.
+/// Audited (who, and the earlier document).
+#[utoipa::path(
+    tag = "treatments",
+    params(("id" = String, Path, description = "Treatment id"), ("doc" = String, Path, description = "Document id")),
+    responses(
+        (status = 200, body = TreatmentDocument),
+        (status = 404, description = "No such document within the caller's scope"),
+        (status = 409, description = "The document replaces no delivered one (`invalid_transition`)"),
+    )
+)]
+#[post("/treatments/{id}/documents/{doc}/confirm-replacement")]
+async fn confirm_replacement(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<TreatmentDocument>, ApiError> {
+    document_action(
+        state,
+        principal,
+        Permission::TreatmentsAct,
+        path.into_inner(),
+        delivery::confirm_replacement,
+    )
+    .await
+    .map(web::Json)
 }
 
 /// Cancels a split treatment ("Annuler le traitement"): nothing will be sent, and its

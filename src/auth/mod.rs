@@ -124,6 +124,8 @@ permissions! {
     TreatmentsRead => { manager: true, student: false, service: Some("treatments:read") },
     /// Send, cancel, confirm identities on treatments.
     TreatmentsAct => { manager: true, student: false, service: Some("treatments:write") },
+    /// Release a document held outside the uploader's composantes (administrators only).
+    TreatmentsRelease => { manager: false, student: false, service: None },
     /// Read a student's consent ledger (students: their own).
     ConsentsRead => { manager: true, student: true, service: Some("consents:read") },
     /// Record a consent event (managers: paper refusals; students: their own, via the ENT).

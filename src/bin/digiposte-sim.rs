@@ -200,6 +200,10 @@ struct State {
     receipts_sent: u64,
     receipts_acknowledged: u64,
     receipts_refused: u64,
+    /// Receipts answered 429 by passerelle (each attempt).
+    receipts_throttled: u64,
+    /// Receipts never acknowledged after every attempt.
+    receipts_given_up: u64,
 }
 
 struct Sim {
@@ -702,6 +706,12 @@ async fn send_receipts(
                 sim.lock().receipts_refused += 1;
                 break;
             }
+            if status == 429 {
+                sim.lock().receipts_throttled += 1;
+            }
+            if attempt == 24 {
+                sim.lock().receipts_given_up += 1;
+            }
             // Passerelle is away (or does not know the document yet): try again later.
             let wait = (100u64 << attempt.min(4)).min(1000);
             actix_web::rt::time::sleep(Duration::from_millis(wait)).await;
@@ -756,6 +766,8 @@ async fn admin_stats(sim: web::Data<Sim>) -> HttpResponse {
         "receipts_sent": s.receipts_sent,
         "receipts_acknowledged": s.receipts_acknowledged,
         "receipts_refused": s.receipts_refused,
+        "receipts_throttled": s.receipts_throttled,
+        "receipts_given_up": s.receipts_given_up,
     }))
 }
 

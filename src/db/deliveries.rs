@@ -57,8 +57,14 @@ pub fn queue(conn: &mut DbConnection, document_id: &str) -> Result<bool, ApiErro
         == 1)
 }
 
-/// Records that a document will not be sent, and why (no active vault, identity to check…).
-pub fn hold(conn: &mut DbConnection, document_id: &str, reason: &str) -> Result<(), ApiError> {
+/// Records that a document will not be sent, and why (no active vault, identity to check…),
+/// with the earlier document a duplicate or a correction refers to.
+pub fn hold(
+    conn: &mut DbConnection,
+    document_id: &str,
+    reason: &str,
+    earlier: Option<&str>,
+) -> Result<(), ApiError> {
     let now = super::now();
     diesel::update(
         documents::table
@@ -68,10 +74,44 @@ pub fn hold(conn: &mut DbConnection, document_id: &str, reason: &str) -> Result<
     .set((
         documents::delivery_status.eq(DeliveryStatus::NoVault.as_str()),
         documents::delivery_reason.eq(reason),
+        documents::earlier_document_id.eq(earlier),
         documents::updated_at.eq(now),
     ))
     .execute(conn)?;
     Ok(())
+}
+
+/// A held or failed document sent again, one at a time: back to `queued` with a clean
+/// slate (no intent, no earlier deposit id), compare-and-set on the state it was seen in.
+/// The caller enqueues its delivery job in the same transaction; the job then follows the
+/// same intent path as any deposit. False if the document moved meanwhile.
+pub fn requeue(
+    conn: &mut DbConnection,
+    document_id: &str,
+    from: DeliveryStatus,
+) -> Result<bool, ApiError> {
+    if !from.may_send_again() {
+        return Ok(false);
+    }
+    let now = super::now();
+    Ok(diesel::update(
+        documents::table
+            .filter(documents::id.eq(document_id))
+            .filter(documents::delivery_status.eq(from.as_str())),
+    )
+    .set((
+        documents::delivery_status.eq(DeliveryStatus::Queued.as_str()),
+        documents::delivery_reason.eq(None::<String>),
+        documents::earlier_document_id.eq(None::<String>),
+        documents::digiposte_document_id.eq(None::<String>),
+        documents::deposit_started_at.eq(None::<NaiveDateTime>),
+        documents::deposited_at.eq(None::<NaiveDateTime>),
+        documents::receipt_at.eq(None::<NaiveDateTime>),
+        documents::queued_at.eq(now),
+        documents::updated_at.eq(now),
+    ))
+    .execute(conn)?
+        == 1)
 }
 
 /// What the delivery worker needs to decide about one document, read in one go.

@@ -173,6 +173,8 @@ diesel::table! {
         sent_at -> Nullable<Timestamp>,
         sent_by -> Nullable<Text>,
         cancelled_at -> Nullable<Timestamp>,
+        authority -> Nullable<Text>,
+        sent_blocks -> Nullable<Text>,
     }
 }
 
@@ -199,6 +201,11 @@ diesel::table! {
         file_deleted_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        earlier_document_id -> Nullable<Text>,
+        replacement_confirmed_by -> Nullable<Text>,
+        replacement_confirmed_at -> Nullable<Timestamp>,
+        released_by -> Nullable<Text>,
+        released_at -> Nullable<Timestamp>,
     }
 }
 

@@ -38,11 +38,31 @@ pub struct TreatmentRow {
     pub sent_at: Option<NaiveDateTime>,
     pub sent_by: Option<String>,
     pub cancelled_at: Option<NaiveDateTime>,
+    /// JSON array of the composantes the uploader could act for; `None`: every composante.
+    pub authority: Option<String>,
+    /// The blocks as they stood at the send (JSON), frozen.
+    pub sent_blocks: Option<String>,
 }
 
 impl TreatmentRow {
     pub fn status(&self) -> TreatmentStatus {
         TreatmentStatus::parse(&self.status).unwrap_or(TreatmentStatus::SplitFailed)
+    }
+
+    /// The composantes the uploader could act for (`None`: every composante).
+    pub fn authority(&self) -> Option<Vec<String>> {
+        self.authority
+            .as_deref()
+            .map(|a| serde_json::from_str(a).unwrap_or_default())
+    }
+}
+
+/// What a treatment's authority is, from the uploader's scope: `None` for every composante.
+pub fn authority_of(scope: &DataScope) -> Option<String> {
+    match scope {
+        DataScope::All => None,
+        DataScope::Composantes(codes) => Some(serde_json::to_string(codes).unwrap_or_default()),
+        DataScope::Student(_) => Some("[]".to_owned()),
     }
 }
 
@@ -68,6 +88,7 @@ pub struct NewTreatment<'a> {
     pub created_by: &'a str,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub authority: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -94,6 +115,13 @@ pub struct DocumentRow {
     pub file_deleted_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The earlier document this one duplicates or corrects, when held for it.
+    pub earlier_document_id: Option<String>,
+    pub replacement_confirmed_by: Option<String>,
+    pub replacement_confirmed_at: Option<NaiveDateTime>,
+    /// An administrator released a document held outside the uploader's composantes.
+    pub released_by: Option<String>,
+    pub released_at: Option<NaiveDateTime>,
 }
 
 impl DocumentRow {
@@ -360,24 +388,91 @@ pub fn insert_documents(conn: &mut DbConnection, rows: &[DocumentRow]) -> Result
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Block {
     All,
+    /// Within the uploader's authority, with an active vault.
     WithVault,
+    /// Unknown students, and students within the authority without an active vault.
     WithoutVault,
+    /// Students with no valid enrolment this year in the uploader's composantes (and not
+    /// released by an administrator).
+    OutsideComposante,
 }
 
 /// A document with its student's registry name and vault status, as the treatment view shows it.
 pub type DocumentView = (DocumentRow, Option<(String, String)>, Option<String>);
 
-fn documents_of<'a>(treatment_id: &str, block: Block) -> documents::BoxedQuery<'a, DbBackend> {
+/// Whose documents a treatment may deliver: its authority and the current academic year.
+#[derive(Debug, Clone)]
+pub struct Reach {
+    /// `None`: every composante.
+    pub composantes: Option<Vec<String>>,
+    pub year: i32,
+}
+
+impl Reach {
+    pub fn of(t: &TreatmentRow, year: i32) -> Reach {
+        Reach {
+            composantes: t.authority(),
+            year,
+        }
+    }
+}
+
+fn documents_of<'a>(
+    treatment_id: &str,
+    block: Block,
+    reach: &Reach,
+) -> documents::BoxedQuery<'a, DbBackend> {
+    use super::schema::enrolments;
+    use diesel::dsl::not;
+    use diesel::sql_types::Bool;
     let q = documents::table
         .filter(documents::treatment_id.eq(treatment_id.to_owned()))
         .into_boxed();
-    let active = vaults::table
-        .filter(vaults::student_id.nullable().eq(documents::student_id))
-        .filter(vaults::status.eq(VaultStatus::Active.as_str()));
+    let every = reach.composantes.is_none();
+    // A never-matching code stands in for "every composante" (no empty IN list).
+    let codes = reach
+        .composantes
+        .clone()
+        .unwrap_or_else(|| vec![String::new()]);
+    let year = reach.year;
+    macro_rules! within {
+        () => {
+            exists(
+                enrolments::table
+                    .filter(enrolments::student_id.nullable().eq(documents::student_id))
+                    .filter(enrolments::academic_year.eq(year))
+                    .filter(
+                        enrolments::state.eq(crate::domain::enrolment::EnrolmentState::E.as_str()),
+                    )
+                    .filter(
+                        enrolments::composante
+                            .eq_any(codes.clone())
+                            .or(every.into_sql::<Bool>()),
+                    ),
+            )
+            .or(documents::released_at.is_not_null())
+        };
+    }
+    macro_rules! active {
+        () => {
+            exists(
+                vaults::table
+                    .filter(vaults::student_id.nullable().eq(documents::student_id))
+                    .filter(vaults::status.eq(VaultStatus::Active.as_str())),
+            )
+        };
+    }
     match block {
         Block::All => q,
-        Block::WithVault => q.filter(exists(active)),
-        Block::WithoutVault => q.filter(diesel::dsl::not(exists(active))),
+        Block::WithVault => q.filter(within!().and(active!())),
+        Block::WithoutVault => q.filter(
+            documents::student_id
+                .is_null()
+                .or(within!().and(not(active!()))),
+        ),
+        Block::OutsideComposante => {
+            q.filter(documents::student_id.is_not_null().and(not(within!())))
+        }
     }
 }
 
@@ -385,16 +480,19 @@ pub fn documents_page(
     conn: &mut DbConnection,
     treatment_id: &str,
     block: Block,
+    reach: &Reach,
     window: Window,
 ) -> Result<(Vec<DocumentView>, i64), ApiError> {
-    let rows: Vec<DocumentRow> = documents_of(treatment_id, block)
+    let rows: Vec<DocumentRow> = documents_of(treatment_id, block, reach)
         .order((documents::cod_etu.asc(), documents::id.asc()))
         .offset(window.offset())
         .limit(window.limit())
         .select(DocumentRow::as_select())
         .load(conn)?;
     let total = window.total_or(rows.len(), || {
-        documents_of(treatment_id, block).count().get_result(conn)
+        documents_of(treatment_id, block, reach)
+            .count()
+            .get_result(conn)
     })?;
     Ok((views_of(conn, rows)?, total))
 }
@@ -442,18 +540,22 @@ fn views_of(
     Ok(views)
 }
 
-/// The seed's three blocks: students, with an active vault, without one.
+/// The blocks: students, with an active vault, without one, outside the uploader's
+/// composantes (the last three add up to the first).
 pub fn block_counts(
     conn: &mut DbConnection,
     treatment_id: &str,
-) -> Result<(i64, i64, i64), ApiError> {
-    let all = documents_of(treatment_id, Block::All)
-        .count()
-        .get_result(conn)?;
-    let with = documents_of(treatment_id, Block::WithVault)
-        .count()
-        .get_result(conn)?;
-    Ok((all, with, all - with))
+    reach: &Reach,
+) -> Result<(i64, i64, i64, i64), ApiError> {
+    let mut count = |block| -> Result<i64, ApiError> {
+        Ok(documents_of(treatment_id, block, reach)
+            .count()
+            .get_result(conn)?)
+    };
+    let all = count(Block::All)?;
+    let with = count(Block::WithVault)?;
+    let outside = count(Block::OutsideComposante)?;
+    Ok((all, with, all - with - outside, outside))
 }
 
 /// Documents per delivery state in a treatment.
@@ -570,16 +672,38 @@ pub fn mark_files_deleted(conn: &mut DbConnection, ids: &[String]) -> Result<(),
 }
 
 /// A document and whether it may be sent (or why not).
-pub type Verdict = (DocumentRow, Result<(), crate::domain::delivery::Hold>);
+pub type Verdict = (DocumentRow, Result<(), crate::domain::delivery::Held>);
+
+/// Delivery states in which a document counts as sent to its student (it may be, or is, in
+/// the vault): a second document with its content must not follow.
+pub const SENT_STATES: [DeliveryStatus; 4] = [
+    DeliveryStatus::Queued,
+    DeliveryStatus::AwaitingReceipt,
+    DeliveryStatus::Transmitted,
+    DeliveryStatus::Uncertain,
+];
 
 /// Every document of a treatment with whether it may be sent (and why not).
 pub fn deliverability(
     conn: &mut DbConnection,
-    treatment_id: &str,
+    t: &TreatmentRow,
+    year: i32,
 ) -> Result<Vec<Verdict>, ApiError> {
-    let docs = all_documents(conn, treatment_id)?;
+    let docs = all_documents(conn, &t.id)?;
+    verdicts(conn, t, docs, year)
+}
+
+/// These documents of `t` with whether each may be sent now (and why not).
+pub fn verdicts(
+    conn: &mut DbConnection,
+    t: &TreatmentRow,
+    docs: Vec<DocumentRow>,
+    year: i32,
+) -> Result<Vec<Verdict>, ApiError> {
+    use super::schema::enrolments;
+    use std::collections::{HashMap, HashSet};
     let ids: Vec<String> = docs.iter().filter_map(|d| d.student_id.clone()).collect();
-    let active: std::collections::HashSet<String> = vaults::table
+    let active: HashSet<String> = vaults::table
         .filter(vaults::student_id.eq_any(&ids))
         .filter(vaults::status.eq(VaultStatus::Active.as_str()))
         .select(vaults::student_id)
@@ -587,16 +711,132 @@ pub fn deliverability(
         .into_iter()
         .collect();
     let refused = super::consents::refused_students(conn, &ids)?;
+    let mut enrolled = enrolments::table
+        .filter(enrolments::student_id.eq_any(&ids))
+        .filter(enrolments::academic_year.eq(year))
+        .filter(enrolments::state.eq(crate::domain::enrolment::EnrolmentState::E.as_str()))
+        .select(enrolments::student_id)
+        .distinct()
+        .into_boxed();
+    if let Some(codes) = t.authority() {
+        enrolled = enrolled.filter(enrolments::composante.eq_any(codes));
+    }
+    let within: HashSet<String> = enrolled.load::<String>(conn)?.into_iter().collect();
+    // What these students already were sent: (document, student, sha256, kind, year).
+    let sent: Vec<(String, Option<String>, String, String, i32)> = documents::table
+        .inner_join(treatments::table)
+        .filter(documents::student_id.eq_any(&ids))
+        .filter(documents::delivery_status.eq_any(SENT_STATES.map(DeliveryStatus::as_str)))
+        .order((documents::queued_at.asc(), documents::id.asc()))
+        .select((
+            documents::id,
+            documents::student_id,
+            documents::sha256,
+            treatments::document_type,
+            treatments::academic_year,
+        ))
+        .load(conn)?;
+    let mut by_student: HashMap<String, Vec<(String, String, String, i32)>> = HashMap::new();
+    for (id, student, sha, kind, y) in sent {
+        if let Some(student) = student {
+            by_student
+                .entry(student)
+                .or_default()
+                .push((id, sha, kind, y));
+        }
+    }
     Ok(docs
         .into_iter()
         .map(|d| {
-            let verdict = crate::domain::delivery::deliverability(
-                d.student_id.is_some(),
-                d.needs_identity_check(),
-                d.student_id.as_ref().is_some_and(|s| refused.contains(s)),
-                d.student_id.as_ref().is_some_and(|s| active.contains(s)),
-            );
+            let student = d.student_id.as_deref();
+            let earlier = student
+                .and_then(|s| by_student.get(s))
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let others = || earlier.iter().filter(|(id, ..)| *id != d.id);
+            let facts = crate::domain::delivery::DeliveryFacts {
+                known_student: student.is_some(),
+                within_authority: d.released_at.is_some()
+                    || student.is_some_and(|s| within.contains(s)),
+                needs_identity_check: d.needs_identity_check(),
+                consent_refused: student.is_some_and(|s| refused.contains(s)),
+                vault_active: student.is_some_and(|s| active.contains(s)),
+                same_content_sent: others()
+                    .find(|(_, sha, ..)| *sha == d.sha256)
+                    .map(|(id, ..)| id.clone()),
+                unconfirmed_replacement_of: others()
+                    .filter(|_| d.replacement_confirmed_at.is_none())
+                    .find(|(_, sha, kind, y)| {
+                        *sha != d.sha256 && *kind == t.document_type && *y == t.academic_year
+                    })
+                    .map(|(id, ..)| id.clone()),
+            };
+            let verdict = crate::domain::delivery::deliverability(&facts);
             (d, verdict)
         })
         .collect())
+}
+
+/// The live (not cancelled, not refused) treatments within `scope` holding a batch with these
+/// bytes, newest first.
+pub fn live_with_file(
+    conn: &mut DbConnection,
+    scope: &DataScope,
+    file_sha256: &str,
+) -> Result<Vec<String>, ApiError> {
+    Ok(visible(scope)
+        .filter(treatments::file_sha256.eq(file_sha256.to_owned()))
+        .filter(treatments::status.ne_all([
+            TreatmentStatus::Cancelled.as_str(),
+            TreatmentStatus::SplitFailed.as_str(),
+        ]))
+        .order((treatments::created_at.desc(), treatments::id.desc()))
+        .select(treatments::id)
+        .load(conn)?)
+}
+
+/// Freezes the blocks as they stood at the send (JSON).
+pub fn freeze_blocks(conn: &mut DbConnection, id: &str, blocks: &str) -> Result<(), ApiError> {
+    diesel::update(treatments::table.find(id))
+        .set(treatments::sent_blocks.eq(blocks))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// An administrator releases a document held outside the uploader's composantes.
+pub fn release(conn: &mut DbConnection, id: &str, actor: &str) -> Result<bool, ApiError> {
+    let now = super::now();
+    Ok(diesel::update(
+        documents::table
+            .filter(documents::id.eq(id))
+            .filter(documents::released_at.is_null()),
+    )
+    .set((
+        documents::released_by.eq(actor),
+        documents::released_at.eq(now),
+        documents::updated_at.eq(now),
+    ))
+    .execute(conn)?
+        == 1)
+}
+
+/// A manager confirms a corrected document replaces the one already delivered.
+pub fn confirm_replacement(
+    conn: &mut DbConnection,
+    id: &str,
+    actor: &str,
+) -> Result<bool, ApiError> {
+    let now = super::now();
+    Ok(diesel::update(
+        documents::table
+            .filter(documents::id.eq(id))
+            .filter(documents::replacement_confirmed_at.is_null()),
+    )
+    .set((
+        documents::replacement_confirmed_by.eq(actor),
+        documents::replacement_confirmed_at.eq(now),
+        documents::updated_at.eq(now),
+    ))
+    .execute(conn)?
+        == 1)
 }

@@ -251,50 +251,169 @@ mod tests {
     }
 }
 
-/// Why a document of a treatment is not sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+/// Why a document of a treatment is not sent (the reason code; `Held` adds the earlier
+/// document a duplicate or a correction refers to).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Hold {
     /// The number on the pages is not in the registry.
     UnknownStudent,
+    /// The student has no valid enrolment this year in a composante the uploader may act
+    /// for: never sent, unless an administrator releases the document.
+    OutsideComposante,
     /// The name on the page differs from the registry, or the page named two students: a
     /// manager must confirm first.
     IdentityToConfirm,
     /// The student objected to or withdrew their consent.
     ConsentRefused,
+    /// The same content (sha256 of the student's PDF) was already queued, deposited or
+    /// transmitted to this student (`earlier_document_id`).
+    AlreadyDelivered,
+    /// The student already received a document of this kind and year with another content
+    /// (`earlier_document_id`): a manager must confirm the replacement first.
+    ReplacesDelivered,
     /// The student's vault is not active.
     NoActiveVault,
 }
 
 impl Hold {
+    pub const ALL: [Hold; 7] = [
+        Hold::UnknownStudent,
+        Hold::OutsideComposante,
+        Hold::IdentityToConfirm,
+        Hold::ConsentRefused,
+        Hold::AlreadyDelivered,
+        Hold::ReplacesDelivered,
+        Hold::NoActiveVault,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             Hold::UnknownStudent => "unknown_student",
+            Hold::OutsideComposante => "outside_composante",
             Hold::IdentityToConfirm => "identity_to_confirm",
             Hold::ConsentRefused => "consent_refused",
+            Hold::AlreadyDelivered => "already_delivered",
+            Hold::ReplacesDelivered => "replaces_delivered",
             Hold::NoActiveVault => "no_active_vault",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Hold::ALL.into_iter().find(|h| h.as_str() == s)
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Hold::UnknownStudent => "Étudiant inconnu",
+            Hold::OutsideComposante => "Hors de votre composante",
+            Hold::IdentityToConfirm => "Identité à confirmer",
+            Hold::ConsentRefused => "Consentement refusé",
+            Hold::AlreadyDelivered => "Déjà déposé",
+            Hold::ReplacesDelivered => "Remplace un document déposé",
+            Hold::NoActiveVault => "Étudiant sans coffre",
         }
     }
 }
 
+/// A held document's reason, with the earlier document it duplicates or corrects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Held {
+    pub hold: Hold,
+    pub earlier: Option<String>,
+}
+
+impl From<Hold> for Held {
+    fn from(hold: Hold) -> Self {
+        Held {
+            hold,
+            earlier: None,
+        }
+    }
+}
+
+/// What is known of one document and its student when deciding whether to send it.
+#[derive(Clone, Debug, Default)]
+pub struct DeliveryFacts {
+    /// The number is in the registry.
+    pub known_student: bool,
+    /// Validly enrolled this year in a composante the uploader may act for, or released by
+    /// an administrator.
+    pub within_authority: bool,
+    pub needs_identity_check: bool,
+    pub consent_refused: bool,
+    pub vault_active: bool,
+    /// An earlier document with the same content already sent to this student.
+    pub same_content_sent: Option<String>,
+    /// An earlier document of the same kind and year, another content, already sent to this
+    /// student, whose replacement no manager confirmed.
+    pub unconfirmed_replacement_of: Option<String>,
+}
+
 /// Whether a document may be queued for Digiposte. The checks go from the most serious (a
-/// document that may not be this student's) to the most ordinary (no vault yet).
-pub fn deliverability(
-    known_student: bool,
-    needs_identity_check: bool,
-    consent_refused: bool,
-    vault_active: bool,
-) -> Result<(), Hold> {
-    if !known_student {
-        Err(Hold::UnknownStudent)
-    } else if needs_identity_check {
-        Err(Hold::IdentityToConfirm)
-    } else if consent_refused {
-        Err(Hold::ConsentRefused)
-    } else if !vault_active {
-        Err(Hold::NoActiveVault)
+/// document that may not be this student's, or not the uploader's to send) to the most
+/// ordinary (no vault yet). A document outside the uploader's authority says nothing more
+/// (its student's vault and consent are none of the uploader's business).
+pub fn deliverability(f: &DeliveryFacts) -> Result<(), Held> {
+    if !f.known_student {
+        Err(Hold::UnknownStudent.into())
+    } else if !f.within_authority {
+        Err(Hold::OutsideComposante.into())
+    } else if f.needs_identity_check {
+        Err(Hold::IdentityToConfirm.into())
+    } else if f.consent_refused {
+        Err(Hold::ConsentRefused.into())
+    } else if let Some(earlier) = &f.same_content_sent {
+        Err(Held {
+            hold: Hold::AlreadyDelivered,
+            earlier: Some(earlier.clone()),
+        })
+    } else if let Some(earlier) = &f.unconfirmed_replacement_of {
+        Err(Held {
+            hold: Hold::ReplacesDelivered,
+            earlier: Some(earlier.clone()),
+        })
+    } else if !f.vault_active {
+        Err(Hold::NoActiveVault.into())
     } else {
         Ok(())
+    }
+}
+
+/// How many documents were held for one reason.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct HeldCount {
+    pub reason: Hold,
+    /// The reason as managers read it, e.g. "Hors de votre composante".
+    #[serde(default)]
+    pub label: String,
+    pub count: i64,
+}
+
+/// Counts held documents per reason, in the order of [`Hold::ALL`].
+pub fn count_holds<'a>(holds: impl IntoIterator<Item = &'a Hold>) -> Vec<HeldCount> {
+    let mut counts: Vec<HeldCount> = Vec::new();
+    for h in holds {
+        match counts.iter_mut().find(|c| c.reason == *h) {
+            Some(c) => c.count += 1,
+            None => counts.push(HeldCount {
+                reason: *h,
+                label: h.label().to_owned(),
+                count: 1,
+            }),
+        }
+    }
+    counts.sort_by_key(|c| Hold::ALL.iter().position(|h| *h == c.reason));
+    counts
+}
+
+impl DeliveryStatus {
+    /// Whether a manager may send this document again, one at a time: it was held at the
+    /// send, or its deposit surely failed (never one that may be in the vault).
+    pub fn may_send_again(self) -> bool {
+        matches!(
+            self,
+            DeliveryStatus::NoVault
+                | DeliveryStatus::TransmissionError
+                | DeliveryStatus::NotTransmitted
+        )
     }
 }
 
@@ -302,30 +421,112 @@ pub fn deliverability(
 mod deliverability_tests {
     use super::*;
 
+    fn ok() -> DeliveryFacts {
+        DeliveryFacts {
+            known_student: true,
+            within_authority: true,
+            vault_active: true,
+            ..DeliveryFacts::default()
+        }
+    }
+
+    fn hold(f: DeliveryFacts) -> Option<Hold> {
+        deliverability(&f).err().map(|h| h.hold)
+    }
+
     #[test]
-    fn only_a_checked_active_consenting_student_receives() {
-        assert_eq!(deliverability(true, false, false, true), Ok(()));
+    fn only_a_checked_active_consenting_student_within_authority_receives() {
+        assert_eq!(deliverability(&ok()), Ok(()));
+        let unknown = DeliveryFacts {
+            known_student: false,
+            ..ok()
+        };
+        assert_eq!(hold(unknown), Some(Hold::UnknownStudent));
+        let check = DeliveryFacts {
+            needs_identity_check: true,
+            ..ok()
+        };
+        assert_eq!(hold(check), Some(Hold::IdentityToConfirm));
+        let refused = DeliveryFacts {
+            consent_refused: true,
+            ..ok()
+        };
+        assert_eq!(hold(refused), Some(Hold::ConsentRefused));
+        let no_vault = DeliveryFacts {
+            vault_active: false,
+            ..ok()
+        };
+        assert_eq!(hold(no_vault), Some(Hold::NoActiveVault));
+        // The identity check wins over consent and vault.
+        let both = DeliveryFacts {
+            needs_identity_check: true,
+            consent_refused: true,
+            vault_active: false,
+            ..ok()
+        };
+        assert_eq!(hold(both), Some(Hold::IdentityToConfirm));
+    }
+
+    #[test]
+    fn outside_the_authority_hides_everything_else() {
+        let outside = DeliveryFacts {
+            within_authority: false,
+            needs_identity_check: true,
+            consent_refused: true,
+            same_content_sent: Some("d0".into()),
+            ..ok()
+        };
         assert_eq!(
-            deliverability(false, false, false, true),
-            Err(Hold::UnknownStudent)
+            deliverability(&outside),
+            Err(Hold::OutsideComposante.into())
         );
+    }
+
+    #[test]
+    fn never_twice_and_corrections_name_the_earlier_document() {
+        let twice = DeliveryFacts {
+            same_content_sent: Some("d1".into()),
+            unconfirmed_replacement_of: Some("d2".into()),
+            ..ok()
+        };
         assert_eq!(
-            deliverability(true, true, false, true),
-            Err(Hold::IdentityToConfirm)
+            deliverability(&twice),
+            Err(Held {
+                hold: Hold::AlreadyDelivered,
+                earlier: Some("d1".into())
+            })
         );
+        let correction = DeliveryFacts {
+            unconfirmed_replacement_of: Some("d2".into()),
+            vault_active: false,
+            ..ok()
+        };
         assert_eq!(
-            deliverability(true, false, true, true),
-            Err(Hold::ConsentRefused)
+            deliverability(&correction),
+            Err(Held {
+                hold: Hold::ReplacesDelivered,
+                earlier: Some("d2".into())
+            })
         );
-        assert_eq!(
-            deliverability(true, false, false, false),
-            Err(Hold::NoActiveVault)
-        );
-        // The identity check wins over everything but an unknown student.
-        assert_eq!(
-            deliverability(true, true, true, false),
-            Err(Hold::IdentityToConfirm)
-        );
+    }
+
+    #[test]
+    fn holds_are_counted_per_reason_with_their_labels() {
+        let c = count_holds(&[
+            Hold::NoActiveVault,
+            Hold::OutsideComposante,
+            Hold::NoActiveVault,
+        ]);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].reason, Hold::OutsideComposante);
+        assert_eq!(c[0].label, "Hors de votre composante");
+        assert_eq!(c[1].count, 2);
+        for h in Hold::ALL {
+            assert_eq!(Hold::parse(h.as_str()), Some(h));
+        }
+        assert!(DeliveryStatus::NoVault.may_send_again());
+        assert!(!DeliveryStatus::Uncertain.may_send_again());
+        assert!(!DeliveryStatus::Transmitted.may_send_again());
     }
 }
 

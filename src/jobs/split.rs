@@ -183,6 +183,11 @@ async fn split_treatment(state: &web::Data<AppState>, treatment_id: &str) -> Res
                         file_deleted_at: None,
                         created_at: now,
                         updated_at: now,
+                        earlier_document_id: None,
+                        replacement_confirmed_by: None,
+                        replacement_confirmed_at: None,
+                        released_by: None,
+                        released_at: None,
                     }
                 })
                 .collect();

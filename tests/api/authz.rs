@@ -112,6 +112,17 @@ const ADMIN_ONLY: [Expect; 8] = [
     Is(403),
     Is(200),
 ];
+/// Administrators' actions on an object (the fixture's state may not suit: allowed).
+const ADMIN_ONLY_ACTION: [Expect; 8] = [
+    Is(401),
+    Is(403),
+    Is(403),
+    Is(403),
+    Is(403),
+    Is(403),
+    Is(403),
+    Allowed,
+];
 /// Manager-scoped reads of a list: everyone allowed sees their part.
 const MANAGER_LIST: [Expect; 8] = [
     Is(401),
@@ -455,6 +466,34 @@ fn matrix() -> Vec<Row> {
             Some("treatments:write"),
             send_count,
             MANAGER_OBJECT_ACTION,
+        ),
+        rb(
+            "POST",
+            "/treatments/{treatment}/send-held",
+            Some("treatments:write"),
+            send_count,
+            MANAGER_OBJECT_ACTION,
+        ),
+        rb(
+            "POST",
+            "/treatments/{treatment}/documents/{doc}/send",
+            Some("treatments:write"),
+            empty,
+            MANAGER_OBJECT_ACTION,
+        ),
+        rb(
+            "POST",
+            "/treatments/{treatment}/documents/{doc}/confirm-replacement",
+            Some("treatments:write"),
+            empty,
+            MANAGER_OBJECT_ACTION,
+        ),
+        rb(
+            "POST",
+            "/treatments/{treatment}/documents/{doc}/release",
+            None,
+            empty,
+            ADMIN_ONLY_ACTION,
         ),
         rb(
             "POST",

@@ -111,7 +111,7 @@ async fn withdrawal_body(app: TestApp) {
     );
     assert_eq!(
         sent.body["held"],
-        json!([{"reason": "no_active_vault", "count": 1}])
+        json!([{"reason": "no_active_vault", "label": "Étudiant sans coffre", "count": 1}])
     );
     // Sending again queues nothing new.
     let again = app
@@ -123,6 +123,8 @@ async fn withdrawal_body(app: TestApp) {
         .await;
     assert_eq!(again.ok(202)["queued"], 0);
     assert_eq!(again.body["newly_sent"], false);
+    // It says what the send held, as the blocks froze it.
+    assert_eq!(again.body["held"], sent.body["held"]);
 
     // The student withdraws consent through the ENT.
     let r = app

@@ -309,6 +309,46 @@ async fn every_error_code_is_produced() {
         )
         .await,
     ));
+    // The same bytes again, unconfirmed: 409 naming the live treatment.
+    let again = fixture::batch(&BatchSpec {
+        students: 1,
+        ..BatchSpec::default()
+    });
+    let duplicate =
+        crate::treatments::upload(&app, &admin, again.bytes, "releve_notes", "905").await;
+    assert_eq!(
+        duplicate.body["treatment_id"],
+        t.as_str(),
+        "{}",
+        duplicate.body
+    );
+    produced.push((ErrorCode::DuplicateUpload, duplicate));
+    // A held document sent on its own: 409 with its reason.
+    let deliverable =
+        app.get(&format!("/treatments/{t}"), &admin).await.body["deliverable"].clone();
+    app.post(
+        &format!("/treatments/{t}/send"),
+        &admin,
+        json!({"expected_documents": deliverable}),
+    )
+    .await
+    .ok(202);
+    let doc = app
+        .get(&format!("/treatments/{t}/documents"), &admin)
+        .await
+        .body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let held = app
+        .post(
+            &format!("/treatments/{t}/documents/{doc}/send"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert!(held.body["reason"].is_string(), "{}", held.body);
+    produced.push((ErrorCode::DocumentHeld, held));
     // A body that stops coming: 408.
     let slow = TestApp::sqlite_with(|c| c.limits.body_idle_timeout_secs = 1).await;
     produced.push((

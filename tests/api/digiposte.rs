@@ -141,7 +141,11 @@ pub fn configure(c: &mut Config, sim: &Sim) {
     c.jobs.backoff_max_secs = 2;
 }
 
-async fn app_with(sim: &Sim, postgres: bool, adjust: impl FnOnce(&mut Config)) -> TestApp {
+pub(crate) async fn app_with(
+    sim: &Sim,
+    postgres: bool,
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp {
     let f = |c: &mut Config| {
         configure(c, sim);
         adjust(c);
@@ -157,7 +161,7 @@ async fn app_with(sim: &Sim, postgres: bool, adjust: impl FnOnce(&mut Config)) -
     app
 }
 
-fn postgres_configured() -> bool {
+pub(crate) fn postgres_configured() -> bool {
     std::env::var("PASSERELLE_TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty())
 }
 
@@ -181,6 +185,7 @@ macro_rules! with_sim {
         }
     };
 }
+pub(crate) use with_sim;
 
 pub(crate) async fn until<T>(
     what: &str,
@@ -606,15 +611,24 @@ async fn cancelled_body(postgres: bool) {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["moved"], 1, "{report}");
     assert_eq!(vault_of(&app, &cli).await["status"], "terminated");
-    // A document for a terminated vault is not even queued any more.
+    // The same batch again (confirmed on purpose): the documents transmitted before are not
+    // sent twice, and the one for the terminated vault is not even queued.
+    let batch = passerelle::pdf::fixture::batch(&passerelle::pdf::fixture::BatchSpec {
+        students: 3,
+        seed: 42,
+        ..Default::default()
+    });
+    let again = crate::treatments::upload_again(&app, &app.admin(), batch.bytes, "905", &id).await;
+    let again = again.ok(202)["id"].as_str().unwrap().to_owned();
+    let t = crate::treatments::wait_split(&app, &again).await;
+    assert_eq!(t["deliverable"], 0, "{t}");
     assert_eq!(
-        app.get(
-            &format!("/treatments/{}", upload_and_split(&app, 3).await),
-            &app.admin()
-        )
-        .await
-        .body["deliverable"],
-        1
+        t["blocks"]["held"],
+        json!([
+            {"reason": "already_delivered", "label": "Déjà déposé", "count": 2},
+            {"reason": "no_active_vault", "label": "Étudiant sans coffre", "count": 1},
+        ]),
+        "{t}"
     );
 }
 

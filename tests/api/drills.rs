@@ -115,9 +115,16 @@ async fn same_batch_twice_body(app: TestApp) {
     app.composantes(&["905"]).await;
     let batch = batch_with_students(&app, 20).await;
     let admin = app.admin();
-    let mut ids = Vec::new();
+    let mut ids: Vec<String> = Vec::new();
     for _ in 0..2 {
-        let r = upload(&app, &admin, batch.bytes.clone(), "releve_notes", "905").await;
+        // The second is confirmed on purpose (`replace_of`), or it would be refused.
+        let r = match ids.first() {
+            None => upload(&app, &admin, batch.bytes.clone(), "releve_notes", "905").await,
+            Some(first) => {
+                crate::treatments::upload_again(&app, &admin, batch.bytes.clone(), "905", first)
+                    .await
+            }
+        };
         ids.push(r.ok(202)["id"].as_str().unwrap().to_owned());
     }
     let _serve = ServeProcess::start(&app, &[("PASSERELLE_JOBS__WORKERS", "1")]).await;

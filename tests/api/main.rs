@@ -8,6 +8,7 @@ mod authz;
 mod cli;
 mod consents;
 mod contract;
+mod delivery;
 mod digiposte;
 mod drills;
 mod foundation;

@@ -31,6 +31,30 @@ pub async fn upload(
     .await
 }
 
+/// [`upload`] of bytes already uploaded as `replace_of`, confirming a new treatment on
+/// purpose (without the confirmation: 409 `duplicate_upload`).
+pub async fn upload_again(
+    app: &TestApp,
+    token: &str,
+    bytes: Vec<u8>,
+    composante: &str,
+    replace_of: &str,
+) -> Reply {
+    upload_as(
+        app,
+        token,
+        bytes,
+        &[
+            ("document_type", "releve_notes"),
+            ("composante", composante),
+            ("academic_year", &CURRENT_YEAR.to_string()),
+            ("label", "Relevés L1 Informatique — session 1"),
+            ("replace_of", replace_of),
+        ],
+    )
+    .await
+}
+
 /// `POST /uploads` of `bytes` with these text fields.
 pub async fn upload_as(
     app: &TestApp,
@@ -149,7 +173,11 @@ async fn upload_body(app: TestApp) {
     assert_eq!(t["pages_done"], pages);
     assert_eq!(
         t["blocks"],
-        json!({"students": 8, "with_vault": 2, "without_vault": 6})
+        json!({
+            "students": 8, "with_vault": 2, "without_vault": 6, "outside_composante": 0,
+            "held": [{"reason": "no_active_vault", "label": "Étudiant sans coffre", "count": 6}],
+            "frozen_at": null, "sent": null,
+        })
     );
 
     // The blocks list the right students; every document matches the batch's truth.
@@ -503,10 +531,18 @@ async fn same_hashes_body(app: TestApp) {
     .await;
     let manager = app.manager(&["905"]);
     let mut hashes = Vec::new();
+    let mut first: Option<String> = None;
     for _ in 0..2 {
-        // The second upload of the same bytes is made on purpose, as a user re-sending a batch.
-        let r = upload(&app, &manager, batch.bytes.clone(), "releve_notes", "905").await;
+        // The second upload of the same bytes is made on purpose, as a user re-sending a batch
+        // (confirmed: without `replace_of` it is refused).
+        let r = match &first {
+            None => upload(&app, &manager, batch.bytes.clone(), "releve_notes", "905").await,
+            Some(earlier) => {
+                upload_again(&app, &manager, batch.bytes.clone(), "905", earlier).await
+            }
+        };
         let id = r.ok(202)["id"].as_str().unwrap().to_owned();
+        first.get_or_insert(id.clone());
         assert_eq!(wait_split(&app, &id).await["status"], "split");
         let docs = app
             .get(
