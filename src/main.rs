@@ -227,7 +227,7 @@ fn inspect_token(config: &Config, token: &str) -> Result<ExitCode, Box<dyn std::
             Ok(None) => jwt::JwtKeys::from_config(&config.auth, &config.data_dir)
                 .map_err(|e| e.to_string())?
                 .verify(token)
-                .map_err(|e| e.detail),
+                .map_err(|e| e.detail.to_string()),
             Err(e) => Err(e.to_string()),
         }
     });

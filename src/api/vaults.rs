@@ -216,11 +216,12 @@ fn parse_statuses(s: Option<&str>) -> Result<Vec<VaultStatus>, ApiError> {
         .map(|p| {
             VaultStatus::parse(p).ok_or_else(|| {
                 let known: Vec<&str> = VaultStatus::ALL.iter().map(|s| s.as_str()).collect();
+                let known = known.join(", ");
                 ApiError::new(
                     ErrorCode::InvalidParameter,
-                    format!(
-                        "`{p}` is not a vault status; expected one of: {}",
-                        known.join(", ")
+                    crate::text!(
+                        "`{p}` n'est pas un état de coffre ; états connus : {known}",
+                        "`{p}` is not a vault status; expected one of: {known}"
                     ),
                 )
             })
@@ -409,12 +410,12 @@ async fn act(
                     });
                 }
                 if !action.allowed_from(status) {
+                    let (label, code, verb) = (status.label(), status.as_str(), action.as_str());
                     return Err(repo::invalid_transition(
                         status,
-                        &format!(
-                            "a vault in status `{}` cannot be asked to {}",
-                            status.as_str(),
-                            action.as_str()
+                        crate::text!(
+                            "cette action ({verb}) n'est pas possible sur un coffre « {label} »",
+                            "a vault in status `{code}` cannot be asked to {verb}"
                         ),
                     ));
                 }
@@ -424,7 +425,10 @@ async fn act(
                 {
                     return Err(ApiError::new(
                         ErrorCode::ConsentRefused,
-                        "the student objected to (or withdrew consent for) the vault; restore the consent first",
+                        crate::i18n::Text::fixed(
+                            "l'étudiant s'est opposé à son coffre (ou a retiré son consentement) ; rétablissez d'abord le consentement",
+                            "the student objected to (or withdrew consent for) the vault; restore the consent first",
+                        ),
                     ));
                 }
                 match action {

@@ -175,12 +175,13 @@ impl Principal {
     /// Checks the permission and returns the data scope the caller's queries must use.
     pub fn authorize(&self, permission: Permission) -> Result<DataScope, ApiError> {
         let denied = || {
-            ApiError::forbidden(format!(
-                "a {} principal may not perform this operation",
-                serde_json::to_value(self.role)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
+            let role = serde_json::to_value(self.role)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            ApiError::forbidden(crate::text!(
+                "le rôle {role} ne permet pas cette opération",
+                "a {role} principal may not perform this operation"
             ))
         };
         if !permission.allows(self.role) {
@@ -193,7 +194,8 @@ impl Principal {
             Role::Service => {
                 let needed = permission.service_scope().ok_or_else(denied)?;
                 if !self.scopes.iter().any(|s| s == needed) {
-                    return Err(ApiError::forbidden(format!(
+                    return Err(ApiError::forbidden(crate::text!(
+                        "cet identifiant de service n'a pas la portée `{needed}`",
                         "this service credential lacks the scope `{needed}`"
                     )));
                 }
@@ -222,7 +224,10 @@ impl Principal {
     pub fn own_cod_etu(&self) -> Result<&str, ApiError> {
         match (&self.role, &self.cod_etu) {
             (Role::Student, Some(c)) => Ok(c),
-            _ => Err(ApiError::forbidden("only a student may use this operation")),
+            _ => Err(ApiError::forbidden(crate::i18n::Text::fixed(
+                "seul un étudiant peut utiliser cette opération",
+                "only a student may use this operation",
+            ))),
         }
     }
 }
@@ -233,7 +238,7 @@ struct Authenticated(Arc<Principal>);
 
 /// Caches a refused credential on the request, so it is looked up once (by the rate limit).
 #[derive(Clone)]
-struct Refused(String);
+struct Refused(crate::i18n::Text);
 
 /// The request's principal, authenticated once per request: the result (success or refusal)
 /// is kept on the request for the rate limit, the extractors and the handler.
@@ -287,7 +292,10 @@ impl FromRequest for Principal {
 
 fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
     let value = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
-        ApiError::unauthenticated("missing Authorization header (Bearer token or API key)")
+        ApiError::unauthenticated(crate::i18n::Text::fixed(
+            "en-tête Authorization absent (jeton Bearer ou clé d'API)",
+            "missing Authorization header (Bearer token or API key)",
+        ))
     })?;
     let value = value
         .to_str()

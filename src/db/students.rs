@@ -155,11 +155,7 @@ pub fn import_chunk(
     let mut new_terms: Vec<NewTerm> = Vec::new();
     let mut new_enrolments: Vec<EnrolmentRow> = Vec::new();
     for row in rows {
-        let reject = |code: &str, reason: String| Rejection {
-            line: row.line,
-            code: code.into(),
-            reason,
-        };
+        let reject = |code: &str, reason: String| Rejection::new(row.line, code, reason);
         if !known_composantes.contains(&row.composante) {
             report.reject(reject(
                 "unknown_composante",

@@ -11,6 +11,7 @@ use super::{DbBackend, DbConnection};
 use crate::auth::DataScope;
 use crate::domain::vault::{self, VaultStatus, VaultTrigger};
 use crate::error::{ApiError, ErrorCode};
+use crate::i18n::Text;
 use crate::pagination::Window;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -303,7 +304,17 @@ pub fn transition(
     reason: Option<&str>,
 ) -> Result<VaultRow, ApiError> {
     let from = vault.status();
-    let to = vault::next(from, trigger).map_err(|e| invalid_transition(from, &e.to_string()))?;
+    let to = vault::next(from, trigger).map_err(|e| {
+        let label = from.label();
+        let en = e.to_string();
+        invalid_transition(
+            from,
+            crate::text!(
+                "un coffre « {label} » ne permet pas cette opération",
+                "{en}"
+            ),
+        )
+    })?;
     let now = super::now();
     // Guarded on the status read, so two concurrent transitions cannot both apply.
     let updated = diesel::update(
@@ -319,7 +330,13 @@ pub fn transition(
     .execute(conn)?;
     if updated == 0 {
         let current = find(conn, &vault.id)?.status();
-        return Err(invalid_transition(current, "the vault changed meanwhile"));
+        return Err(invalid_transition(
+            current,
+            Text::fixed(
+                "le coffre a changé entre-temps",
+                "the vault changed meanwhile",
+            ),
+        ));
     }
     let cause = serde_json::to_value(trigger)
         .ok()
@@ -329,8 +346,8 @@ pub fn transition(
     find(conn, &vault.id)
 }
 
-pub fn invalid_transition(current: VaultStatus, detail: &str) -> ApiError {
-    ApiError::new(ErrorCode::InvalidTransition, detail.to_owned())
+pub fn invalid_transition(current: VaultStatus, detail: impl Into<Text>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidTransition, detail)
         .with("current_status", current.as_str())
         .with("current_status_label", current.label())
 }

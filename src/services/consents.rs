@@ -57,9 +57,16 @@ pub fn record(
     let events = consents::events_of(conn, &student.id)?;
     let (current, has_events) = consents::state_of(&events, request.purpose);
     consent::check(current, request.event, has_events).map_err(|e| {
-        ApiError::new(crate::error::ErrorCode::InvalidTransition, e.to_string())
-            .with("current_state", current)
-            .with("current_state_label", current.label())
+        let (label, en) = (current.label().to_lowercase(), e.to_string());
+        ApiError::new(
+            crate::error::ErrorCode::InvalidTransition,
+            crate::text!(
+                "cet événement ne change rien : le consentement est déjà « {label} »",
+                "{en}"
+            ),
+        )
+        .with("current_state", current)
+        .with("current_state_label", current.label())
     })?;
     let row = consents::append(
         conn,

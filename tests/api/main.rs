@@ -12,6 +12,7 @@ mod digiposte;
 mod drills;
 mod foundation;
 mod grade_transfers;
+mod i18n;
 mod lockers;
 mod oidc;
 mod queue;
