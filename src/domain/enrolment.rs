@@ -151,6 +151,9 @@ pub struct ImportReport {
     pub vaults_updated: usize,
     /// Objections to the vault's pre-creation collected at enrolment and recorded now.
     pub objections_recorded: usize,
+    /// Vault subscriptions queued by this import (`vaults.auto_subscribe`): the job queue sends
+    /// them to Digiposte, paced under the partner quota; `GET /vaults/summary` shows progress.
+    pub vaults_queued: usize,
 }
 
 /// The outcome of one accepted row.

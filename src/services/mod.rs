@@ -3,3 +3,5 @@
 
 pub mod consents;
 pub mod personal_data;
+pub mod student_vault;
+pub mod vault_subscriptions;

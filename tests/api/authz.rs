@@ -230,6 +230,10 @@ fn import_rows() -> Value {
         "E"
     )])
 }
+fn bulk_confirmation() -> Value {
+    json!({"expected_vaults": 0})
+}
+
 fn consent() -> Value {
     json!({"student": "21900001", "purpose": "document_delivery", "event": "granted", "source": "manager"})
 }
@@ -351,6 +355,13 @@ fn matrix() -> Vec<Row> {
         ),
         r("GET", "/vaults", Some("vaults:read"), MANAGER_LIST),
         r("GET", "/vaults/summary", Some("vaults:read"), MANAGER_LIST),
+        rb(
+            "POST",
+            "/vaults/subscribe",
+            Some("vaults:write"),
+            bulk_confirmation,
+            MANAGER_LIST_WRITE,
+        ),
         r(
             "GET",
             "/vaults/{vault}",

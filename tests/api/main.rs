@@ -15,6 +15,7 @@ mod grade_transfers;
 mod i18n;
 mod lockers;
 mod oidc;
+mod precreation;
 mod queue;
 mod scale_out;
 mod scodoc;
