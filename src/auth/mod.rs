@@ -138,8 +138,8 @@ permissions! {
     PersonalDataRead => { manager: false, student: false, service: None },
     /// Erase (anonymise) a student.
     StudentsErase => { manager: false, student: false, service: None },
-    /// Run Digiposte operations (the membership synchronisation on demand).
-    DigiposteAdmin => { manager: false, student: false, service: None },
+    /// Run the membership synchronisation on demand (managers: their composantes' vaults).
+    DigiposteAdmin => { manager: true, student: false, service: None },
     /// Use one's own locker: deposit, read the folders, trash and restore (people only).
     LockersUse => { manager: true, student: true, service: None },
     /// Define named locker groups.

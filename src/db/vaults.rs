@@ -581,10 +581,25 @@ pub fn set_facts(
     Ok(())
 }
 
-/// Every vault Digiposte knows (it has a route code), for the membership synchronisation.
-pub fn with_route_code(conn: &mut DbConnection) -> Result<Vec<VaultRow>, ApiError> {
-    Ok(vaults::table
+/// Every vault Digiposte knows (it has a route code), for the membership synchronisation;
+/// `composantes`: only those of students enrolled in these composantes.
+pub fn with_route_code(
+    conn: &mut DbConnection,
+    composantes: Option<&[String]>,
+) -> Result<Vec<VaultRow>, ApiError> {
+    let mut query = vaults::table
         .filter(vaults::route_code.is_not_null())
+        .into_boxed();
+    if let Some(codes) = composantes {
+        query = query.filter(
+            vaults::student_id.eq_any(
+                enrolments::table
+                    .filter(enrolments::composante.eq_any(codes.to_vec()))
+                    .select(enrolments::student_id),
+            ),
+        );
+    }
+    Ok(query
         .order(vaults::id.asc())
         .select(VaultRow::as_select())
         .load(conn)?)

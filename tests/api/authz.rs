@@ -502,7 +502,8 @@ fn matrix() -> Vec<Row> {
         ),
         // Public, but every receipt must be signed: without a signature everyone gets 401.
         rb("POST", "/webhooks/digiposte", None, empty, [Is(401); 8]),
-        // Admin only; this fixture has no Digiposte configured (409 digiposte_not_configured).
+        // Managers (their composantes' vaults) and admins; this fixture has no Digiposte
+        // configured (409 digiposte_not_configured).
         rb(
             "POST",
             "/digiposte/sync",
@@ -512,8 +513,8 @@ fn matrix() -> Vec<Row> {
                 Is(401),
                 Is(403),
                 Is(403),
-                Is(403),
-                Is(403),
+                Allowed,
+                Allowed,
                 Is(403),
                 Is(403),
                 Allowed,

@@ -942,7 +942,18 @@ async fn precreation_body(postgres: bool) {
     )
     .await;
     actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-    app.post("/digiposte/sync", &app.admin(), json!({}))
+    // Managers synchronise their composantes' vaults: another composante's manager's run
+    // leaves this vault alone, its own manager's run ends it.
+    let elsewhere = app
+        .post("/digiposte/sync", &app.manager(&["906"]), json!({}))
+        .await;
+    assert_eq!(elsewhere.ok(202)["kind"], "vault_sync");
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        vault_of(&app, &other).await["status"],
+        "termination_pending"
+    );
+    app.post("/digiposte/sync", &manager, json!({}))
         .await
         .ok(202);
     until("the termination", Duration::from_secs(10), async || {
