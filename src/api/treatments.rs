@@ -84,6 +84,8 @@ pub struct Treatment {
     pub warnings: Vec<String>,
     pub rejection: Option<Rejection>,
     pub created_by: String,
+    /// The author's display name (the identity provider's `name` at upload time), when known.
+    pub created_by_name: Option<String>,
     pub created_at: DateTime<Utc>,
     pub split_at: Option<DateTime<Utc>>,
     pub sent_at: Option<DateTime<Utc>>,
@@ -127,6 +129,7 @@ impl From<repo::TreatmentRow> for Treatment {
             pages_done: t.pages_done,
             pages_total: t.pages_total,
             created_by: t.created_by,
+            created_by_name: t.created_by_name,
             created_at: t.created_at.and_utc(),
             split_at: t.split_at.map(|d| d.and_utc()),
             sent_at: t.sent_at.map(|d| d.and_utc()),
@@ -273,6 +276,7 @@ async fn upload_batch(
     let verdict = web::block(move || crate::pdf::validate(&bytes, &config)).await?;
     let id = uuid::Uuid::now_v7().to_string();
     let actor = principal.actor();
+    let author_name = principal.name.clone();
     let key = state.audit_key.clone();
     let rejection = verdict
         .as_ref()
@@ -313,6 +317,7 @@ async fn upload_batch(
                     skipped_pages: "[]",
                     warnings: "[]",
                     created_by: &actor,
+                    created_by_name: author_name.as_deref(),
                     created_at: now,
                     updated_at: now,
                 },

@@ -173,6 +173,7 @@ diesel::table! {
         sent_at -> Nullable<Timestamp>,
         sent_by -> Nullable<Text>,
         cancelled_at -> Nullable<Timestamp>,
+        created_by_name -> Nullable<Text>,
     }
 }
 

@@ -38,6 +38,8 @@ pub struct TreatmentRow {
     pub sent_at: Option<NaiveDateTime>,
     pub sent_by: Option<String>,
     pub cancelled_at: Option<NaiveDateTime>,
+    /// The author's display name at upload time (JWT `name`), when known.
+    pub created_by_name: Option<String>,
 }
 
 impl TreatmentRow {
@@ -66,6 +68,7 @@ pub struct NewTreatment<'a> {
     pub skipped_pages: &'a str,
     pub warnings: &'a str,
     pub created_by: &'a str,
+    pub created_by_name: Option<&'a str>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
