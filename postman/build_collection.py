@@ -420,6 +420,10 @@ lifecycle = folder(
 )
 
 # --- 8. Consents --------------------------------------------------------------------------------
+# The fourth student's vault was pre-created at the import; the paper objection asks Digiposte to
+# end it, and the synchronisation (a manager's, for their composante) sees it ended.
+term_tests, term_pre = poll("pm.response.json().items[0].status === 'terminated'",
+                            "the vault of the objecting student is terminated")
 consents = folder(
     "08 Consents",
     "The RGPD ledger: a paper objection recorded by a manager, the student's own choice via the ENT.",
@@ -428,6 +432,18 @@ consents = folder(
                 body={"student": "{{eraseStudent}}", "purpose": "vault_precreation", "event": "objected",
                       "source": "paper", "evidence_ref": "courrier-2025-001"},
                 tests=status(201) + j("pm.test('refused', () => pm.expect(b.event.event).to.eql('objected'));")),
+        request("The objection ends the membership: synchronise (manager)", "POST",
+                "/digiposte/sync", who=MANAGER,
+                tests=status(202) + j(
+                    "pm.test('the synchronisation is queued', () => pm.expect(b.kind).to.eql('vault_sync'));")),
+        request("Wait until the vault is terminated", "GET", "/vaults", who=MANAGER,
+                query=[("q", "{{eraseStudent}}")],
+                pre=term_pre
+                    + "if (Number(pm.collectionVariables.get('pollCount') || 0) > 0) {\n"
+                      "    pm.sendRequest({url: pm.variables.replaceIn('{{baseUrl}}/digiposte/sync'), method: 'POST',\n"
+                      "        header: {Authorization: 'Bearer ' + pm.variables.replaceIn('{{managerToken}}')}}, () => {});\n"
+                      "}\n",
+                tests=status(200) + term_tests()),
         request("A student's consent ledger", "GET", "/consents", who=MANAGER,
                 query=[("student", "{{eraseStudent}}")],
                 tests=status(200) + j("pm.test('one event', () => pm.expect(b.events.length).to.eql(1));")),
