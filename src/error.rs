@@ -281,8 +281,9 @@ pub struct Problem {
 #[derive(Debug)]
 pub struct ApiError {
     pub code: ErrorCode,
-    /// In French and English; the problem document carries the request's language.
-    pub detail: Text,
+    /// In French and English; the problem document carries the request's language (boxed:
+    /// every `Result` of the crate carries this type, keep it small).
+    pub detail: Box<Text>,
     pub errors: Option<Vec<FieldError>>,
     pub extensions: Map<String, Value>,
     /// Extra response headers (e.g. `Retry-After`, `Allow`, `WWW-Authenticate`).
@@ -295,7 +296,7 @@ impl ApiError {
     pub fn new(code: ErrorCode, detail: impl Into<Text>) -> Self {
         ApiError {
             code,
-            detail: detail.into(),
+            detail: Box::new(detail.into()),
             errors: None,
             extensions: Map::new(),
             headers: Vec::new(),

@@ -273,7 +273,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         }
         Err(e) => {
             if e.code == crate::error::ErrorCode::Unauthenticated {
-                req.extensions_mut().insert(Refused(e.detail.clone()));
+                req.extensions_mut().insert(Refused((*e.detail).clone()));
             }
             Err(e)
         }

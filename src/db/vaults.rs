@@ -299,19 +299,14 @@ pub fn queue_subscriptions(
     vaults: &[VaultRow],
     actor: &str,
 ) -> Result<usize, ApiError> {
-    let mut queued = 0;
-    for vault in vaults {
-        let payload = serde_json::json!({ "vault_id": vault.id });
-        let (_, created) = super::jobs::enqueue(
-            conn,
-            super::jobs::kind::VAULT_SUBSCRIBE,
-            &vault.id,
-            &payload,
-            actor,
-        )?;
-        queued += usize::from(created);
-    }
-    Ok(queued)
+    let ids: Vec<&str> = vaults.iter().map(|v| v.id.as_str()).collect();
+    super::jobs::enqueue_many(
+        conn,
+        super::jobs::kind::VAULT_SUBSCRIBE,
+        &ids,
+        |id| serde_json::json!({ "vault_id": id }),
+        actor,
+    )
 }
 
 /// Pre-creation (`vaults.auto_subscribe`): queues the subscription of these students' vaults
