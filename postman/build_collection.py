@@ -194,37 +194,63 @@ students = folder(
 
 # --- 4. Vaults ----------------------------------------------------------------------------------
 sub_tests, sub_pre = poll(
-    "pm.response.json().statuses.filter(s => s.status === 'active').reduce((a, s) => a + s.count, 0) >= 3",
-    "the three vaults are active")
+    "pm.response.json().statuses.filter(s => s.status === 'active').reduce((a, s) => a + s.count, 0) >= 3"
+    " && pm.response.json().queued_subscriptions === 0",
+    "the three vaults are active, no subscription left in the queue")
 vaults = folder(
     "04 Vaults",
-    "One vault per student (\"Adhésion non transmise\" after the import). The manager subscribes "
-    "the batch's students; digiposte-sim answers and the vaults become active (\"Validé\").",
+    "Pre-creation unless refused: the import queued the subscription of every enrolled student "
+    "(vaults.auto_subscribe), with no per-student call; digiposte-sim answers and the vaults "
+    "become active (\"Validé\"). The summary shows the queued subscriptions going down. A "
+    "manager can also subscribe a filtered selection, confirming its count.",
     [
-        request("List vaults to subscribe", "GET", "/vaults", who=MANAGER,
-                query=[("composante", "{{composante}}"), ("status", "not_transmitted"), ("per_page", "100")],
+        request("The batch's vaults", "GET", "/vaults", who=MANAGER,
+                query=[("composante", "{{composante}}"), ("per_page", "100")],
                 tests=status(200) + j(
                     "const wanted = ['student1', 'student2', 'student3'].map(v => pm.environment.get(v));\n"
                     "const mine = b.items.filter(v => wanted.includes(v.student.cod_etu));\n"
-                    "pm.test('three vaults not transmitted', () => pm.expect(mine.length).to.eql(3));\n"
-                    "pm.collectionVariables.set('vaultQueue', JSON.stringify(mine.map(v => v.id)));\n"
+                    "pm.test('one vault per student', () => pm.expect(mine.length).to.eql(3));\n"
                     "const byStudent = Object.fromEntries(mine.map(v => [v.student.cod_etu, v.id]));\n"
                     "pm.collectionVariables.set('vault1Id', byStudent[wanted[0]]);\n"
                     "pm.collectionVariables.set('vault3Id', byStudent[wanted[2]]);")),
         request("Filter vaults by name", "GET", "/vaults", who=MANAGER,
                 query=[("q", "{{student2}}"), ("year", "{{academicYear}}")],
                 tests=status(200) + j("pm.test('one match', () => pm.expect(b.total).to.eql(1));")),
-        request("Subscribe each vault", "POST", "/vaults/{{vaultId}}/subscribe", who=MANAGER,
-                pre="const queue = JSON.parse(pm.collectionVariables.get('vaultQueue'));\n"
-                    "pm.collectionVariables.set('vaultId', queue[0]);\n",
-                tests=status(202) + j(
-                    "pm.test('subscription queued', () => pm.expect(b.action).to.eql('subscribe'));\n"
-                    "const queue = JSON.parse(pm.collectionVariables.get('vaultQueue')).slice(1);\n"
-                    "pm.collectionVariables.set('vaultQueue', JSON.stringify(queue));\n"
-                    "if (queue.length > 0) { pm.execution.setNextRequest(pm.info.requestName); }")),
         request("Wait until the vaults are active", "GET", "/vaults/summary", who=MANAGER,
                 query=[("composante", "{{composante}}")], pre=sub_pre,
                 tests=status(200) + sub_tests()),
+        request("Bulk subscription refused on a wrong count", "POST", "/vaults/subscribe", who=MANAGER,
+                query=[("composante", "{{composante}}"), ("status", "not_transmitted,transmission_error")],
+                body={"expected_vaults": 99},
+                tests=status(409) + j(
+                    "pm.test('confirmation_mismatch, in French by default', () => {\n"
+                    "    pm.expect(b.code).to.eql('confirmation_mismatch');\n"
+                    "    pm.expect(b.title).to.eql('La confirmation ne correspond pas');\n"
+                    "    pm.expect(pm.response.headers.get('Content-Language')).to.eql('fr');\n"
+                    "    pm.collectionVariables.set('expectedVaults', b.expected_vaults);\n"
+                    "});")),
+        request("Bulk subscription, confirmed", "POST", "/vaults/subscribe", who=MANAGER,
+                query=[("composante", "{{composante}}"), ("status", "not_transmitted,transmission_error")],
+                body='{"expected_vaults": {{expectedVaults}}}',
+                tests=status(202) + j(
+                    "pm.test('the confirmed count', () => pm.expect(b.subscribable).to.eql(Number(pm.collectionVariables.get('expectedVaults'))));")),
+        request("Subscribe one vault: refused once active (a French problem)", "POST",
+                "/vaults/{{vault1Id}}/subscribe", who=MANAGER,
+                tests=status(409) + j(
+                    "pm.test('invalid_transition, in French', () => {\n"
+                    "    pm.expect(b.code).to.eql('invalid_transition');\n"
+                    "    pm.expect(b.title).to.eql(\"Opération impossible dans l'état actuel\");\n"
+                    "    pm.expect(b.current_status).to.eql('active');\n"
+                    "});")),
+        request("A problem in English", "GET", "/vaults/{{missingVault}}", who=MANAGER,
+                pre="pm.collectionVariables.set('missingVault', 'no-such-vault');\n",
+                headers=[{"key": "Accept-Language", "value": "en"}],
+                tests=status(404) + j(
+                    "pm.test('English title and detail, same code', () => {\n"
+                    "    pm.expect(b.code).to.eql('not_found');\n"
+                    "    pm.expect(b.title).to.eql('Not found');\n"
+                    "    pm.expect(b.detail).to.eql('vault not found');\n"
+                    "});")),
         request("Show a vault", "GET", "/vaults/{{vault1Id}}", who=MANAGER,
                 tests=status(200) + j(
                     "pm.test('active, with its history', () => {\n"
@@ -413,6 +439,10 @@ lifecycle = folder(
 )
 
 # --- 8. Consents --------------------------------------------------------------------------------
+# The fourth student's vault was pre-created at the import; the paper objection asks Digiposte to
+# end it, and the synchronisation (a manager's, for their composante) sees it ended.
+term_tests, term_pre = poll("pm.response.json().items[0].status === 'terminated'",
+                            "the vault of the objecting student is terminated")
 consents = folder(
     "08 Consents",
     "The RGPD ledger: a paper objection recorded by a manager, the student's own choice via the ENT.",
@@ -421,6 +451,18 @@ consents = folder(
                 body={"student": "{{eraseStudent}}", "purpose": "vault_precreation", "event": "objected",
                       "source": "paper", "evidence_ref": "courrier-2025-001"},
                 tests=status(201) + j("pm.test('refused', () => pm.expect(b.event.event).to.eql('objected'));")),
+        request("The objection ends the membership: synchronise (manager)", "POST",
+                "/digiposte/sync", who=MANAGER,
+                tests=status(202) + j(
+                    "pm.test('the synchronisation is queued', () => pm.expect(b.kind).to.eql('vault_sync'));")),
+        request("Wait until the vault is terminated", "GET", "/vaults", who=MANAGER,
+                query=[("q", "{{eraseStudent}}")],
+                pre=term_pre
+                    + "if (Number(pm.collectionVariables.get('pollCount') || 0) > 0) {\n"
+                      "    pm.sendRequest({url: pm.variables.replaceIn('{{baseUrl}}/digiposte/sync'), method: 'POST',\n"
+                      "        header: {Authorization: 'Bearer ' + pm.variables.replaceIn('{{managerToken}}')}}, () => {});\n"
+                      "}\n",
+                tests=status(200) + term_tests()),
         request("A student's consent ledger", "GET", "/consents", who=MANAGER,
                 query=[("student", "{{eraseStudent}}")],
                 tests=status(200) + j("pm.test('one event', () => pm.expect(b.events.length).to.eql(1));")),
@@ -608,7 +650,7 @@ collection = {
     "item": [tokens, composantes, students, vaults, upload, send, lifecycle, consents, grades,
              lockers, supporting, audit, metrics],
     "variable": [{"key": k, "value": ""} for k in [
-        "pollCount", "vaultQueue", "vaultId", "vault1Id", "vault3Id", "treatmentId",
+        "pollCount", "expectedVaults", "missingVault", "vault1Id", "vault3Id", "treatmentId",
         "cancelTreatmentId", "documentId", "deliverable", "receiptTimestamp", "receiptBody",
         "receiptSignature", "gradeTransferId", "depositId", "supportingId1", "supportingId2"]],
 }

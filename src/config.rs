@@ -91,6 +91,26 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Cross-origin requests from ENT front-ends.
     pub cors: CorsConfig,
+    /// Students' vaults: pre-creation.
+    pub vaults: VaultsConfig,
+}
+
+/// How vaults are created (seed 001: "pre-created unless the student refused in writing").
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaultsConfig {
+    /// After an import or a restored consent, queue the Digiposte subscription of every
+    /// student with a valid enrolment and no objection (paced under the partner quota).
+    /// Off: each subscription is asked for (`POST /vaults/{id}/subscribe`, `POST /vaults/subscribe`).
+    pub auto_subscribe: bool,
+}
+
+impl Default for VaultsConfig {
+    fn default() -> Self {
+        VaultsConfig {
+            auto_subscribe: true,
+        }
+    }
 }
 
 /// Bounds on what one request may make the server hold, and for how long.
@@ -372,6 +392,7 @@ impl Default for Config {
             database_pool_size: 8,
             database_busy_timeout_ms: 10_000,
             data_dir: PathBuf::from("data"),
+            vaults: VaultsConfig::default(),
             log_format: LogFormat::Text,
             log_level: "info".into(),
             workers: 0,

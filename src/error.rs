@@ -9,6 +9,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use crate::i18n::{self, Lang, Text};
+use crate::text;
+
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -167,6 +170,82 @@ error_codes! {
     InternalError = (INTERNAL_SERVER_ERROR, "internal_error", "Internal server error"),
 }
 
+/// The French title of each code: the words managers and students read (the seed manuals'
+/// words where they exist). A separate match over the same table, so the compiler refuses a
+/// code without its French title.
+impl ErrorCode {
+    pub fn title_fr(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "Requête invalide",
+            ErrorCode::MalformedJson => "Corps JSON illisible",
+            ErrorCode::UnknownParameter => "Paramètre inconnu",
+            ErrorCode::InvalidParameter => "Paramètre invalide",
+            ErrorCode::ValidationFailed => "Champs invalides",
+            ErrorCode::Unauthenticated => "Authentification requise",
+            ErrorCode::Forbidden => "Accès refusé",
+            ErrorCode::NoRoleForToken => "Le jeton ne donne aucun rôle",
+            ErrorCode::NotFound => "Introuvable",
+            ErrorCode::MethodNotAllowed => "Méthode non autorisée",
+            ErrorCode::AlreadyExists => "Existe déjà",
+            ErrorCode::InvalidTransition => "Opération impossible dans l'état actuel",
+            ErrorCode::ConfirmationMismatch => "La confirmation ne correspond pas",
+            ErrorCode::DuplicateUpload => "Ce lot a déjà été déposé",
+            ErrorCode::DocumentHeld => "Le document est retenu",
+            ErrorCode::ConsentRefused => "L'étudiant a refusé son consentement",
+            ErrorCode::InvalidEnrolmentFile => {
+                "Le fichier n'est pas une extraction des inscriptions"
+            }
+            ErrorCode::PayloadTooLarge => "Requête trop volumineuse",
+            ErrorCode::RequestTimeout => "Requête trop lente",
+            ErrorCode::UnsupportedMediaType => "Type de contenu non accepté",
+            ErrorCode::RateLimited => "Trop de requêtes",
+            ErrorCode::DatabaseUnavailable => "Base de données indisponible",
+            ErrorCode::StorageUnavailable => "Stockage des documents indisponible",
+            ErrorCode::EmptyFile => "Fichier vide",
+            ErrorCode::NotAPdf => "Le fichier n'est pas un PDF",
+            ErrorCode::FileTooLarge => "Fichier trop volumineux",
+            ErrorCode::CorruptPdf => "PDF endommagé",
+            ErrorCode::EncryptedPdf => "PDF chiffré",
+            ErrorCode::ScannedPdf => "PDF numérisé (scan)",
+            ErrorCode::ModifiedPdf => "PDF modifié après son édition",
+            ErrorCode::NotFromApogee => "Le fichier n'a pas été produit par Apogée",
+            ErrorCode::NoStudentFound => "Aucun étudiant trouvé",
+            ErrorCode::AttestationContinuation => "Page d'attestation sans étudiant",
+            ErrorCode::TooComplexPdf => "PDF trop complexe",
+            ErrorCode::DocumentKindMismatch => "Les pages sont d'un autre type de document",
+            ErrorCode::AcademicYearMismatch => "Les pages sont d'une autre année universitaire",
+            ErrorCode::NotAMaquette => "Le fichier n'est pas une maquette Apogée",
+            ErrorCode::UnsupportedEncoding => "Encodage non pris en charge",
+            ErrorCode::InvalidMaquette => "Maquette invalide",
+            ErrorCode::InvalidGradeSource => "Source des notes invalide",
+            ErrorCode::NoMatchingMaquette => "Aucune maquette de cette étape dans la source",
+            ErrorCode::MaquetteMalformed => {
+                "Les lignes de la maquette ne correspondent pas à ses colonnes"
+            }
+            ErrorCode::EtapeMismatch => "La source est d'une autre étape",
+            ErrorCode::YearMismatch => "La source est d'une autre année",
+            ErrorCode::ScodocUnavailable => "ScoDoc indisponible",
+            ErrorCode::ScodocAuthFailed => "ScoDoc a refusé les identifiants",
+            ErrorCode::ScodocNotFound => "Introuvable dans ScoDoc",
+            ErrorCode::ScodocBadResponse => "Réponse inattendue de ScoDoc",
+            ErrorCode::WebhookSignatureInvalid => "Signature du retour invalide",
+            ErrorCode::WebhookStale => "Retour trop ancien",
+            ErrorCode::DigiposteNotConfigured => "Digiposte n'est pas configuré",
+            ErrorCode::DepositImmutable => "Dépôt non modifiable",
+            ErrorCode::DepositSuperseded => "Dépôt déjà remplacé",
+            ErrorCode::UnknownRecipient => "Destinataire inconnu",
+            ErrorCode::QuotaExceeded => "Quota dépassé",
+            ErrorCode::ForbiddenFileType => "Type de fichier interdit",
+            ErrorCode::InternalError => "Erreur interne du serveur",
+        }
+    }
+
+    /// Both titles: French for people, English for programs.
+    pub fn title_text(self) -> Text {
+        Text::fixed(self.title_fr(), self.title())
+    }
+}
+
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -210,7 +289,9 @@ pub struct Problem {
 #[derive(Debug)]
 pub struct ApiError {
     pub code: ErrorCode,
-    pub detail: String,
+    /// In French and English; the problem document carries the request's language (boxed:
+    /// every `Result` of the crate carries this type, keep it small).
+    pub detail: Box<Text>,
     pub errors: Option<Vec<FieldError>>,
     pub extensions: Map<String, Value>,
     /// Extra response headers (e.g. `Retry-After`, `Allow`, `WWW-Authenticate`).
@@ -218,10 +299,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
+    /// A problem with its detail: `text!("…", "…")` for people's texts; a plain string for a
+    /// detail only programs read (the same words in both languages).
+    pub fn new(code: ErrorCode, detail: impl Into<Text>) -> Self {
         ApiError {
             code,
-            detail: detail.into(),
+            detail: Box::new(detail.into()),
             errors: None,
             extensions: Map::new(),
             headers: Vec::new(),
@@ -244,26 +327,47 @@ impl ApiError {
         self
     }
 
+    /// `what` in English (`vault`, `student`…); the French detail names it in French.
     pub fn not_found(what: &str) -> Self {
-        ApiError::new(ErrorCode::NotFound, format!("{what} not found"))
+        let fr = match what.split(' ').next().unwrap_or(what) {
+            "vault" => "Coffre introuvable".to_owned(),
+            "student" => "Étudiant introuvable".to_owned(),
+            "treatment" => "Traitement introuvable".to_owned(),
+            "document" => "Document introuvable".to_owned(),
+            "composante" => "Composante introuvable".to_owned(),
+            "deposit" => "Dépôt introuvable".to_owned(),
+            "grade" => "Transfert de notes introuvable".to_owned(),
+            "supporting" => "Pièce justificative introuvable".to_owned(),
+            "consent" => "Consentement introuvable".to_owned(),
+            "job" => "Tâche introuvable".to_owned(),
+            _ => format!("Introuvable : {what}"),
+        };
+        ApiError::new(
+            ErrorCode::NotFound,
+            Text::new(fr, format!("{what} not found")),
+        )
     }
 
-    pub fn forbidden(detail: impl Into<String>) -> Self {
+    pub fn forbidden(detail: impl Into<Text>) -> Self {
         ApiError::new(ErrorCode::Forbidden, detail)
     }
 
-    pub fn unauthenticated(detail: impl Into<String>) -> Self {
+    pub fn unauthenticated(detail: impl Into<Text>) -> Self {
         ApiError::new(ErrorCode::Unauthenticated, detail)
             .with_header(header::WWW_AUTHENTICATE, "Bearer")
     }
 
-    pub fn bad_request(detail: impl Into<String>) -> Self {
+    pub fn bad_request(detail: impl Into<Text>) -> Self {
         ApiError::new(ErrorCode::BadRequest, detail)
     }
 
     pub fn validation(errors: Vec<FieldError>) -> Self {
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        let detail = format!("invalid field(s): {}", fields.join(", "));
+        let fields = fields.join(", ");
+        let detail = text!(
+            "champ(s) invalide(s) : {fields}",
+            "invalid field(s): {fields}"
+        );
         ApiError {
             errors: Some(errors),
             ..ApiError::new(ErrorCode::ValidationFailed, detail)
@@ -275,16 +379,24 @@ impl ApiError {
         tracing::error!(error = %cause, "internal error");
         ApiError::new(
             ErrorCode::InternalError,
-            "an unexpected error occurred; quote the request id to the administrators",
+            Text::fixed(
+                "une erreur inattendue s'est produite ; donnez l'identifiant de la requête aux administrateurs",
+                "an unexpected error occurred; quote the request id to the administrators",
+            ),
         )
     }
 
+    /// The problem document in the language of the request being served.
     pub fn problem(&self) -> Problem {
+        self.problem_in(i18n::current())
+    }
+
+    pub fn problem_in(&self, lang: Lang) -> Problem {
         Problem {
             type_: format!("urn:passerelle:problem:{}", self.code.as_str()),
-            title: self.code.title().to_owned(),
+            title: self.code.title_text().get(lang).to_owned(),
             status: self.code.status().as_u16(),
-            detail: self.detail.clone(),
+            detail: self.detail.get(lang).to_owned(),
             code: self.code,
             request_id: crate::telemetry::current_request_id(),
             errors: self.errors.clone(),
@@ -307,12 +419,15 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        let lang = i18n::current();
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
+        response.insert_header((header::CONTENT_LANGUAGE, lang.tag()));
+        response.insert_header((header::VARY, "Accept-Language"));
         for (name, value) in &self.headers {
             response.insert_header((name.clone(), value.clone()));
         }
-        response.body(serde_json::to_vec(&self.problem()).unwrap_or_default())
+        response.body(serde_json::to_vec(&self.problem_in(lang)).unwrap_or_default())
     }
 }
 
@@ -383,13 +498,19 @@ impl From<diesel::result::Error> for ApiError {
             Error::NotFound => ApiError::not_found("object"),
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => ApiError::new(
                 ErrorCode::AlreadyExists,
-                "an object with this key already exists",
+                Text::fixed(
+                    "un objet avec cette clé existe déjà",
+                    "an object with this key already exists",
+                ),
             ),
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 tracing::warn!(error = %info.message(), "database connection closed");
                 ApiError::new(
                     ErrorCode::DatabaseUnavailable,
-                    "the database connection was lost; retry",
+                    Text::fixed(
+                        "la connexion à la base de données a été perdue ; réessayez",
+                        "the database connection was lost; retry",
+                    ),
                 )
                 .with_header(header::RETRY_AFTER, "5")
             }
@@ -398,7 +519,10 @@ impl From<diesel::result::Error> for ApiError {
                 tracing::warn!("database locked beyond the busy timeout");
                 ApiError::new(
                     ErrorCode::DatabaseUnavailable,
-                    "the database is busy; retry later",
+                    Text::fixed(
+                        "la base de données est occupée ; réessayez plus tard",
+                        "the database is busy; retry later",
+                    ),
                 )
                 .with_header(header::RETRY_AFTER, "5")
             }
@@ -412,7 +536,10 @@ impl From<r2d2_error::PoolError> for ApiError {
         tracing::warn!(error = %error, "database pool exhausted or unreachable");
         ApiError::new(
             ErrorCode::DatabaseUnavailable,
-            "the database is unavailable; retry later",
+            Text::fixed(
+                "la base de données est indisponible ; réessayez plus tard",
+                "the database is unavailable; retry later",
+            ),
         )
         .with_header(header::RETRY_AFTER, "5")
     }
@@ -429,7 +556,10 @@ impl From<crate::storage::StorageError> for ApiError {
                 tracing::error!(error = %e, "document store write failed");
                 ApiError::new(
                     ErrorCode::StorageUnavailable,
-                    "the document store cannot take the file (disk full or unwritable); nothing was registered",
+                    Text::fixed(
+                        "le stockage des documents ne peut pas recevoir le fichier (disque plein ou protégé) ; rien n'a été enregistré",
+                        "the document store cannot take the file (disk full or unwritable); nothing was registered",
+                    ),
                 )
             }
             other => ApiError::internal(other),
@@ -456,7 +586,7 @@ impl From<crate::pdf::PdfError> for ApiError {
             P::AcademicYearMismatch { .. } => ErrorCode::AcademicYearMismatch,
         };
         debug_assert_eq!(code.as_str(), error.code());
-        let problem = ApiError::new(code, error.to_string());
+        let problem = ApiError::new(code, error.text());
         match error {
             P::DocumentKindMismatch { declared, found } => problem
                 .with("declared", declared.document_type())
@@ -627,6 +757,61 @@ mod tests {
             assert!(code.status().is_client_error() || code.status().is_server_error());
         }
         assert_eq!(ErrorCode::MethodNotAllowed.as_str(), "method_not_allowed");
+    }
+
+    #[test]
+    fn every_code_has_its_french_title() {
+        for code in ErrorCode::ALL {
+            let fr = code.title_fr();
+            assert!(!fr.trim().is_empty(), "{code} has no French title");
+            assert_ne!(
+                fr,
+                code.title(),
+                "{code}: the French title is the English one"
+            );
+            assert_eq!(code.title_text().get(Lang::Fr), fr);
+            assert_eq!(code.title_text().get(Lang::En), code.title());
+        }
+        // The seed manuals' words.
+        assert_eq!(
+            ErrorCode::NotFromApogee.title_fr(),
+            "Le fichier n'a pas été produit par Apogée"
+        );
+    }
+
+    #[test]
+    fn problems_speak_the_request_language_and_keep_their_code() {
+        let err = ApiError::from(crate::pdf::PdfError::NotFromApogee("LibreOffice".into()));
+        let fr = serde_json::to_value(err.problem_in(Lang::Fr)).unwrap();
+        let en = serde_json::to_value(err.problem_in(Lang::En)).unwrap();
+        assert_eq!(fr["code"], "not_from_apogee");
+        assert_eq!(en["code"], "not_from_apogee");
+        assert_eq!(fr["title"], "Le fichier n'a pas été produit par Apogée");
+        assert_eq!(en["title"], "Not an Apogée edition");
+        assert!(
+            fr["detail"]
+                .as_str()
+                .unwrap()
+                .contains("producteur : LibreOffice")
+        );
+        assert!(
+            en["detail"]
+                .as_str()
+                .unwrap()
+                .contains("producer: LibreOffice")
+        );
+        // Outside a request, French; inside, the scoped language.
+        assert_eq!(
+            err.problem().title,
+            "Le fichier n'a pas été produit par Apogée"
+        );
+        assert_eq!(
+            i18n::with(Lang::En, || err.problem().title),
+            "Not an Apogée edition"
+        );
+        let missing = ApiError::not_found("vault");
+        assert_eq!(missing.problem_in(Lang::Fr).detail, "Coffre introuvable");
+        assert_eq!(missing.problem_in(Lang::En).detail, "vault not found");
     }
 
     #[test]

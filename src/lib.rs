@@ -13,6 +13,7 @@ pub mod digiposte;
 pub mod domain;
 pub mod error;
 pub mod guard;
+pub mod i18n;
 pub mod jobs;
 pub mod metrics;
 pub mod outbound;

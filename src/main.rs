@@ -227,7 +227,7 @@ fn inspect_token(config: &Config, token: &str) -> Result<ExitCode, Box<dyn std::
             Ok(None) => jwt::JwtKeys::from_config(&config.auth, &config.data_dir)
                 .map_err(|e| e.to_string())?
                 .verify(token)
-                .map_err(|e| e.detail),
+                .map_err(|e| e.detail.to_string()),
             Err(e) => Err(e.to_string()),
         }
     });
@@ -457,7 +457,7 @@ fn run(command: Command, mut config: Config) -> Result<ExitCode, Box<dyn std::er
             let client = passerelle::digiposte::DigiposteClient::new(&config.digiposte)?;
             let db = open_db(&config)?;
             let report = actix_web::rt::System::new().block_on(async move {
-                passerelle::jobs::sync::sync_vaults(&db, &client, "system:cli").await
+                passerelle::jobs::sync::sync_vaults(&db, &client, "system:cli", None).await
             })?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }

@@ -70,6 +70,12 @@ pub async fn request_context(
         route = tracing::field::Empty,
     );
     tracing::debug!(parent: &span, path = %req.path(), "request received");
+    // The one place the language of people's texts is chosen (problem documents, labels).
+    let lang = crate::i18n::Lang::from_accept_language(
+        req.headers()
+            .get(actix_web::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
     let started = Instant::now();
     // Do not keep a clone of the HttpRequest here: actix needs sole ownership to route it.
     let served = async move {
@@ -78,7 +84,10 @@ pub async fn request_context(
             .map(|r| crate::error::ensure_problem(r.map_into_boxed_body()))
     };
     let result = REQUEST_ID
-        .scope(request_id.clone(), served.instrument(span.clone()))
+        .scope(
+            request_id.clone(),
+            crate::i18n::scope(lang, served.instrument(span.clone())),
+        )
         .await;
     let mut response = match result {
         Ok(r) => r,
@@ -87,7 +96,10 @@ pub async fn request_context(
             let status = e.as_response_error().status_code();
             tracing::warn!(parent: &span, %status, "request failed in a middleware");
             let code = crate::error::code_for_status(status);
-            return Err(crate::error::ApiError::new(code, e.to_string()).into());
+            let error = crate::error::ApiError::new(code, e.to_string());
+            let response =
+                crate::i18n::with(lang, || actix_web::ResponseError::error_response(&error));
+            return Err(actix_web::error::InternalError::from_response(e, response).into());
         }
     };
     let route = response

@@ -196,6 +196,7 @@ async fn record(state: web::Data<AppState>, r: Recording) -> Result<HttpResponse
         comment,
     } = r;
     let current_year = state.config.current_academic_year();
+    let auto_subscribe = state.config.vaults.auto_subscribe;
     let key = state.audit_key.clone();
     let recorded = state
         .db
@@ -213,6 +214,7 @@ async fn record(state: web::Data<AppState>, r: Recording) -> Result<HttpResponse
                     actor: &actor,
                     evidence_ref: evidence_ref.as_deref(),
                     comment: comment.as_deref(),
+                    auto_subscribe,
                 },
                 current_year,
             )?;

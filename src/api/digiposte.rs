@@ -137,36 +137,36 @@ async fn receipt(
 }
 
 /// Runs the membership synchronisation now (it also runs nightly): Digiposte's memberships
-/// update the vaults' statuses, `accepted` and `personalised`. Queued; follow the job.
+/// update the vaults' statuses, `accepted` and `personalised`. A manager's synchronisation
+/// touches only the vaults of their composantes' students. Queued; follow the job.
 #[utoipa::path(
     tag = "digiposte",
     responses(
         (status = 202, body = PendingAction, description = "Queued (or already queued)"),
-        (status = 403, description = "Administrators only"),
+        (status = 403, description = "Administrators and managers only"),
         (status = 409, description = "Digiposte is not configured (`digiposte_not_configured`)"),
     )
 )]
 #[post("/digiposte/sync")]
 async fn sync(state: web::Data<AppState>, principal: Principal) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Permission::DigiposteAdmin)?;
+    let scope = principal.authorize(Permission::DigiposteAdmin)?;
     if !state.config.digiposte.is_configured() {
         return Err(ApiError::new(
             ErrorCode::DigiposteNotConfigured,
-            "set digiposte.base_url to synchronise with Digiposte",
+            crate::i18n::Text::fixed(
+                "Digiposte n'est pas configuré (digiposte.base_url) : pas de synchronisation possible",
+                "set digiposte.base_url to synchronise with Digiposte",
+            ),
         ));
     }
+    let (subject, payload) = crate::jobs::sync::manual_subject(&scope);
     let actor = principal.actor();
     let key = state.audit_key.clone();
     let job = state
         .db
         .write(move |conn| {
-            let (job, created) = jobs::enqueue(
-                conn,
-                jobs::kind::VAULT_SYNC,
-                crate::jobs::sync::MANUAL,
-                &serde_json::json!({}),
-                &actor,
-            )?;
+            let (job, created) =
+                jobs::enqueue(conn, jobs::kind::VAULT_SYNC, &subject, &payload, &actor)?;
             if created {
                 audit::append(
                     conn,

@@ -48,8 +48,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
 /// so that others can address them.
 async fn me(state: &AppState, principal: &Principal) -> Result<(String, DataScope), ApiError> {
     let scope = principal.authorize(Permission::LockersUse)?;
-    let id = locker::user_id(principal)
-        .ok_or_else(|| ApiError::forbidden("only people have a locker"))?;
+    let id = locker::user_id(principal).ok_or_else(|| {
+        ApiError::forbidden(crate::i18n::Text::fixed(
+            "seules les personnes ont un casier",
+            "only people have a locker",
+        ))
+    })?;
     if principal.role != Role::Student {
         let (uid, role) = (
             id.clone(),
@@ -95,16 +99,24 @@ pub(crate) async fn check_type(
         .map_err(|e| ApiError::internal(format!("reading the received file: {e}")))?;
     let sniffed = filetype::sniff(&head);
     if !filetype::allowed(&sniffed, allowed) {
-        let why = if sniffed.executable {
-            "executables and scripts are never accepted".to_owned()
+        let (why_fr, why_en) = if sniffed.executable {
+            (
+                "les exécutables et les scripts ne sont jamais acceptés".to_owned(),
+                "executables and scripts are never accepted".to_owned(),
+            )
         } else {
-            format!("accepted types: {}", allowed.join(", "))
+            let allowed = allowed.join(", ");
+            (
+                format!("types acceptés : {allowed}"),
+                format!("accepted types: {allowed}"),
+            )
         };
+        let detected = &sniffed.media_type;
         return Err(ApiError::new(
             ErrorCode::ForbiddenFileType,
-            format!(
-                "the file's content is `{}` (detected on the content, not the name); {why}",
-                sniffed.media_type
+            crate::text!(
+                "le contenu du fichier est `{detected}` (reconnu sur le contenu, pas sur le nom) ; {why_fr}",
+                "the file's content is `{detected}` (detected on the content, not the name); {why_en}"
             ),
         )
         .with("detected_type", &sniffed.media_type));
@@ -267,13 +279,13 @@ fn resolve(
         }
     }
     if !unknown.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::UnknownRecipient,
-            format!(
-                "unknown recipient(s), or ones you may not address: {}",
-                unknown.join(", ")
-            ),
-        )
+        return Err(ApiError::new(ErrorCode::UnknownRecipient, {
+            let names = unknown.join(", ");
+            crate::text!(
+                "destinataire(s) inconnu(s), ou auxquels vous ne pouvez pas écrire : {names}",
+                "unknown recipient(s), or ones you may not address: {names}"
+            )
+        })
         .with("recipients", &unknown));
     }
     Ok(out)
@@ -373,7 +385,10 @@ async fn deposit(
                         .unwrap_or(newer.id);
                     return Err(ApiError::new(
                         ErrorCode::DepositSuperseded,
-                        "this deposit already has a newer version: replace the latest one",
+                        crate::i18n::Text::fixed(
+                            "ce dépôt a déjà une version plus récente : remplacez la dernière",
+                            "this deposit already has a newer version: replace the latest one",
+                        ),
                     )
                     .with("latest_id", latest));
                 }
@@ -382,7 +397,10 @@ async fn deposit(
             if used.saturating_add(size) as u64 > quota {
                 return Err(ApiError::new(
                     ErrorCode::QuotaExceeded,
-                    format!("this deposit of {size} bytes would take you over your quota of {quota} bytes ({used} used)"),
+                    crate::text!(
+                        "ce dépôt de {size} octets dépasserait votre quota de {quota} octets ({used} utilisés)",
+                        "this deposit of {size} bytes would take you over your quota of {quota} bytes ({used} used)"
+                    ),
                 )
                 .with("quota_bytes", quota)
                 .with("used_bytes", used));
@@ -569,8 +587,12 @@ async fn immutable(state: &AppState, principal: &Principal, id: String) -> ApiEr
     match visible {
         Ok(true) => ApiError::new(
             ErrorCode::DepositImmutable,
-            "a deposit cannot be changed or deleted once made; deposit a new version with \
-             `replaces` (a recipient may move their copy to the trash)",
+            crate::i18n::Text::fixed(
+                "un dépôt ne peut être ni modifié ni supprimé une fois fait ; déposez une nouvelle \
+                 version avec `replaces` (un destinataire peut mettre sa copie à la corbeille)",
+                "a deposit cannot be changed or deleted once made; deposit a new version with \
+                 `replaces` (a recipient may move their copy to the trash)",
+            ),
         ),
         Ok(false) => ApiError::not_found("deposit"),
         Err(e) => e,

@@ -1,14 +1,12 @@
 //! `/me…`: the caller as passerelle understands it, and a student's own views.
 
 use actix_web::{get, web};
-use serde::Serialize;
-use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::{DataScope, Principal};
-use crate::db::{students, vaults};
-use crate::domain::vault::VaultStatus;
+use crate::db::students;
 use crate::error::ApiError;
+use crate::services::student_vault::MyVault;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -20,20 +18,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[get("/me")]
 async fn me(principal: Principal) -> web::Json<Principal> {
     web::Json(principal)
-}
-
-/// A student's own vault, as the "vérification compte" page shows it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MyVault {
-    /// Absent when no vault exists (e.g. the student objected to its creation).
-    pub status: Option<VaultStatus>,
-    pub status_label: Option<&'static str>,
-    pub accepted: bool,
-    pub personalised: bool,
-    /// What to do next, in plain French.
-    pub next_step: String,
-    /// The link to finish (or renew) the account, when one was issued.
-    pub customization_url: Option<String>,
 }
 
 /// The caller's own vault (students only).
@@ -56,30 +40,7 @@ async fn my_vault(
         .run(move |conn| {
             let student = students::get(conn, &DataScope::Student(cod_etu.clone()), &cod_etu)?
                 .ok_or_else(|| ApiError::not_found("student"))?;
-            Ok(match vaults::by_student(conn, &student.id)? {
-                Some(v) => {
-                    let status = v.status();
-                    MyVault {
-                        status: Some(status),
-                        status_label: Some(status.label()),
-                        accepted: v.accepted,
-                        personalised: v.personalised,
-                        next_step: status.student_guidance().to_owned(),
-                        customization_url: v.customization_url,
-                    }
-                }
-                None => MyVault {
-                    status: None,
-                    status_label: None,
-                    accepted: false,
-                    personalised: false,
-                    next_step:
-                        "Aucun coffre-fort n'a été créé pour vous (par exemple parce que vous \
-                                vous y êtes opposé). Contactez votre scolarité pour en demander un."
-                            .into(),
-                    customization_url: None,
-                },
-            })
+            crate::services::student_vault::my_vault(conn, &student)
         })
         .await?;
     Ok(web::Json(view))

@@ -327,6 +327,7 @@ pub async fn run_import(
     let ctx_actor = actor.to_owned();
     let current_year = state.config.current_academic_year();
     let key = state.audit_key.clone();
+    let auto_subscribe = state.config.vaults.auto_subscribe;
     let objections = parsed.objections;
     state
         .db
@@ -336,6 +337,7 @@ pub async fn run_import(
                 actor: &ctx_actor,
                 current_year,
                 audit_key: key.expose().as_bytes(),
+                auto_subscribe,
             };
             repo::import(conn, &records, &objections, &ctx, &mut report)?;
             crate::db::write_transaction(conn, |conn| {
@@ -356,6 +358,7 @@ pub async fn run_import(
                             "rejected": report.rejected,
                             "vaults_created": report.vaults_created,
                             "objections_recorded": report.objections_recorded,
+                            "vaults_queued": report.vaults_queued,
                         }),
                     },
                 )

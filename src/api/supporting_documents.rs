@@ -455,14 +455,13 @@ async fn my_deposit(
                 .and_then(|c| SupportingStatus::parse(&c.status))
                 .unwrap_or(SupportingStatus::Missing);
             if !status.accepts_deposit() {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidTransition,
-                    format!(
-                        "this document is already {} ({})",
-                        status.as_str(),
-                        status.label()
-                    ),
-                )
+                return Err(ApiError::new(ErrorCode::InvalidTransition, {
+                    let (code, label) = (status.as_str(), status.label());
+                    crate::text!(
+                        "cette pièce est déjà « {label} »",
+                        "this document is already {code} ({label})"
+                    )
+                })
                 .with("current_status", status.as_str()));
             }
             store.adopt(&temp, &sha)?;

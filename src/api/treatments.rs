@@ -15,6 +15,7 @@ use crate::db::{composantes, jobs};
 use crate::domain::delivery::{DeliveryStatus, DocumentType, TreatmentStatus};
 use crate::domain::vault::VaultStatus;
 use crate::error::{ApiError, ErrorCode, FieldError};
+use crate::i18n::{Localized, Text};
 use crate::pagination::{Page, Window};
 use crate::state::AppState;
 
@@ -47,9 +48,14 @@ pub struct DeliveryCount {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Rejection {
-    /// The problem code (e.g. `scanned_pdf`, `not_from_apogee`).
+    /// The problem code (e.g. `scanned_pdf`, `not_from_apogee`): the stable key.
     pub code: String,
-    pub detail: String,
+    /// The code's title, in the request's language (`Accept-Language`, French by default).
+    #[schema(value_type = Option<String>)]
+    pub title: Option<Localized>,
+    /// Why, in the request's language.
+    #[schema(value_type = String)]
+    pub detail: Localized,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -75,6 +81,8 @@ pub struct Treatment {
     pub warnings: Vec<String>,
     pub rejection: Option<Rejection>,
     pub created_by: String,
+    /// The author's display name (the identity provider's `name` at upload time), when known.
+    pub created_by_name: Option<String>,
     pub created_at: DateTime<Utc>,
     pub split_at: Option<DateTime<Utc>>,
     pub sent_at: Option<DateTime<Utc>>,
@@ -98,8 +106,12 @@ impl From<repo::TreatmentRow> for Treatment {
             document_type,
             document_type_label: document_type.label(),
             rejection: t.rejection_code.map(|code| Rejection {
+                title: ErrorCode::ALL
+                    .iter()
+                    .find(|c| c.as_str() == code)
+                    .map(|c| Localized(c.title_text())),
                 code,
-                detail: t.rejection_detail.unwrap_or_default(),
+                detail: Localized(Text::from_stored(&t.rejection_detail.unwrap_or_default())),
             }),
             skipped_pages: serde_json::from_str(&t.skipped_pages).unwrap_or_default(),
             warnings: serde_json::from_str(&t.warnings).unwrap_or_default(),
@@ -114,6 +126,7 @@ impl From<repo::TreatmentRow> for Treatment {
             pages_done: t.pages_done,
             pages_total: t.pages_total,
             created_by: t.created_by,
+            created_by_name: t.created_by_name,
             created_at: t.created_at.and_utc(),
             split_at: t.split_at.map(|d| d.and_utc()),
             sent_at: t.sent_at.map(|d| d.and_utc()),
@@ -200,7 +213,10 @@ async fn upload_batch(
     if upload::media_type(&req) != "multipart/form-data" {
         return Err(ApiError::new(
             ErrorCode::UnsupportedMediaType,
-            "send the batch as multipart/form-data with a `file` part",
+            Text::fixed(
+                "envoyez le lot en multipart/form-data avec une partie `file`",
+                "send the batch as multipart/form-data with a `file` part",
+            ),
         ));
     }
     let form = upload::form(&req, payload, &state.config.limits);
@@ -284,8 +300,12 @@ async fn upload_batch(
     let verdict = web::block(move || crate::pdf::validate(&bytes, &config)).await?;
     let id = uuid::Uuid::now_v7().to_string();
     let actor = principal.actor();
+    let author_name = principal.name.clone();
     let key = state.audit_key.clone();
-    let rejection = verdict.as_ref().err().map(|e| (e.code(), e.to_string()));
+    let rejection = verdict
+        .as_ref()
+        .err()
+        .map(|e| (e.code(), e.text().to_stored()));
     if rejection.is_none() {
         crate::storage::adopt_off_thread(&state.store, &file.temp, &file.sha256).await?;
     }
@@ -322,6 +342,7 @@ async fn upload_batch(
                     skipped_pages: "[]",
                     warnings: "[]",
                     created_by: &actor,
+                    created_by_name: author_name.as_deref(),
                     created_at: now,
                     updated_at: now,
                     authority,
@@ -744,14 +765,20 @@ async fn confirm_identity(
             if t.status() != TreatmentStatus::Split {
                 return Err(ApiError::new(
                     ErrorCode::InvalidTransition,
-                    "the treatment is not waiting to be sent",
+                    Text::fixed(
+                        "le traitement n'est pas en attente d'envoi",
+                        "the treatment is not waiting to be sent",
+                    ),
                 )
                 .with("current_status", t.status().as_str()));
             }
             if !d.needs_identity_check() {
                 return Err(ApiError::new(
                     ErrorCode::InvalidTransition,
-                    "this document has no identity to confirm",
+                    Text::fixed(
+                        "ce document n'a pas d'identité à confirmer",
+                        "this document has no identity to confirm",
+                    ),
                 ));
             }
             repo::confirm_identity(conn, &d.id, &actor)?;
@@ -817,7 +844,10 @@ async fn resolve_uncertain(
             if !crate::db::deliveries::resolve_uncertain(conn, &d.id, resolution, &actor)? {
                 return Err(ApiError::new(
                     ErrorCode::InvalidTransition,
-                    "this document is not waiting for a check (uncertain)",
+                    Text::fixed(
+                        "ce document n'attend pas de vérification (incertain)",
+                        "this document is not waiting for a check (uncertain)",
+                    ),
                 )
                 .with(
                     "current_status",
@@ -1125,13 +1155,13 @@ async fn cancel(
                 TreatmentStatus::Cancelled,
                 &actor,
             )? {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidTransition,
-                    format!(
-                        "a treatment in status `{}` cannot be cancelled",
-                        t.status().as_str()
-                    ),
-                )
+                return Err(ApiError::new(ErrorCode::InvalidTransition, {
+                    let (label, status) = (t.status().label(), t.status().as_str());
+                    crate::text!(
+                        "un traitement « {label} » ne peut pas être annulé",
+                        "a treatment in status `{status}` cannot be cancelled"
+                    )
+                })
                 .with("current_status", t.status().as_str())
                 .with("current_status_label", t.status().label()));
             }

@@ -270,7 +270,10 @@ async fn stream_to_temp(
         tracing::error!(error = %e, "cannot write an upload to the data directory");
         ApiError::new(
             ErrorCode::StorageUnavailable,
-            "the data directory cannot take the file (disk full or unwritable); nothing was registered",
+            crate::i18n::Text::fixed(
+                "le répertoire de données ne peut pas recevoir le fichier (disque plein ou protégé) ; rien n'a été enregistré",
+                "the data directory cannot take the file (disk full or unwritable); nothing was registered",
+            ),
         )
     };
     crate::storage::private_dir(tmp_dir).map_err(storage_error)?;
@@ -294,7 +297,10 @@ async fn stream_to_temp(
         if size > max_bytes {
             return Err(ApiError::new(
                 too_large,
-                format!("the file exceeds the limit of {max_bytes} bytes"),
+                crate::text!(
+                    "le fichier dépasse la limite de {max_bytes} octets",
+                    "the file exceeds the limit of {max_bytes} bytes"
+                ),
             )
             .with("limit_bytes", max_bytes));
         }

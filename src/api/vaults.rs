@@ -12,12 +12,17 @@ use crate::db::vaults::{self as repo, VaultFilter, VaultSort};
 use crate::db::{consents, jobs};
 use crate::domain::vault::{VaultAction, VaultStatus, VaultTrigger};
 use crate::error::{ApiError, ErrorCode};
+use crate::i18n::Localized;
 use crate::pagination::{Page, Window};
+use crate::services::student_vault::Objection;
+use crate::services::vault_subscriptions::{self, BulkSubscription};
 use crate::state::AppState;
+use validator::Validate;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list)
         .service(summary)
+        .service(subscribe_all)
         .service(show)
         .service(subscribe)
         .service(terminate)
@@ -37,9 +42,9 @@ pub struct Vault {
     pub id: String,
     pub student: VaultStudent,
     pub status: VaultStatus,
-    /// The status as managers know it, e.g. "Validé".
-    #[schema(example = "Validé")]
-    pub status_label: &'static str,
+    /// The status as managers know it, e.g. "Validé" (`Accept-Language`: French by default).
+    #[schema(value_type = String, example = "Validé")]
+    pub status_label: Localized,
     /// Acceptation ✔/✘: the student accepted full dematerialisation.
     pub accepted: bool,
     /// Personnalisé ✔/✘: the student finished the account with a personal e-mail.
@@ -53,9 +58,43 @@ pub struct Vault {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub status_changed_at: DateTime<Utc>,
+    /// For "Opposition enregistrée": when the objection was recorded and from where.
+    pub objection: Option<Objection>,
 }
 
 impl Vault {
+    /// The page's vaults, with the objection of those in `objected`.
+    fn page(
+        conn: &mut crate::db::DbConnection,
+        rows: Vec<(repo::VaultRow, repo::VaultStudent)>,
+    ) -> Result<Vec<Vault>, ApiError> {
+        let objected: Vec<String> = rows
+            .iter()
+            .filter(|(v, _)| v.status() == VaultStatus::Objected)
+            .map(|(v, _)| v.student_id.clone())
+            .collect();
+        let mut objections = if objected.is_empty() {
+            Default::default()
+        } else {
+            consents::objections_in_force(conn, &objected)?
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(v, s)| {
+                let objection = objections
+                    .remove(&v.student_id)
+                    .map(|(at, source)| Objection {
+                        recorded_at: at.and_utc(),
+                        source,
+                    });
+                Vault {
+                    objection,
+                    ..Vault::from_rows(v, s)
+                }
+            })
+            .collect())
+    }
+
     pub fn from_rows(v: repo::VaultRow, s: repo::VaultStudent) -> Vault {
         let status = v.status();
         Vault {
@@ -67,7 +106,7 @@ impl Vault {
                 first_name: s.first_name,
             },
             status,
-            status_label: status.label(),
+            status_label: Localized(status.label_text()),
             accepted: v.accepted,
             personalised: v.personalised,
             route_code: v.route_code,
@@ -76,6 +115,7 @@ impl Vault {
             created_at: v.created_at.and_utc(),
             updated_at: v.updated_at.and_utc(),
             status_changed_at: v.status_changed_at.and_utc(),
+            objection: None,
         }
     }
 }
@@ -85,7 +125,8 @@ impl Vault {
 pub struct VaultHistoryEntry {
     pub from_status: Option<VaultStatus>,
     pub to_status: VaultStatus,
-    pub to_status_label: &'static str,
+    #[schema(value_type = String)]
+    pub to_status_label: Localized,
     /// What caused it (e.g. `enrolment_valid`, `termination_requested`).
     pub cause: String,
     /// Who or what caused it: `manager:<sub>`, `system:import`, `worker:digiposte`…
@@ -216,11 +257,12 @@ fn parse_statuses(s: Option<&str>) -> Result<Vec<VaultStatus>, ApiError> {
         .map(|p| {
             VaultStatus::parse(p).ok_or_else(|| {
                 let known: Vec<&str> = VaultStatus::ALL.iter().map(|s| s.as_str()).collect();
+                let known = known.join(", ");
                 ApiError::new(
                     ErrorCode::InvalidParameter,
-                    format!(
-                        "`{p}` is not a vault status; expected one of: {}",
-                        known.join(", ")
+                    crate::text!(
+                        "`{p}` n'est pas un état de coffre ; états connus : {known}",
+                        "`{p}` is not a vault status; expected one of: {known}"
                     ),
                 )
             })
@@ -251,29 +293,32 @@ async fn list(
     let scope = principal.authorize(Permission::VaultsRead)?;
     let filter = filter_of(&query)?;
     let window = Window::new(query.page, query.per_page)?;
-    let (rows, total) = state
+    let (items, total) = state
         .db
-        .run(move |conn| repo::list(conn, &scope, &filter, window))
+        .run(move |conn| {
+            let (rows, total) = repo::list(conn, &scope, &filter, window)?;
+            Ok((Vault::page(conn, rows)?, total))
+        })
         .await?;
-    let items = rows
-        .into_iter()
-        .map(|(v, s)| Vault::from_rows(v, s))
-        .collect();
     Ok(web::Json(window.wrap(items, total)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StatusCount {
     pub status: VaultStatus,
-    pub label: &'static str,
+    #[schema(value_type = String)]
+    pub label: Localized,
     pub count: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VaultSummary {
-    /// One entry per status, all seven always present.
+    /// One entry per status, all of them always present.
     pub statuses: Vec<StatusCount>,
     pub total: i64,
+    /// Subscriptions queued and not yet carried out (pre-creation under way): they leave
+    /// "Adhésion non transmise" as the queue sends them, paced under the Digiposte quota.
+    pub queued_subscriptions: i64,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -300,9 +345,14 @@ async fn summary(
         year: query.year,
         ..VaultFilter::default()
     };
-    let counts = state
+    let (counts, queued_subscriptions) = state
         .db
-        .run(move |conn| repo::summary(conn, &scope, &filter))
+        .run(move |conn| {
+            Ok((
+                repo::summary(conn, &scope, &filter)?,
+                repo::queued_subscriptions(conn, &scope, &filter)?,
+            ))
+        })
         .await?;
     let total = counts.iter().map(|(_, n)| n).sum();
     Ok(web::Json(VaultSummary {
@@ -310,12 +360,96 @@ async fn summary(
             .into_iter()
             .map(|(status, count)| StatusCount {
                 status,
-                label: status.label(),
+                label: Localized(status.label_text()),
                 count,
             })
             .collect(),
         total,
+        queued_subscriptions,
     }))
+}
+
+/// The registry filters of a bulk action (those of `GET /vaults`, without sort or page).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct BulkQuery {
+    /// One or more statuses, comma-separated; only `not_transmitted` and `transmission_error`
+    /// vaults can be subscribed.
+    pub status: Option<String>,
+    /// Students enrolled in this composante (COD_CMP).
+    pub composante: Option<String>,
+    /// Acceptation: `true`/`false` (or ✔/✘).
+    #[param(value_type = Option<String>)]
+    pub accepted: Option<Flag>,
+    /// Personnalisé: `true`/`false` (or ✔/✘).
+    #[param(value_type = Option<String>)]
+    pub personalised: Option<Flag>,
+    /// Student number prefix, or part of a name.
+    pub q: Option<String>,
+    /// Students enrolled in this academic year.
+    pub year: Option<i32>,
+}
+
+#[derive(Debug, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct BulkSubscribeConfirmation {
+    /// How many vaults the manager was shown as about to be subscribed. If the filter selects
+    /// another number of subscribable vaults now, nothing is queued (409, with
+    /// `expected_vaults`).
+    #[validate(range(min = 0))]
+    pub expected_vaults: i64,
+}
+
+/// Queues the Digiposte subscription of every vault the filters select that may be subscribed
+/// (`not_transmitted`, or again after `transmission_error`; never a student who refused),
+/// confirmed by their number as the bulk send is. The queue sends them paced under the
+/// Digiposte quota; `GET /vaults/summary` shows `queued_subscriptions` going down.
+#[utoipa::path(
+    tag = "vaults",
+    params(BulkQuery),
+    request_body = BulkSubscribeConfirmation,
+    responses(
+        (status = 202, body = BulkSubscription, description = "Queued"),
+        (status = 409, description = "The number confirmed is not the number of subscribable vaults now (`expected_vaults` gives it)"),
+        (status = 422, description = "Invalid body"),
+    )
+)]
+#[post("/vaults/subscribe")]
+async fn subscribe_all(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<BulkQuery>,
+    body: super::extract::ValidJson<BulkSubscribeConfirmation>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = principal.authorize(Permission::VaultsAct)?;
+    let query = query.into_inner();
+    let filter = VaultFilter {
+        statuses: parse_statuses(query.status.as_deref())?,
+        composante: query.composante,
+        accepted: query.accepted.map(|f| f.0),
+        personalised: query.personalised.map(|f| f.0),
+        q: query.q,
+        year: query.year,
+        sort: VaultSort::default(),
+    };
+    let expected = body.0.expected_vaults;
+    let actor = principal.actor();
+    let key = state.audit_key.clone();
+    let outcome = state
+        .db
+        .write(move |conn| {
+            vault_subscriptions::subscribe_all(
+                conn,
+                key.expose().as_bytes(),
+                &scope,
+                &filter,
+                expected,
+                &actor,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Accepted().json(outcome))
 }
 
 pub fn history_entry(h: repo::HistoryRow) -> VaultHistoryEntry {
@@ -323,7 +457,7 @@ pub fn history_entry(h: repo::HistoryRow) -> VaultHistoryEntry {
     VaultHistoryEntry {
         from_status: h.from_status.as_deref().and_then(VaultStatus::parse),
         to_status: to,
-        to_status_label: to.label(),
+        to_status_label: Localized(to.label_text()),
         cause: h.cause,
         actor: h.actor,
         reason: h.reason,
@@ -353,8 +487,11 @@ async fn show(
             };
             let history = repo::history(conn, &vault.id)?;
             let pending = jobs::open_jobs_for(conn, &vault.id)?;
+            let vault = Vault::page(conn, vec![(vault, student)])?
+                .pop()
+                .ok_or_else(|| ApiError::not_found("vault"))?;
             Ok(VaultDetail {
-                vault: Vault::from_rows(vault, student),
+                vault,
                 history: history.into_iter().map(history_entry).collect(),
                 pending_actions: pending.into_iter().map(PendingAction::from).collect(),
             })
@@ -409,12 +546,12 @@ async fn act(
                     });
                 }
                 if !action.allowed_from(status) {
+                    let (label, code, verb) = (status.label(), status.as_str(), action.as_str());
                     return Err(repo::invalid_transition(
                         status,
-                        &format!(
-                            "a vault in status `{}` cannot be asked to {}",
-                            status.as_str(),
-                            action.as_str()
+                        crate::text!(
+                            "cette action ({verb}) n'est pas possible sur un coffre « {label} »",
+                            "a vault in status `{code}` cannot be asked to {verb}"
                         ),
                     ));
                 }
@@ -424,7 +561,10 @@ async fn act(
                 {
                     return Err(ApiError::new(
                         ErrorCode::ConsentRefused,
-                        "the student objected to (or withdrew consent for) the vault; restore the consent first",
+                        crate::i18n::Text::fixed(
+                            "l'étudiant s'est opposé à son coffre (ou a retiré son consentement) ; rétablissez d'abord le consentement",
+                            "the student objected to (or withdrew consent for) the vault; restore the consent first",
+                        ),
                     ));
                 }
                 match action {

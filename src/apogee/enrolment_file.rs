@@ -112,9 +112,5 @@ fn from_file(file: enrolments::EnrolmentFile) -> ParsedEnrolments {
 }
 
 fn rejection(r: enrolments::RowRejection) -> Rejection {
-    Rejection {
-        line: r.line,
-        code: r.code.to_owned(),
-        reason: r.reason,
-    }
+    Rejection::new(r.line, r.code, r.reason)
 }

@@ -120,16 +120,37 @@ impl JwtKeys {
             .ok_or_else(|| ApiError::unauthenticated("token authentication is not configured"))?;
         refuse_critical_extensions(token)?;
         let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
+            use crate::i18n::Text;
             use jsonwebtoken::errors::ErrorKind;
             let why = match e.kind() {
-                ErrorKind::ExpiredSignature => "the token has expired",
-                ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)",
-                ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
-                ErrorKind::InvalidAudience => "the token's audience is not accepted",
-                ErrorKind::InvalidSignature => "the token's signature is invalid",
-                ErrorKind::InvalidAlgorithm => "the token's algorithm is not accepted",
-                ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
-                _ => "the token is malformed",
+                ErrorKind::ExpiredSignature => {
+                    Text::fixed("le jeton a expiré", "the token has expired")
+                }
+                ErrorKind::ImmatureSignature => Text::fixed(
+                    "le jeton n'est pas encore valide (nbf)",
+                    "the token is not valid yet (nbf)",
+                ),
+                ErrorKind::InvalidIssuer => Text::fixed(
+                    "l'émetteur du jeton n'est pas accepté",
+                    "the token's issuer is not accepted",
+                ),
+                ErrorKind::InvalidAudience => Text::fixed(
+                    "l'audience du jeton n'est pas acceptée",
+                    "the token's audience is not accepted",
+                ),
+                ErrorKind::InvalidSignature => Text::fixed(
+                    "la signature du jeton est invalide",
+                    "the token's signature is invalid",
+                ),
+                ErrorKind::InvalidAlgorithm => Text::fixed(
+                    "l'algorithme du jeton n'est pas accepté",
+                    "the token's algorithm is not accepted",
+                ),
+                ErrorKind::MissingRequiredClaim(_) => Text::fixed(
+                    "il manque au jeton une information obligatoire",
+                    "the token lacks a required claim",
+                ),
+                _ => Text::fixed("le jeton est mal formé", "the token is malformed"),
             };
             ApiError::unauthenticated(why)
         })?;

@@ -140,8 +140,8 @@ permissions! {
     PersonalDataRead => { manager: false, student: false, service: None },
     /// Erase (anonymise) a student.
     StudentsErase => { manager: false, student: false, service: None },
-    /// Run Digiposte operations (the membership synchronisation on demand).
-    DigiposteAdmin => { manager: false, student: false, service: None },
+    /// Run the membership synchronisation on demand (managers: their composantes' vaults).
+    DigiposteAdmin => { manager: true, student: false, service: None },
     /// Use one's own locker: deposit, read the folders, trash and restore (people only).
     LockersUse => { manager: true, student: true, service: None },
     /// Define named locker groups.
@@ -177,12 +177,13 @@ impl Principal {
     /// Checks the permission and returns the data scope the caller's queries must use.
     pub fn authorize(&self, permission: Permission) -> Result<DataScope, ApiError> {
         let denied = || {
-            ApiError::forbidden(format!(
-                "a {} principal may not perform this operation",
-                serde_json::to_value(self.role)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
+            let role = serde_json::to_value(self.role)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            ApiError::forbidden(crate::text!(
+                "le rôle {role} ne permet pas cette opération",
+                "a {role} principal may not perform this operation"
             ))
         };
         if !permission.allows(self.role) {
@@ -195,7 +196,8 @@ impl Principal {
             Role::Service => {
                 let needed = permission.service_scope().ok_or_else(denied)?;
                 if !self.scopes.iter().any(|s| s == needed) {
-                    return Err(ApiError::forbidden(format!(
+                    return Err(ApiError::forbidden(crate::text!(
+                        "cet identifiant de service n'a pas la portée `{needed}`",
                         "this service credential lacks the scope `{needed}`"
                     )));
                 }
@@ -224,7 +226,10 @@ impl Principal {
     pub fn own_cod_etu(&self) -> Result<&str, ApiError> {
         match (&self.role, &self.cod_etu) {
             (Role::Student, Some(c)) => Ok(c),
-            _ => Err(ApiError::forbidden("only a student may use this operation")),
+            _ => Err(ApiError::forbidden(crate::i18n::Text::fixed(
+                "seul un étudiant peut utiliser cette opération",
+                "only a student may use this operation",
+            ))),
         }
     }
 }
@@ -235,7 +240,7 @@ struct Authenticated(Arc<Principal>);
 
 /// Caches a refused credential on the request, so it is looked up once (by the rate limit).
 #[derive(Clone)]
-struct Refused(String);
+struct Refused(crate::i18n::Text);
 
 /// The request's principal, authenticated once per request: the result (success or refusal)
 /// is kept on the request for the rate limit, the extractors and the handler.
@@ -270,7 +275,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         }
         Err(e) => {
             if e.code == crate::error::ErrorCode::Unauthenticated {
-                req.extensions_mut().insert(Refused(e.detail.clone()));
+                req.extensions_mut().insert(Refused((*e.detail).clone()));
             }
             Err(e)
         }
@@ -289,7 +294,10 @@ impl FromRequest for Principal {
 
 fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
     let value = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
-        ApiError::unauthenticated("missing Authorization header (Bearer token or API key)")
+        ApiError::unauthenticated(crate::i18n::Text::fixed(
+            "en-tête Authorization absent (jeton Bearer ou clé d'API)",
+            "missing Authorization header (Bearer token or API key)",
+        ))
     })?;
     let value = value
         .to_str()

@@ -126,6 +126,39 @@ pub fn precreation_objections(
         .collect())
 }
 
+/// The objection to vault pre-creation in force for each of these students that has one: when
+/// it was recorded and from where (ENT, paper, manager, import).
+pub fn objections_in_force(
+    conn: &mut DbConnection,
+    student_ids: &[String],
+) -> Result<HashMap<String, (NaiveDateTime, ConsentSource)>, ApiError> {
+    let rows: Vec<(String, String, String, NaiveDateTime)> = consent_events::table
+        .filter(consent_events::student_id.eq_any(student_ids))
+        .filter(consent_events::purpose.eq(ConsentPurpose::VaultPrecreation.as_str()))
+        .order((consent_events::at.asc(), consent_events::id.asc()))
+        .select((
+            consent_events::student_id,
+            consent_events::event,
+            consent_events::source,
+            consent_events::at,
+        ))
+        .load(conn)?;
+    let mut out: HashMap<String, (NaiveDateTime, ConsentSource)> = HashMap::new();
+    for (student, event, source, at) in rows {
+        match ConsentEventKind::parse(&event) {
+            Some(ConsentEventKind::Objected | ConsentEventKind::Withdrawn) => {
+                let source = ConsentSource::parse(&source).unwrap_or(ConsentSource::Manager);
+                out.entry(student).or_insert((at, source));
+            }
+            Some(ConsentEventKind::Granted | ConsentEventKind::Restored) => {
+                out.remove(&student);
+            }
+            None => {}
+        }
+    }
+    Ok(out)
+}
+
 /// The students among `student_ids` with any purpose currently refused.
 pub fn refused_students(
     conn: &mut DbConnection,

@@ -126,6 +126,55 @@ pub fn enqueue_at(
     Ok((job, true))
 }
 
+/// [`enqueue`] for many subjects of one kind at once (a pre-creation queues thousands): one
+/// query finds those with an open job, the others are inserted in batches. Each payload is
+/// built from its subject. Returns how many jobs were created.
+pub fn enqueue_many(
+    conn: &mut DbConnection,
+    kind: &str,
+    subject_ids: &[&str],
+    payload: impl Fn(&str) -> serde_json::Value,
+    requested_by: &str,
+) -> Result<usize, ApiError> {
+    let now = super::now();
+    let mut created = 0;
+    for chunk in subject_ids.chunks(500) {
+        let open: std::collections::HashSet<String> = jobs::table
+            .filter(jobs::kind.eq(kind))
+            .filter(jobs::subject_id.eq_any(chunk))
+            .filter(jobs::status.eq_any([status::PENDING, status::RUNNING]))
+            .select(jobs::subject_id)
+            .load::<String>(conn)?
+            .into_iter()
+            .collect();
+        let fresh: Vec<(String, &str, String)> = chunk
+            .iter()
+            .filter(|s| !open.contains(**s))
+            .map(|s| (uuid::Uuid::now_v7().to_string(), *s, payload(s).to_string()))
+            .collect();
+        let rows: Vec<NewJob> = fresh
+            .iter()
+            .map(|(id, subject_id, payload)| NewJob {
+                id,
+                kind,
+                subject_id,
+                payload,
+                status: status::PENDING,
+                attempts: 0,
+                run_at: now,
+                requested_by,
+                created_at: now,
+                updated_at: now,
+            })
+            .collect();
+        for batch in rows.chunks(200) {
+            super::batch_insert!(conn, jobs::table, batch);
+        }
+        created += rows.len();
+    }
+    Ok(created)
+}
+
 /// Open jobs about these subjects (e.g. a vault's pending actions).
 pub fn open_jobs_for(conn: &mut DbConnection, subject_id: &str) -> Result<Vec<JobRow>, ApiError> {
     Ok(jobs::table

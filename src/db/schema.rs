@@ -175,6 +175,7 @@ diesel::table! {
         cancelled_at -> Nullable<Timestamp>,
         authority -> Nullable<Text>,
         sent_blocks -> Nullable<Text>,
+        created_by_name -> Nullable<Text>,
     }
 }
 

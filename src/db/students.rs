@@ -109,6 +109,8 @@ pub struct ImportContext<'a> {
     pub current_year: i32,
     /// The audit log's key: identity changes are audited one by one.
     pub audit_key: &'a [u8],
+    /// `vaults.auto_subscribe`: queue the subscription of the vaults waiting for it.
+    pub auto_subscribe: bool,
 }
 
 /// Rows are written in chunks, each in its own transaction: a large file neither holds the
@@ -155,11 +157,7 @@ pub fn import_chunk(
     let mut new_terms: Vec<NewTerm> = Vec::new();
     let mut new_enrolments: Vec<EnrolmentRow> = Vec::new();
     for row in rows {
-        let reject = |code: &str, reason: String| Rejection {
-            line: row.line,
-            code: code.into(),
-            reason,
-        };
+        let reject = |code: &str, reason: String| Rejection::new(row.line, code, reason);
         if !known_composantes.contains(&row.composante) {
             report.reject(reject(
                 "unknown_composante",
@@ -482,10 +480,19 @@ pub fn import(
         let outcome = super::write_transaction(conn, |conn| {
             let valid = validly_enrolled(conn, chunk, ctx.current_year)?;
             let objected = super::consents::precreation_objections(conn, chunk)?;
-            super::vaults::apply_enrolment_rule(conn, chunk, &valid, &objected, ctx.actor)
+            let outcome =
+                super::vaults::apply_enrolment_rule(conn, chunk, &valid, &objected, ctx.actor)?;
+            let queued = if ctx.auto_subscribe {
+                super::vaults::auto_subscribe(conn, chunk, ctx.actor)?
+            } else {
+                0
+            };
+            Ok((outcome, queued))
         })?;
+        let (outcome, queued) = outcome;
         report.vaults_created += outcome.created;
         report.vaults_updated += outcome.moved;
+        report.vaults_queued += queued;
     }
     report.finish();
     // The rows are committed by now: statistics that cannot be refreshed (VACUUM refuses to

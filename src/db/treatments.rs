@@ -42,6 +42,8 @@ pub struct TreatmentRow {
     pub authority: Option<String>,
     /// The blocks as they stood at the send (JSON), frozen.
     pub sent_blocks: Option<String>,
+    /// The author's display name at upload time (JWT `name`), when known.
+    pub created_by_name: Option<String>,
 }
 
 impl TreatmentRow {
@@ -86,6 +88,7 @@ pub struct NewTreatment<'a> {
     pub skipped_pages: &'a str,
     pub warnings: &'a str,
     pub created_by: &'a str,
+    pub created_by_name: Option<&'a str>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub authority: Option<String>,

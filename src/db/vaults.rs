@@ -11,6 +11,7 @@ use super::{DbBackend, DbConnection};
 use crate::auth::DataScope;
 use crate::domain::vault::{self, VaultStatus, VaultTrigger};
 use crate::error::{ApiError, ErrorCode};
+use crate::i18n::Text;
 use crate::pagination::Window;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -210,12 +211,118 @@ pub fn summary(
             )
         })
         .collect();
-    type Counts = (BigInt, BigInt, BigInt, BigInt, BigInt, BigInt, BigInt);
-    let c: (i64, i64, i64, i64, i64, i64, i64) = filtered(scope, filter)
+    type Counts = (
+        BigInt,
+        BigInt,
+        BigInt,
+        BigInt,
+        BigInt,
+        BigInt,
+        BigInt,
+        BigInt,
+    );
+    let c: (i64, i64, i64, i64, i64, i64, i64, i64) = filtered(scope, filter)
         .select(diesel::dsl::sql::<Counts>(&columns.join(", ")))
         .get_result(conn)?;
-    let counts = [c.0, c.1, c.2, c.3, c.4, c.5, c.6];
+    let counts = [c.0, c.1, c.2, c.3, c.4, c.5, c.6, c.7];
+    debug_assert_eq!(counts.len(), VaultStatus::ALL.len());
     Ok(VaultStatus::ALL.into_iter().zip(counts).collect())
+}
+
+/// How many subscriptions are queued (pending or running) for the vaults within scope and
+/// filter: the progress of a pre-creation under way.
+pub fn queued_subscriptions(
+    conn: &mut DbConnection,
+    scope: &DataScope,
+    filter: &VaultFilter,
+) -> Result<i64, ApiError> {
+    use super::schema::jobs;
+    let Some(scope) = narrowed(scope, filter) else {
+        return Ok(0);
+    };
+    let queued = jobs::table
+        .filter(jobs::kind.eq(super::jobs::kind::VAULT_SUBSCRIBE))
+        .filter(jobs::status.eq_any([super::jobs::status::PENDING, super::jobs::status::RUNNING]))
+        .select(jobs::subject_id);
+    Ok(filtered(&scope, filter)
+        .filter(vaults::id.eq_any(queued))
+        .count()
+        .get_result(conn)?)
+}
+
+/// Every vault within scope and filter (no page): the subjects of a bulk action.
+pub fn all_matching(
+    conn: &mut DbConnection,
+    scope: &DataScope,
+    filter: &VaultFilter,
+) -> Result<Vec<VaultRow>, ApiError> {
+    let Some(scope) = narrowed(scope, filter) else {
+        return Ok(Vec::new());
+    };
+    Ok(filtered(&scope, filter)
+        .order(vaults::id.asc())
+        .select(VaultRow::as_select())
+        .load(conn)?)
+}
+
+/// Of these vaults, those a subscription may be queued for now: a status that allows it
+/// (`not_transmitted`, or `transmission_error` when `retry_errors`) and no refused consent.
+pub fn subscribable(
+    conn: &mut DbConnection,
+    candidates: Vec<VaultRow>,
+    retry_errors: bool,
+) -> Result<Vec<VaultRow>, ApiError> {
+    let candidates: Vec<VaultRow> = candidates
+        .into_iter()
+        .filter(|v| match v.status() {
+            VaultStatus::NotTransmitted => true,
+            VaultStatus::TransmissionError => retry_errors,
+            _ => false,
+        })
+        .collect();
+    let mut refused = HashSet::new();
+    let students: Vec<String> = candidates.iter().map(|v| v.student_id.clone()).collect();
+    for chunk in students.chunks(1000) {
+        refused.extend(super::consents::refused_students(conn, chunk)?);
+    }
+    Ok(candidates
+        .into_iter()
+        .filter(|v| !refused.contains(&v.student_id))
+        .collect())
+}
+
+/// Queues the Digiposte subscription of each vault (one job each; the job queue carries them
+/// out paced under the partner quota). Returns how many were queued now; a vault whose
+/// subscription is queued already keeps its job.
+pub fn queue_subscriptions(
+    conn: &mut DbConnection,
+    vaults: &[VaultRow],
+    actor: &str,
+) -> Result<usize, ApiError> {
+    let ids: Vec<&str> = vaults.iter().map(|v| v.id.as_str()).collect();
+    super::jobs::enqueue_many(
+        conn,
+        super::jobs::kind::VAULT_SUBSCRIBE,
+        &ids,
+        |id| serde_json::json!({ "vault_id": id }),
+        actor,
+    )
+}
+
+/// Pre-creation (`vaults.auto_subscribe`): queues the subscription of these students' vaults
+/// that wait for it (`not_transmitted`, no refused consent). Returns how many were queued.
+pub fn auto_subscribe(
+    conn: &mut DbConnection,
+    student_ids: &[String],
+    actor: &str,
+) -> Result<usize, ApiError> {
+    let candidates: Vec<VaultRow> = vaults::table
+        .filter(vaults::student_id.eq_any(student_ids))
+        .filter(vaults::status.eq(VaultStatus::NotTransmitted.as_str()))
+        .select(VaultRow::as_select())
+        .load(conn)?;
+    let ready = subscribable(conn, candidates, false)?;
+    queue_subscriptions(conn, &ready, actor)
 }
 
 /// One vault within scope.
@@ -303,7 +410,17 @@ pub fn transition(
     reason: Option<&str>,
 ) -> Result<VaultRow, ApiError> {
     let from = vault.status();
-    let to = vault::next(from, trigger).map_err(|e| invalid_transition(from, &e.to_string()))?;
+    let to = vault::next(from, trigger).map_err(|e| {
+        let label = from.label();
+        let en = e.to_string();
+        invalid_transition(
+            from,
+            crate::text!(
+                "un coffre « {label} » ne permet pas cette opération",
+                "{en}"
+            ),
+        )
+    })?;
     let now = super::now();
     // Guarded on the status read, so two concurrent transitions cannot both apply.
     let updated = diesel::update(
@@ -319,7 +436,13 @@ pub fn transition(
     .execute(conn)?;
     if updated == 0 {
         let current = find(conn, &vault.id)?.status();
-        return Err(invalid_transition(current, "the vault changed meanwhile"));
+        return Err(invalid_transition(
+            current,
+            Text::fixed(
+                "le coffre a changé entre-temps",
+                "the vault changed meanwhile",
+            ),
+        ));
     }
     let cause = serde_json::to_value(trigger)
         .ok()
@@ -329,8 +452,8 @@ pub fn transition(
     find(conn, &vault.id)
 }
 
-pub fn invalid_transition(current: VaultStatus, detail: &str) -> ApiError {
-    ApiError::new(ErrorCode::InvalidTransition, detail.to_owned())
+pub fn invalid_transition(current: VaultStatus, detail: impl Into<Text>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidTransition, detail)
         .with("current_status", current.as_str())
         .with("current_status_label", current.label())
 }
@@ -345,7 +468,8 @@ pub struct RuleOutcome {
 /// Applies the enrolment rule to these students' vaults: a missing vault is created
 /// (pre-creation: `not_transmitted`, or `no_valid_enrolment` without a valid enrolment), and a
 /// never-transmitted vault moves between those two as enrolments change. Students in
-/// `objected` (RGPD objection to pre-creation) get no vault at all.
+/// `objected` (RGPD objection to pre-creation) get a vault in `objected` ("Opposition
+/// enregistrée"): listed, never sent; a never-transmitted vault of theirs moves there.
 pub fn apply_enrolment_rule(
     conn: &mut DbConnection,
     student_ids: &[String],
@@ -366,12 +490,16 @@ pub fn apply_enrolment_rule(
     let mut new_history = Vec::new();
     let ids: Vec<(String, String)> = student_ids
         .iter()
-        .filter(|id| !existing.contains_key(*id) && !objected.contains(*id))
+        .filter(|id| !existing.contains_key(*id))
         .map(|id| (id.clone(), uuid::Uuid::now_v7().to_string()))
         .collect();
     for (student_id, vault_id) in &ids {
         let valid = validly_enrolled.contains(student_id);
-        let status = vault::initial_status(valid);
+        let status = if objected.contains(student_id) {
+            VaultStatus::Objected
+        } else {
+            vault::initial_status(valid)
+        };
         new_vaults.push(NewVault {
             id: vault_id,
             student_id,
@@ -387,7 +515,9 @@ pub fn apply_enrolment_rule(
             vault_id,
             from_status: None,
             to_status: status.as_str(),
-            cause: if valid {
+            cause: if status == VaultStatus::Objected {
+                "objection_recorded"
+            } else if valid {
                 "enrolment_valid"
             } else {
                 "enrolment_invalid"
@@ -406,6 +536,11 @@ pub fn apply_enrolment_rule(
     outcome.created = new_vaults.len();
     for vault in existing.values() {
         let trigger = match (vault.status(), validly_enrolled.contains(&vault.student_id)) {
+            (VaultStatus::NotTransmitted | VaultStatus::NoValidEnrolment, _)
+                if objected.contains(&vault.student_id) =>
+            {
+                VaultTrigger::ObjectionRecorded
+            }
             (VaultStatus::NoValidEnrolment, true) => VaultTrigger::EnrolmentValid,
             (VaultStatus::NotTransmitted, false) => VaultTrigger::EnrolmentInvalid,
             _ => continue,
@@ -441,10 +576,25 @@ pub fn set_facts(
     Ok(())
 }
 
-/// Every vault Digiposte knows (it has a route code), for the membership synchronisation.
-pub fn with_route_code(conn: &mut DbConnection) -> Result<Vec<VaultRow>, ApiError> {
-    Ok(vaults::table
+/// Every vault Digiposte knows (it has a route code), for the membership synchronisation;
+/// `composantes`: only those of students enrolled in these composantes.
+pub fn with_route_code(
+    conn: &mut DbConnection,
+    composantes: Option<&[String]>,
+) -> Result<Vec<VaultRow>, ApiError> {
+    let mut query = vaults::table
         .filter(vaults::route_code.is_not_null())
+        .into_boxed();
+    if let Some(codes) = composantes {
+        query = query.filter(
+            vaults::student_id.eq_any(
+                enrolments::table
+                    .filter(enrolments::composante.eq_any(codes.to_vec()))
+                    .select(enrolments::student_id),
+            ),
+        );
+    }
+    Ok(query
         .order(vaults::id.asc())
         .select(VaultRow::as_select())
         .load(conn)?)

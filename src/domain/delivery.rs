@@ -34,6 +34,14 @@ impl DocumentType {
             DocumentType::AttestationReussite => "Attestation de réussite",
         }
     }
+    /// Both labels (French for people, English for programs).
+    pub fn label_text(self) -> crate::i18n::Text {
+        let en = match self {
+            DocumentType::ReleveNotes => "Transcript",
+            DocumentType::AttestationReussite => "Certificate of achievement",
+        };
+        crate::i18n::Text::fixed(self.label(), en)
+    }
 }
 
 /// A treatment's status (the seed's four, plus the split in progress).
@@ -143,6 +151,20 @@ impl DeliveryStatus {
             DeliveryStatus::Uncertain => "À vérifier",
             DeliveryStatus::Cancelled => "Annulé",
         }
+    }
+    /// Both labels (French for people, English for programs).
+    pub fn label_text(self) -> crate::i18n::Text {
+        let en = match self {
+            DeliveryStatus::NoVault => "Student without a vault",
+            DeliveryStatus::Queued => "Queued",
+            DeliveryStatus::AwaitingReceipt => "Awaiting Digiposte's return",
+            DeliveryStatus::Transmitted => "Transmitted",
+            DeliveryStatus::TransmissionError => "Transmission error",
+            DeliveryStatus::NotTransmitted => "Not transmitted",
+            DeliveryStatus::Uncertain => "To check",
+            DeliveryStatus::Cancelled => "Cancelled",
+        };
+        crate::i18n::Text::fixed(self.label(), en)
     }
     /// Final: a receipt never moves a document out of these.
     pub fn is_final(self) -> bool {
@@ -310,6 +332,19 @@ impl Hold {
             Hold::ReplacesDelivered => "Remplace un document déposé",
             Hold::NoActiveVault => "Étudiant sans coffre",
         }
+    }
+    /// Both labels (French for people, English for programs).
+    pub fn label_text(self) -> crate::i18n::Text {
+        let en = match self {
+            Hold::UnknownStudent => "Unknown student",
+            Hold::OutsideComposante => "Outside your composante",
+            Hold::IdentityToConfirm => "Identity to confirm",
+            Hold::ConsentRefused => "Consent refused",
+            Hold::AlreadyDelivered => "Already delivered",
+            Hold::ReplacesDelivered => "Replaces a delivered document",
+            Hold::NoActiveVault => "Student without a vault",
+        };
+        crate::i18n::Text::fixed(self.label(), en)
     }
 }
 

@@ -1,5 +1,6 @@
 //! Enrolment records as an Apogée extraction gives them, and the import report. Pure.
 
+use crate::i18n::{Localized, Text};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -66,8 +67,68 @@ pub struct Rejection {
     /// Stable snake_case reason: invalid_ine, invalid_date, unknown_composante, duplicate_ine,
     /// conflicting_duplicate, composante_out_of_scope, outside_scope, missing_field…
     pub code: String,
-    /// What is wrong, naming the field (never the personal value).
+    /// What is wrong, naming the field (never the personal value); English, for programs.
     pub reason: String,
+    /// The code's meaning, in the request's language (`Accept-Language`, French by default).
+    #[schema(value_type = String, example = "INE invalide")]
+    pub label: Localized,
+}
+
+impl Rejection {
+    pub fn new(line: usize, code: &str, reason: String) -> Rejection {
+        Rejection {
+            line,
+            label: Localized(rejection_label(code)),
+            code: code.to_owned(),
+            reason,
+        }
+    }
+}
+
+/// What each rejection code means, for the manager who reads the import report.
+pub fn rejection_label(code: &str) -> Text {
+    let (fr, en) = match code {
+        "missing_field" => ("Champ obligatoire vide", "A required field is empty"),
+        "invalid_cod_etu" => ("Numéro étudiant invalide", "Invalid student number"),
+        "invalid_ine" => ("INE invalide", "Invalid INE"),
+        "invalid_name" => ("Nom ou prénom invalide", "Invalid name"),
+        "invalid_date" => ("Date invalide", "Invalid date"),
+        "invalid_composante" => ("Code composante invalide", "Invalid composante code"),
+        "invalid_etape" => ("Code étape invalide", "Invalid étape code"),
+        "invalid_etape_version" => ("Version d'étape invalide", "Invalid étape version"),
+        "invalid_year" => ("Année universitaire invalide", "Invalid academic year"),
+        "invalid_state" => (
+            "État d'inscription invalide (E, A ou R)",
+            "Invalid enrolment state (E, A or R)",
+        ),
+        "invalid_email" => ("Adresse e-mail invalide", "Invalid e-mail address"),
+        "invalid_vault_objection" => (
+            "Opposition au coffre illisible (oui/non)",
+            "Unreadable vault objection (yes/no)",
+        ),
+        "wrong_field_count" => ("Nombre de colonnes incorrect", "Wrong number of fields"),
+        "invalid_row" => ("Ligne illisible", "Unreadable row"),
+        "unknown_field" => ("Colonne inconnue", "Unknown field"),
+        "conflicting_duplicate" => (
+            "Doublon contradictoire : même numéro étudiant, autre identité",
+            "Conflicting duplicate: same student number, another identity",
+        ),
+        "duplicate_ine" => (
+            "Doublon d'INE : un INE sous deux numéros étudiants",
+            "Duplicate INE: one INE under two student numbers",
+        ),
+        "unknown_composante" => ("Composante inconnue", "Unknown composante"),
+        "composante_out_of_scope" => (
+            "Composante hors de votre périmètre",
+            "Composante outside your scope",
+        ),
+        "outside_scope" => (
+            "Étudiant hors de votre périmètre",
+            "Student outside your scope",
+        ),
+        _ => ("Ligne refusée", "Row refused"),
+    };
+    Text::fixed(fr, en)
 }
 
 /// What an import did, row by row.
@@ -90,6 +151,9 @@ pub struct ImportReport {
     pub vaults_updated: usize,
     /// Objections to the vault's pre-creation collected at enrolment and recorded now.
     pub objections_recorded: usize,
+    /// Vault subscriptions queued by this import (`vaults.auto_subscribe`): the job queue sends
+    /// them to Digiposte, paced under the partner quota; `GET /vaults/summary` shows progress.
+    pub vaults_queued: usize,
 }
 
 /// The outcome of one accepted row.

@@ -24,10 +24,13 @@ pub enum VaultStatus {
     Preregistered,
     /// Validé: membership ACTIVE, documents can be delivered.
     Active,
+    /// Opposition enregistrée: the student refused the pre-creation in writing (or through the
+    /// ENT) before anything was sent; nothing is sent until the objection is withdrawn.
+    Objected,
 }
 
 impl VaultStatus {
-    pub const ALL: [VaultStatus; 7] = [
+    pub const ALL: [VaultStatus; 8] = [
         VaultStatus::NotTransmitted,
         VaultStatus::TransmissionError,
         VaultStatus::NoValidEnrolment,
@@ -35,6 +38,7 @@ impl VaultStatus {
         VaultStatus::Terminated,
         VaultStatus::Preregistered,
         VaultStatus::Active,
+        VaultStatus::Objected,
     ];
 
     /// The French label, exactly as the managers' manual names it.
@@ -47,7 +51,27 @@ impl VaultStatus {
             VaultStatus::Terminated => "Adhésion résiliée",
             VaultStatus::Preregistered => "Préinscription",
             VaultStatus::Active => "Validé",
+            VaultStatus::Objected => "Opposition enregistrée",
         }
+    }
+
+    /// The label in English, for English-speaking readers.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            VaultStatus::NotTransmitted => "Subscription not sent to Digiposte",
+            VaultStatus::TransmissionError => "Digiposte transmission error",
+            VaultStatus::NoValidEnrolment => "The student has no valid enrolment",
+            VaultStatus::TerminationPending => "Termination in progress",
+            VaultStatus::Terminated => "Membership terminated",
+            VaultStatus::Preregistered => "Pre-registered",
+            VaultStatus::Active => "Active",
+            VaultStatus::Objected => "Objection recorded",
+        }
+    }
+
+    /// Both labels.
+    pub fn label_text(self) -> crate::i18n::Text {
+        crate::i18n::Text::fixed(self.label(), self.label_en())
     }
 
     pub fn as_str(self) -> &'static str {
@@ -59,6 +83,7 @@ impl VaultStatus {
             VaultStatus::Terminated => "terminated",
             VaultStatus::Preregistered => "preregistered",
             VaultStatus::Active => "active",
+            VaultStatus::Objected => "objected",
         }
     }
 
@@ -71,41 +96,86 @@ impl VaultStatus {
     pub fn was_transmitted(self) -> bool {
         !matches!(
             self,
-            VaultStatus::NotTransmitted | VaultStatus::NoValidEnrolment
+            VaultStatus::NotTransmitted | VaultStatus::NoValidEnrolment | VaultStatus::Objected
         )
     }
 
-    /// What the student should do next, in plain French (the "vérification compte" page).
-    pub fn student_guidance(self) -> &'static str {
+    /// What the student should do next (the "vérification compte" page), in French and
+    /// English. `personalised`: the student already finished the account with a personal
+    /// e-mail, so nothing asks them to do it again.
+    pub fn student_guidance(self, personalised: bool) -> crate::i18n::Text {
+        use crate::i18n::Text;
         match self {
-            VaultStatus::NotTransmitted => {
+            VaultStatus::NotTransmitted => Text::fixed(
                 "Votre coffre-fort numérique va être créé par l'université. Vous recevrez ensuite \
-                 un lien pour finaliser sa création avec une adresse e-mail personnelle."
-            }
-            VaultStatus::TransmissionError => {
+                 un lien pour finaliser sa création avec une adresse e-mail personnelle.",
+                "The university is about to create your digital vault. You will then receive a \
+                 link to finish it with a personal e-mail address.",
+            ),
+            VaultStatus::TransmissionError => Text::fixed(
                 "La création de votre coffre-fort a rencontré une erreur chez Digiposte. La \
-                 scolarité a été informée et va renouveler la demande ; vous n'avez rien à faire."
-            }
-            VaultStatus::NoValidEnrolment => {
+                 scolarité a été informée et va renouveler la demande ; vous n'avez rien à faire.",
+                "Creating your vault failed at Digiposte. The registrar's office knows and will \
+                 ask again; you have nothing to do.",
+            ),
+            VaultStatus::NoValidEnrolment => Text::fixed(
                 "Vous n'avez pas d'inscription administrative valide pour l'année en cours : votre \
-                 coffre-fort ne peut pas être créé. Contactez votre scolarité."
-            }
-            VaultStatus::TerminationPending => {
-                "Votre demande de résiliation est en cours de traitement par Digiposte."
-            }
-            VaultStatus::Terminated => {
+                 coffre-fort ne peut pas être créé. Contactez votre scolarité.",
+                "You have no valid administrative enrolment for this academic year: your vault \
+                 cannot be created. Contact your registrar's office.",
+            ),
+            VaultStatus::TerminationPending => Text::fixed(
+                "Votre demande de résiliation est en cours de traitement par Digiposte.",
+                "Digiposte is processing the termination of your membership.",
+            ),
+            VaultStatus::Terminated => Text::fixed(
                 "Votre coffre-fort universitaire est résilié : l'université n'y dépose plus de \
-                 documents. Contactez votre scolarité si vous souhaitez adhérer à nouveau."
-            }
-            VaultStatus::Preregistered => {
+                 documents. Pour adhérer à nouveau, demandez à votre scolarité un nouveau lien \
+                 d'adhésion ; il apparaîtra ici.",
+                "Your university vault membership has ended: the university no longer deposits \
+                 documents in it. To join again, ask your registrar's office for a new \
+                 subscription link; it will appear here.",
+            ),
+            VaultStatus::Preregistered => Text::fixed(
                 "Suivez le lien de finalisation pour adhérer de nouveau au coffre-fort de \
-                 l'université, avec votre numéro étudiant et une adresse e-mail personnelle."
-            }
-            VaultStatus::Active => {
+                 l'université, avec votre numéro étudiant et une adresse e-mail personnelle.",
+                "Follow the finalisation link to join the university's vault again, with your \
+                 student number and a personal e-mail address.",
+            ),
+            VaultStatus::Active if personalised => Text::fixed(
+                "Votre coffre-fort est actif et personnalisé : vos relevés de notes et \
+                 attestations y sont déposés et vous y accédez à vie avec votre adresse e-mail \
+                 personnelle. Vous n'avez rien à faire.",
+                "Your vault is active and personalised: your transcripts and certificates are \
+                 deposited in it and you keep access for life with your personal e-mail \
+                 address. You have nothing to do.",
+            ),
+            VaultStatus::Active => Text::fixed(
                 "Votre coffre-fort est actif : vos relevés de notes et attestations y sont déposés. \
-                 Si ce n'est pas déjà fait, finalisez-le avec une adresse e-mail personnelle pour y \
-                 accéder à vie."
-            }
+                 Finalisez-le avec une adresse e-mail personnelle pour y accéder à vie.",
+                "Your vault is active: your transcripts and certificates are deposited in it. \
+                 Finish it with a personal e-mail address to keep access for life.",
+            ),
+            VaultStatus::Objected => Text::fixed(
+                "Vous vous êtes opposé(e) à la création de votre coffre-fort : l'université ne le \
+                 crée pas et n'y dépose aucun document. Pour retirer votre opposition, faites-le \
+                 depuis l'ENT (rétablir le consentement « Création automatique du coffre-fort ») \
+                 ou écrivez à votre scolarité ; votre coffre sera alors créé.",
+                "You objected to the creation of your vault: the university does not create it \
+                 and deposits no document in it. To withdraw your objection, restore the consent \
+                 \"vault pre-creation\" in the ENT or write to your registrar's office; your vault \
+                 will then be created.",
+            ),
+        }
+    }
+
+    /// Whether the student still has something to do with a customisation link: a link issued
+    /// earlier is stale once the account is personalised or the membership ended.
+    pub fn finalisation_link_applies(self, personalised: bool) -> bool {
+        match self {
+            VaultStatus::Preregistered => true,
+            VaultStatus::Active | VaultStatus::TransmissionError => !personalised,
+            _ => false,
         }
     }
 }
@@ -130,6 +200,10 @@ pub enum VaultTrigger {
     Reinvited,
     /// Digiposte reports the membership active again (the student finalised).
     MembershipActive,
+    /// The student objected to the pre-creation before anything was sent.
+    ObjectionRecorded,
+    /// The student's objection was withdrawn (consent restored).
+    ObjectionLifted,
 }
 
 use VaultStatus::*;
@@ -154,6 +228,9 @@ pub const TRANSITIONS: &[(VaultStatus, VaultTrigger, VaultStatus)] = &[
     (TerminationPending, MembershipActive, Active),
     (Terminated, Reinvited, Preregistered),
     (Terminated, MembershipActive, Active),
+    (NotTransmitted, ObjectionRecorded, Objected),
+    (NoValidEnrolment, ObjectionRecorded, Objected),
+    (Objected, ObjectionLifted, NotTransmitted),
 ];
 
 /// The status a vault starts in when first known.
@@ -218,7 +295,7 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    const TRIGGERS: [VaultTrigger; 8] = [
+    const TRIGGERS: [VaultTrigger; 10] = [
         EnrolmentValid,
         EnrolmentInvalid,
         SubscriptionSucceeded,
@@ -227,6 +304,8 @@ mod tests {
         MembershipCancelled,
         Reinvited,
         MembershipActive,
+        ObjectionRecorded,
+        ObjectionLifted,
     ];
 
     #[test]
@@ -252,7 +331,10 @@ mod tests {
                 refused += 1;
             }
         }
-        assert_eq!(refused, 7 * 8 - TRANSITIONS.len());
+        assert_eq!(
+            refused,
+            VaultStatus::ALL.len() * TRIGGERS.len() - TRANSITIONS.len()
+        );
     }
 
     #[test]
@@ -280,7 +362,8 @@ mod tests {
             "L'étudiant n'a pas d'inscription valide"
         );
         let labels: HashSet<&str> = VaultStatus::ALL.iter().map(|s| s.label()).collect();
-        assert_eq!(labels.len(), 7);
+        assert_eq!(labels.len(), VaultStatus::ALL.len());
+        assert_eq!(Objected.label(), "Opposition enregistrée");
         for s in VaultStatus::ALL {
             assert_eq!(VaultStatus::parse(s.as_str()), Some(s));
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());

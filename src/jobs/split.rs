@@ -91,7 +91,7 @@ async fn split_treatment(state: &web::Data<AppState>, treatment_id: &str) -> Res
         Ok(outcome) => outcome,
         Err(rejection) => {
             let id = treatment.id.clone();
-            let (code, detail) = (rejection.code(), rejection.to_string());
+            let (code, detail) = (rejection.code(), rejection.text().to_stored());
             state
                 .db
                 .write(move |conn| treatments::mark_failed(conn, &id, code, &detail))

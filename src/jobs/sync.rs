@@ -24,6 +24,23 @@ use crate::state::AppState;
 pub const NIGHTLY: &str = "nightly";
 pub const MANUAL: &str = "manual";
 
+/// The job subject and payload of an on-demand synchronisation within `scope`: one open job
+/// for the whole registry, and one per set of composantes a manager holds.
+pub fn manual_subject(scope: &crate::auth::DataScope) -> (String, serde_json::Value) {
+    match scope {
+        crate::auth::DataScope::Composantes(codes) => {
+            let mut codes = codes.clone();
+            codes.sort();
+            codes.dedup();
+            (
+                format!("{MANUAL}:{}", codes.join(",")),
+                serde_json::json!({ "composantes": codes }),
+            )
+        }
+        _ => (MANUAL.to_owned(), serde_json::json!({})),
+    }
+}
+
 #[derive(Debug, Default, Clone, Serialize, ToSchema)]
 pub struct SyncReport {
     /// Memberships Digiposte listed.
@@ -70,10 +87,11 @@ fn trigger_for(
 fn apply(
     conn: &mut DbConnection,
     by_route: &HashMap<String, crate::digiposte::Membership>,
+    composantes: Option<&[String]>,
     actor: &str,
     report: &mut SyncReport,
 ) -> Result<(), ApiError> {
-    let known = vaults::with_route_code(conn)?;
+    let known = vaults::with_route_code(conn, composantes)?;
     report.vaults = known.len();
     for vault in known {
         let Some(m) = vault.route_code.as_ref().and_then(|rc| by_route.get(rc)) else {
@@ -111,10 +129,13 @@ fn apply(
 }
 
 /// One synchronisation run.
+/// One synchronisation run; `composantes`: only the vaults of these composantes' students (a
+/// manager's synchronisation), all of them otherwise.
 pub async fn sync_vaults(
     db: &Db,
     api: &dyn DigiposteApi,
     actor: &str,
+    composantes: Option<Vec<String>>,
 ) -> Result<SyncReport, SyncError> {
     let memberships = api.memberships().await?;
     let mut report = SyncReport {
@@ -128,7 +149,7 @@ pub async fn sync_vaults(
     let actor = actor.to_owned();
     let report = db
         .run(move |conn| {
-            apply(conn, &by_route, &actor, &mut report)?;
+            apply(conn, &by_route, composantes.as_deref(), &actor, &mut report)?;
             Ok(report)
         })
         .await?;
@@ -179,7 +200,17 @@ impl JobHandler for SyncHandler {
 
     fn run<'a>(&'a self, job: &'a JobRow) -> HandlerFuture<'a> {
         Box::pin(async move {
-            let outcome = match sync_vaults(&self.state.db, self.api.as_ref(), "worker:sync").await
+            let composantes: Option<Vec<String>> =
+                serde_json::from_str::<serde_json::Value>(&job.payload)
+                    .ok()
+                    .and_then(|p| serde_json::from_value(p.get("composantes")?.clone()).ok());
+            let outcome = match sync_vaults(
+                &self.state.db,
+                self.api.as_ref(),
+                "worker:sync",
+                composantes,
+            )
+            .await
             {
                 Ok(report) => {
                     tracing::info!(?report, "Digiposte synchronisation done");

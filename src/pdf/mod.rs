@@ -218,6 +218,51 @@ pub enum PdfError {
 }
 
 impl PdfError {
+    /// Why the batch is refused, in the managers' words and in English (the `Display` text).
+    pub fn text(&self) -> crate::i18n::Text {
+        use crate::i18n::Text;
+        let fr = match self {
+            PdfError::EmptyFile => "le fichier est vide".to_owned(),
+            PdfError::NotAPdf => "le fichier n'est pas un PDF".to_owned(),
+            PdfError::FileTooLarge { size, limit } => {
+                format!("le fichier fait {size} octets, au-delà de la limite de {limit} octets")
+            }
+            PdfError::CorruptPdf(why) => format!("le PDF est endommagé : {why}"),
+            PdfError::EncryptedPdf => {
+                "le PDF est chiffré ; les éditions d'Apogée ne le sont pas".to_owned()
+            }
+            PdfError::ScannedPdf => "les pages contiennent des images mais pas de texte : un \
+                scan n'est pas accepté, éditez le document depuis Apogée"
+                .to_owned(),
+            PdfError::ModifiedPdf(why) => {
+                format!("le PDF a été modifié après son édition par Apogée : {why}")
+            }
+            PdfError::NotFromApogee(producer) => {
+                format!("le fichier n'a pas été produit par Apogée (producteur : {producer})")
+            }
+            PdfError::NoStudentFound => {
+                "aucun numéro d'étudiant n'a été trouvé sur les pages".to_owned()
+            }
+            PdfError::AttestationContinuation { page } => format!(
+                "la page {page} n'a pas de numéro d'étudiant, alors qu'une attestation tient \
+                 sur une page par étudiant"
+            ),
+            PdfError::TooComplexPdf(why) => {
+                format!("le PDF est trop complexe pour être traité sans risque : {why}")
+            }
+            PdfError::DocumentKindMismatch { declared, found } => {
+                format!("déclaré comme {declared}, mais les pages sont des {found}")
+            }
+            PdfError::AcademicYearMismatch { declared, found } => format!(
+                "déclaré pour l'année universitaire {declared}/{}, mais les pages sont de \
+                 {found}/{}",
+                declared + 1,
+                found + 1
+            ),
+        };
+        Text::new(fr, self.to_string())
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             PdfError::EmptyFile => "empty_file",

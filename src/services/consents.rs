@@ -10,7 +10,7 @@ use crate::db::audit::{self, AuditEvent};
 use crate::db::students::StudentRow;
 use crate::db::{DbConnection, consents, jobs, students, vaults};
 use crate::domain::consent::{self, ConsentEventKind, ConsentPurpose, ConsentSource, ConsentState};
-use crate::domain::vault::VaultTrigger;
+use crate::domain::vault::{VaultStatus, VaultTrigger};
 use crate::error::ApiError;
 
 /// The reason recorded on work cancelled because the student refused.
@@ -28,6 +28,12 @@ pub enum ConsentEffect {
     QueuedDocumentsCancelled,
     /// The vault was pre-created (consent restored, valid enrolment).
     VaultCreated,
+    /// The never-transmitted vault is now "Opposition enregistrée".
+    ObjectionRecorded,
+    /// The vault left "Opposition enregistrée" (objection withdrawn).
+    ObjectionLifted,
+    /// The vault's subscription was queued (`vaults.auto_subscribe`).
+    SubscriptionQueued,
 }
 
 pub struct ConsentRequest<'a> {
@@ -37,6 +43,8 @@ pub struct ConsentRequest<'a> {
     pub actor: &'a str,
     pub evidence_ref: Option<&'a str>,
     pub comment: Option<&'a str>,
+    /// `vaults.auto_subscribe`: a restored consent queues the vault's subscription.
+    pub auto_subscribe: bool,
 }
 
 pub struct ConsentOutcome {
@@ -57,9 +65,16 @@ pub fn record(
     let events = consents::events_of(conn, &student.id)?;
     let (current, has_events) = consents::state_of(&events, request.purpose);
     consent::check(current, request.event, has_events).map_err(|e| {
-        ApiError::new(crate::error::ErrorCode::InvalidTransition, e.to_string())
-            .with("current_state", current)
-            .with("current_state_label", current.label())
+        let (label, en) = (current.label().to_lowercase(), e.to_string());
+        ApiError::new(
+            crate::error::ErrorCode::InvalidTransition,
+            crate::text!(
+                "cet événement ne change rien : le consentement est déjà « {label} »",
+                "{en}"
+            ),
+        )
+        .with("current_state", current)
+        .with("current_state_label", current.label())
     })?;
     let row = consents::append(
         conn,
@@ -78,13 +93,16 @@ pub fn record(
         ConsentEventKind::Granted | ConsentEventKind::Restored => ConsentState::Consented,
     };
     let effects = match state {
-        ConsentState::Refused => stop_everything(conn, &student.id, request.actor)?,
+        ConsentState::Refused => {
+            stop_everything(conn, &student.id, request.purpose, request.actor)?
+        }
         ConsentState::Consented => allow_again(
             conn,
             &student.id,
             request.purpose,
             request.actor,
             current_year,
+            request.auto_subscribe,
         )?,
     };
     audit::append(
@@ -114,6 +132,7 @@ pub fn record(
 fn stop_everything(
     conn: &mut DbConnection,
     student_id: &str,
+    purpose: ConsentPurpose,
     actor: &str,
 ) -> Result<Vec<ConsentEffect>, ApiError> {
     let mut effects = Vec::new();
@@ -136,6 +155,20 @@ fn stop_everything(
     )?;
     if cancelled > 0 {
         effects.push(ConsentEffect::PendingSubscriptionCancelled);
+    }
+    // Nothing was sent yet: the vault stays listed, as "Opposition enregistrée".
+    if purpose == ConsentPurpose::VaultPrecreation
+        && crate::domain::vault::next(vault.status(), VaultTrigger::ObjectionRecorded).is_ok()
+    {
+        vaults::transition(
+            conn,
+            &vault,
+            VaultTrigger::ObjectionRecorded,
+            actor,
+            Some(CONSENT_WITHDRAWN),
+        )?;
+        effects.push(ConsentEffect::ObjectionRecorded);
+        return Ok(effects);
     }
     if crate::domain::vault::next(vault.status(), VaultTrigger::TerminationRequested).is_ok() {
         vaults::transition(
@@ -164,20 +197,31 @@ fn allow_again(
     purpose: ConsentPurpose,
     actor: &str,
     current_year: i32,
+    auto_subscribe: bool,
 ) -> Result<Vec<ConsentEffect>, ApiError> {
-    // A vault the objection prevented is pre-created now, by the usual enrolment rule.
-    if purpose != ConsentPurpose::VaultPrecreation
-        || vaults::by_student(conn, student_id)?.is_some()
-    {
-        return Ok(Vec::new());
-    }
+    let mut effects = Vec::new();
     let ids = vec![student_id.to_owned()];
-    let valid = students::validly_enrolled(conn, &ids, current_year)?;
-    let objected = consents::precreation_objections(conn, &ids)?;
-    let outcome = vaults::apply_enrolment_rule(conn, &ids, &valid, &objected, actor)?;
-    Ok(if outcome.created > 0 {
-        vec![ConsentEffect::VaultCreated]
-    } else {
-        Vec::new()
-    })
+    if purpose == ConsentPurpose::VaultPrecreation {
+        match vaults::by_student(conn, student_id)? {
+            // The objection is lifted; the enrolment rule below settles valid or not.
+            Some(vault) if vault.status() == VaultStatus::Objected => {
+                vaults::transition(conn, &vault, VaultTrigger::ObjectionLifted, actor, None)?;
+                effects.push(ConsentEffect::ObjectionLifted);
+            }
+            Some(_) => {}
+            // A vault the objection prevented is pre-created now, by the usual enrolment rule.
+            None => {}
+        }
+        let valid = students::validly_enrolled(conn, &ids, current_year)?;
+        let objected = consents::precreation_objections(conn, &ids)?;
+        let outcome = vaults::apply_enrolment_rule(conn, &ids, &valid, &objected, actor)?;
+        if outcome.created > 0 {
+            effects.push(ConsentEffect::VaultCreated);
+        }
+    }
+    // Pre-creation unless refused: once nothing is refused any more, the subscription goes.
+    if auto_subscribe && vaults::auto_subscribe(conn, &ids, actor)? > 0 {
+        effects.push(ConsentEffect::SubscriptionQueued);
+    }
+    Ok(effects)
 }

@@ -207,7 +207,8 @@ fn mismatch(deliverable: i64, expected: i64) -> Result<(), ApiError> {
     if deliverable != expected {
         return Err(ApiError::new(
             ErrorCode::ConfirmationMismatch,
-            format!(
+            crate::text!(
+                "{deliverable} documents seraient envoyés maintenant, et non {expected} : vérifiez avant de confirmer",
                 "{deliverable} documents would be sent now, not {expected}: look again before confirming"
             ),
         )
@@ -244,10 +245,13 @@ pub fn send_treatment(
     if t.status() != TreatmentStatus::Split {
         return Err(ApiError::new(
             ErrorCode::InvalidTransition,
-            format!(
-                "a treatment in status `{}` cannot be sent",
-                t.status().as_str()
-            ),
+            {
+                let (label, status) = (t.status().label(), t.status().as_str());
+                crate::text!(
+                    "un traitement « {label} » ne peut pas être envoyé",
+                    "a treatment in status `{status}` cannot be sent"
+                )
+            },
         )
         .with("current_status", t.status().as_str())
         .with("current_status_label", t.status().label()));
@@ -345,7 +349,10 @@ fn must_be_sent(t: &TreatmentRow) -> Result<(), ApiError> {
     if t.status() != TreatmentStatus::Sent {
         return Err(ApiError::new(
             ErrorCode::InvalidTransition,
-            "the treatment was not sent yet: send it as a whole first",
+            crate::text!(
+                "le traitement n'a pas encore été envoyé : envoyez-le d'abord en entier",
+                "the treatment was not sent yet: send it as a whole first"
+            ),
         )
         .with("current_status", t.status().as_str())
         .with("current_status_label", t.status().label()));
@@ -366,7 +373,13 @@ fn document_of(
 pub fn held_problem(held: &Held) -> ApiError {
     ApiError::new(
         ErrorCode::DocumentHeld,
-        format!("this document cannot be sent now: {}", held.hold.label()),
+        {
+            let (fr, en) = (held.hold.label(), held.hold.label_text().en);
+            crate::text!(
+                "ce document ne peut pas être envoyé maintenant : {fr}",
+                "this document cannot be sent now: {en}"
+            )
+        },
     )
     .with("reason", held.hold)
     .with("reason_label", held.hold.label())
@@ -390,7 +403,10 @@ pub fn send_document(
     if !status.is_some_and(DeliveryStatus::may_send_again) {
         return Err(ApiError::new(
             ErrorCode::InvalidTransition,
-            "only a held or failed document can be sent again",
+            crate::text!(
+                "seul un document retenu ou en erreur peut être renvoyé",
+                "only a held or failed document can be sent again"
+            ),
         )
         .with(
             "current_status",
@@ -406,7 +422,10 @@ pub fn send_document(
     if !queue_one(conn, &d, actor.name)? {
         return Err(ApiError::new(
             ErrorCode::InvalidTransition,
-            "the document changed meanwhile: look again",
+            crate::text!(
+                "le document a changé entre-temps : regardez à nouveau",
+                "the document changed meanwhile: look again"
+            ),
         ));
     }
     audit(
@@ -443,7 +462,10 @@ pub fn release(
     {
         return Err(ApiError::new(
             ErrorCode::InvalidTransition,
-            "this document is not held outside the uploader's composantes",
+            crate::text!(
+                "ce document n'est pas retenu hors des composantes de l'expéditeur",
+                "this document is not held outside the uploader's composantes"
+            ),
         ));
     }
     audit(
@@ -478,14 +500,20 @@ pub fn confirm_replacement(
         _ => {
             return Err(ApiError::new(
                 ErrorCode::InvalidTransition,
-                "this document does not replace a delivered one",
+                crate::text!(
+                    "ce document ne remplace pas un document déjà déposé",
+                    "this document does not replace a delivered one"
+                ),
             ));
         }
     };
     if !repo::confirm_replacement(conn, &d.id, actor.name)? {
         return Err(ApiError::new(
             ErrorCode::InvalidTransition,
-            "the replacement was already confirmed",
+            crate::text!(
+                "le remplacement a déjà été confirmé",
+                "the replacement was already confirmed"
+            ),
         ));
     }
     audit(
@@ -592,7 +620,8 @@ pub fn check_not_uploaded_twice(
     }
     Err(ApiError::new(
         ErrorCode::DuplicateUpload,
-        format!(
+        crate::text!(
+            "ce fichier a déjà été déposé (traitement {newest}) : pour créer un autre traitement exprès, envoyez `replace_of={newest}`",
             "these bytes were already uploaded as treatment {newest}: to create another treatment on purpose, send `replace_of={newest}`"
         ),
     )

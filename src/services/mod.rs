@@ -4,3 +4,5 @@
 pub mod consents;
 pub mod delivery;
 pub mod personal_data;
+pub mod student_vault;
+pub mod vault_subscriptions;

@@ -408,7 +408,10 @@ pub fn erase(
     if student.erased_at.is_some() {
         return Err(ApiError::new(
             ErrorCode::InvalidTransition,
-            "this student was already erased",
+            crate::i18n::Text::fixed(
+                "cet étudiant a déjà été effacé",
+                "this student was already erased",
+            ),
         ));
     }
     if let Some(v) = vault_repo::by_student(conn, &student.id)?
@@ -419,7 +422,10 @@ pub fn erase(
     {
         return Err(vault_repo::invalid_transition(
             v.status(),
-            "the vault is still live at Digiposte: terminate it before erasing the student",
+            crate::i18n::Text::fixed(
+                "le coffre est toujours actif chez Digiposte : résiliez-le avant d'effacer l'étudiant",
+                "the vault is still live at Digiposte: terminate it before erasing the student",
+            ),
         ));
     }
     let alias = pseudonym(audit_key, &student.cod_etu);

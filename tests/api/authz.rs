@@ -241,6 +241,10 @@ fn import_rows() -> Value {
         "E"
     )])
 }
+fn bulk_confirmation() -> Value {
+    json!({"expected_vaults": 0})
+}
+
 fn consent() -> Value {
     json!({"student": "21900001", "purpose": "document_delivery", "event": "granted", "source": "manager"})
 }
@@ -362,6 +366,13 @@ fn matrix() -> Vec<Row> {
         ),
         r("GET", "/vaults", Some("vaults:read"), MANAGER_LIST),
         r("GET", "/vaults/summary", Some("vaults:read"), MANAGER_LIST),
+        rb(
+            "POST",
+            "/vaults/subscribe",
+            Some("vaults:write"),
+            bulk_confirmation,
+            MANAGER_LIST_WRITE,
+        ),
         r(
             "GET",
             "/vaults/{vault}",
@@ -530,7 +541,8 @@ fn matrix() -> Vec<Row> {
         ),
         // Public, but every receipt must be signed: without a signature everyone gets 401.
         rb("POST", "/webhooks/digiposte", None, empty, [Is(401); 8]),
-        // Admin only; this fixture has no Digiposte configured (409 digiposte_not_configured).
+        // Managers (their composantes' vaults) and admins; this fixture has no Digiposte
+        // configured (409 digiposte_not_configured).
         rb(
             "POST",
             "/digiposte/sync",
@@ -540,8 +552,8 @@ fn matrix() -> Vec<Row> {
                 Is(401),
                 Is(403),
                 Is(403),
-                Is(403),
-                Is(403),
+                Allowed,
+                Allowed,
                 Is(403),
                 Is(403),
                 Allowed,

@@ -11,7 +11,7 @@ fn objection(cod_etu: &str, purpose: &str, event: &str) -> Value {
 }
 
 both_backends!(
-    an_objection_before_precreation_prevents_the_vault,
+    an_objection_before_precreation_keeps_the_vault_from_digiposte,
     objection_before_body
 );
 async fn objection_before_body(app: TestApp) {
@@ -25,19 +25,28 @@ async fn objection_before_body(app: TestApp) {
         ])
         .await;
     assert_eq!(report["objections_recorded"], 1);
-    assert_eq!(report["vaults_created"], 1);
+    assert_eq!(report["vaults_created"], 2);
+    assert_eq!(
+        report["vaults_queued"], 1,
+        "only the student who did not object"
+    );
     let admin = app.admin();
     let vaults = app.get("/vaults", &admin).await;
-    let codes: Vec<&str> = vaults.ok(200)["items"]
+    let listed: Vec<(&str, &str)> = vaults.ok(200)["items"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|v| v["student"]["cod_etu"].as_str().unwrap())
+        .map(|v| {
+            (
+                v["student"]["cod_etu"].as_str().unwrap(),
+                v["status"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
-        codes,
-        vec!["21900002"],
-        "no vault for the student who objected"
+        listed,
+        vec![("21900002", "not_transmitted"), ("21900001", "objected")],
+        "the student who objected is listed as \"Opposition enregistrée\", never sent"
     );
     // Re-importing does not create it either, nor a second objection.
     let mut again = row("21900001", "REFUS", "A", "905", "L1", CURRENT_YEAR, "E");
@@ -49,12 +58,12 @@ async fn objection_before_body(app: TestApp) {
     assert_eq!(ledger.ok(200)["purposes"][0]["state"], "refused");
     assert_eq!(ledger.body["events"][0]["source"], "import");
     let me = app.get("/me/vault", &app.student("21900001")).await;
-    assert!(me.ok(200)["status"].is_null());
+    assert_eq!(me.ok(200)["status"], "objected");
     // No subscription job exists for that student at all.
     let audit = app.get("/audit?action=vault.subscribe", &admin).await;
     assert_eq!(audit.ok(200)["total"], 0);
 
-    // Restoring consent pre-creates the vault; a subscription becomes possible.
+    // Restoring consent lifts the objection and queues the subscription (pre-creation).
     let r = app
         .post(
             "/consents",
@@ -62,13 +71,17 @@ async fn objection_before_body(app: TestApp) {
             objection("21900001", "vault_precreation", "restored"),
         )
         .await;
-    assert_eq!(r.ok(201)["effects"], json!(["vault_created"]));
+    assert_eq!(
+        r.ok(201)["effects"],
+        json!(["objection_lifted", "subscription_queued"])
+    );
     assert_eq!(r.body["state"], "consented");
     let id = app.vault_id("21900001").await;
     let s = app
         .post(&format!("/vaults/{id}/subscribe"), &admin, json!({}))
         .await;
-    assert_eq!(s.ok(202)["newly_queued"], true);
+    assert_eq!(s.ok(202)["newly_queued"], false, "queued already");
+    assert_eq!(s.body["vault"]["status"], "not_transmitted");
 }
 
 both_backends!(a_withdrawal_stops_everything_under_way, withdrawal_body);

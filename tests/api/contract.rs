@@ -157,7 +157,8 @@ async fn every_error_code_is_produced() {
     app.post(
         "/consents",
         &admin,
-        json!({"student": "21900001", "purpose": "vault_precreation", "event": "objected", "source": "paper"}),
+        // (An objection to the pre-creation would make the vault "objected" instead.)
+        json!({"student": "21900001", "purpose": "document_delivery", "event": "withdrawn", "source": "paper"}),
     )
     .await
     .ok(201);

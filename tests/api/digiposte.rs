@@ -139,6 +139,8 @@ pub fn configure(c: &mut Config, sim: &Sim) {
     c.jobs.lease_secs = 5;
     c.jobs.backoff_base_secs = 1;
     c.jobs.backoff_max_secs = 2;
+    // These tests ask for each subscription themselves (pre-creation has its own test).
+    c.vaults.auto_subscribe = false;
 }
 
 pub(crate) async fn app_with(
@@ -559,14 +561,14 @@ async fn cancelled_body(postgres: bool) {
             .starts_with("digiposte_vault_closed"),
         "{failed}"
     );
-    // After the synchronisation (asked by an administrator), the vault is terminated.
+    // After the synchronisation (asked by the composante's manager), the vault is terminated.
     assert_eq!(vault_of(&app, &gone).await["status"], "active");
     let manager = app.manager(&["905"]);
-    app.post("/digiposte/sync", &manager, json!({}))
+    let r = app.post("/digiposte/sync", &manager, json!({})).await;
+    assert_eq!(r.ok(202)["kind"], "vault_sync");
+    app.post("/digiposte/sync", &app.student(&gone), json!({}))
         .await
         .problem(403, "forbidden");
-    let r = app.post("/digiposte/sync", &app.admin(), json!({})).await;
-    assert_eq!(r.ok(202)["kind"], "vault_sync");
     until("the synchronisation", Duration::from_secs(10), async || {
         (vault_of(&app, &gone).await["status"] == "terminated").then_some(())
     })
@@ -851,6 +853,136 @@ async fn vault_workers_body(postgres: bool) {
         .ok(202);
     let v = wait_status(&refused, "active").await;
     assert!(v["last_error"].is_null(), "{v}");
+}
+
+with_sim!(
+    precreation_and_the_students_true_next_step,
+    precreation_body
+);
+async fn precreation_body(postgres: bool) {
+    let sim = Sim::start(&[]);
+    let app = app_with(&sim, postgres, |c| c.vaults.auto_subscribe = true).await;
+    app.composantes(&["905"]).await;
+    let batch = crate::treatments::batch_with_students(&app, 3).await;
+    // No per-student call: the import queued every subscription, the queue sends them.
+    let manager = app.manager(&["905"]);
+    until("the pre-creation", Duration::from_secs(40), async || {
+        let r = app.get("/vaults/summary?composante=905", &manager).await;
+        let active = r.body["statuses"]
+            .as_array()?
+            .iter()
+            .find(|s| s["status"] == "active")?["count"]
+            .as_i64()?;
+        (active == 3 && r.body["queued_subscriptions"] == 0).then_some(())
+    })
+    .await;
+    let cod = batch.students[0].cod_etu.clone();
+    let student = app.student(&cod);
+    let me = app.get("/me/vault", &student).await;
+    assert_eq!(me.ok(200)["status"], "active");
+    assert_eq!(me.body["personalised"], false);
+    assert!(
+        me.body["next_step"]
+            .as_str()
+            .unwrap()
+            .contains("Finalisez-le")
+    );
+    assert!(me.body["customization_url"].is_string());
+    assert_eq!(me.body["documents"], json!([]));
+
+    // Personalised (Digiposte answered the link with "already customised"): nothing asks the
+    // student to finalise any more, and the old link is gone.
+    {
+        use passerelle::db::schema::{students, vaults};
+        let db = app.db();
+        let mut conn = db.conn().unwrap();
+        let student_id: String = students::table
+            .filter(students::cod_etu.eq(&cod))
+            .select(students::id)
+            .first(&mut *conn)
+            .unwrap();
+        diesel::update(vaults::table.filter(vaults::student_id.eq(student_id)))
+            .set(vaults::personalised.eq(true))
+            .execute(&mut *conn)
+            .unwrap();
+    }
+    let me = app.get("/me/vault", &student).await;
+    let next = me.ok(200)["next_step"].as_str().unwrap();
+    assert!(!next.to_lowercase().contains("finalisez"), "{next}");
+    assert!(next.contains("rien à faire"), "{next}");
+    assert!(me.body["customization_url"].is_null());
+    let en = app
+        .send(
+            app.request(Method::GET, "/me/vault")
+                .bearer_auth(&student)
+                .header("Accept-Language", "en"),
+        )
+        .await;
+    assert!(
+        en.ok(200)["next_step"]
+            .as_str()
+            .unwrap()
+            .contains("nothing to do")
+    );
+    assert_eq!(en.body["status_label"], "Active");
+
+    // The documents delivered to the vault: kind, year, date, Transmis.
+    let id = upload_and_split(&app, 3).await;
+    send(&app, &id).await;
+    wait_final(&app, &id, Duration::from_secs(30)).await;
+    let me = app.get("/me/vault", &student).await;
+    let docs = me.ok(200)["documents"].as_array().unwrap().clone();
+    assert_eq!(docs.len(), 1, "{}", me.body);
+    assert_eq!(docs[0]["document_type"], "releve_notes");
+    assert_eq!(docs[0]["document_type_label"], "Relevé de notes");
+    assert_eq!(docs[0]["academic_year"], crate::support::CURRENT_YEAR);
+    assert_eq!(docs[0]["delivery_status_label"], "Transmis");
+    assert_eq!(docs[0]["transmitted"], true);
+    assert!(docs[0]["deposited_at"].is_string());
+
+    // Terminated: no stale finalisation link, and how to ask again.
+    let other = batch.students[1].cod_etu.clone();
+    let v = app.vault_id(&other).await;
+    app.post(&format!("/vaults/{v}/terminate"), &manager, json!({}))
+        .await
+        .ok(202);
+    until(
+        "the cancellation request",
+        Duration::from_secs(10),
+        async || {
+            let v = vault_of(&app, &other).await;
+            v["pending_actions"].as_array()?.is_empty().then_some(())
+        },
+    )
+    .await;
+    actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    // Managers synchronise their composantes' vaults: another composante's manager's run
+    // leaves this vault alone, its own manager's run ends it.
+    let elsewhere = app
+        .post("/digiposte/sync", &app.manager(&["906"]), json!({}))
+        .await;
+    assert_eq!(elsewhere.ok(202)["kind"], "vault_sync");
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        vault_of(&app, &other).await["status"],
+        "termination_pending"
+    );
+    app.post("/digiposte/sync", &manager, json!({}))
+        .await
+        .ok(202);
+    until("the termination", Duration::from_secs(10), async || {
+        (vault_of(&app, &other).await["status"] == "terminated").then_some(())
+    })
+    .await;
+    let me = app.get("/me/vault", &app.student(&other)).await;
+    assert_eq!(me.ok(200)["status"], "terminated");
+    assert!(me.body["customization_url"].is_null(), "{}", me.body);
+    assert!(
+        me.body["next_step"]
+            .as_str()
+            .unwrap()
+            .contains("nouveau lien")
+    );
 }
 
 /// `passerelle serve` as a child process on `port`, sharing the test app's database and data.

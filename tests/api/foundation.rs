@@ -93,7 +93,9 @@ async fn credentials_body(app: TestApp) {
         r.problem(401, "unauthenticated")["detail"]
             .as_str()
             .unwrap()
-            .contains("expired")
+            .contains("a expiré"),
+        "French by default: {}",
+        r.body
     );
 
     let me = app.get("/me", &app.manager(&["905", "906"])).await;

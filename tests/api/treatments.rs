@@ -791,3 +791,49 @@ async fn list_counts_body(app: TestApp) {
     );
     assert_eq!(counts(&rattrapage)["documents"], 2);
 }
+
+both_backends!(the_treatment_list_names_its_author, treatment_author_body);
+async fn treatment_author_body(app: TestApp) {
+    app.composantes(&["905"]).await;
+    let now = jsonwebtoken::get_current_timestamp();
+    let named = app.mint(passerelle::auth::jwt::Claims {
+        sub: "jdupont".into(),
+        iss: String::new(),
+        aud: String::new(),
+        exp: now + 3600,
+        iat: now,
+        role: passerelle::auth::Role::Manager,
+        composantes: vec!["905".into()],
+        cod_etu: None,
+        scopes: vec![],
+        name: Some("Jeanne Dupont".into()),
+    });
+    upload(
+        &app,
+        &named,
+        b"GIF89a not a pdf".to_vec(),
+        "releve_notes",
+        "905",
+    )
+    .await
+    .problem(422, "not_a_pdf");
+    let anonymous = app.manager(&["905"]);
+    upload(&app, &anonymous, b"GIF89a".to_vec(), "releve_notes", "905")
+        .await
+        .problem(422, "not_a_pdf");
+    let list = app.get("/treatments", &anonymous).await;
+    let mut authors: Vec<(Value, Value)> = list.ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["created_by"].clone(), t["created_by_name"].clone()))
+        .collect();
+    authors.sort_by_key(|(by, _)| by.to_string());
+    assert_eq!(
+        authors,
+        vec![
+            (json!("manager:jdupont"), json!("Jeanne Dupont")),
+            (json!("manager:manager-905"), Value::Null),
+        ]
+    );
+}
