@@ -182,6 +182,7 @@ fn safe_file_name(name: &str, fallback: &str) -> String {
 /// `expected`, `invalid_grade_source` with `problems`…); a source of another étape or year is
 /// refused (`etape_mismatch`, `year_mismatch`, with `maquette` and `source`).
 #[utoipa::path(
+    operation_id = "createGradeTransfer",
     tag = "grades",
     request_body(content = GradeTransferForm, content_type = "multipart/form-data"),
     responses(
@@ -539,7 +540,7 @@ pub struct TransferQuery {
 }
 
 /// The grade transfers of the caller's composantes, newest first.
-#[utoipa::path(tag = "grades", params(TransferQuery), responses((status = 200, body = Page<GradeTransfer>)))]
+#[utoipa::path(operation_id = "listGradeTransfers", tag = "grades", params(TransferQuery), responses((status = 200, body = Page<GradeTransfer>)))]
 #[get("/grade-transfers")]
 async fn list(
     state: web::Data<AppState>,
@@ -579,6 +580,7 @@ async fn load(
 
 /// One transfer with its report (JSON and text).
 #[utoipa::path(
+    operation_id = "getGradeTransfer",
     tag = "grades",
     params(("id" = String, Path, description = "Transfer id")),
     responses((status = 200, body = GradeTransferDetail), (status = 404, description = "No such transfer within the caller's scope"))
@@ -597,6 +599,7 @@ async fn show(
 /// The filled maquette to import into Apogée: ISO-8859-1, CRLF, named as `apoC_Fichier_Exp`
 /// says.
 #[utoipa::path(
+    operation_id = "downloadGradeTransferFile",
     tag = "grades",
     params(("id" = String, Path, description = "Transfer id")),
     responses(
@@ -648,6 +651,7 @@ pub struct DiffQuery {
 /// The cells the transfer changed, student by student: the maquette as Apogée exported it
 /// compared with the file to import (recomputed from the stored files).
 #[utoipa::path(
+    operation_id = "getGradeTransferDiff",
     tag = "grades",
     params(("id" = String, Path, description = "Transfer id"), DiffQuery),
     responses(

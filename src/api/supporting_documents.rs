@@ -95,6 +95,7 @@ pub struct RequirementsBody {
 
 /// Sets the supporting documents an étape requires in a year (admins).
 #[utoipa::path(
+    operation_id = "updateSupportingDocumentsRequirements",
     tag = "supporting_documents",
     request_body = RequirementsBody,
     responses((status = 200, body = Vec<RequiredKind>), (status = 422, description = "Invalid kinds or labels"))
@@ -180,6 +181,7 @@ pub struct RequirementsQuery {
 
 /// The supporting documents required per étape in a year.
 #[utoipa::path(
+    operation_id = "getSupportingDocumentsRequirements",
     tag = "supporting_documents",
     params(RequirementsQuery),
     responses((status = 200, body = Vec<RequiredKind>))
@@ -371,6 +373,7 @@ pub struct SupportingForm {
 /// A student deposits a required supporting document (again after a rejection). 409 while
 /// the current one is pending or accepted.
 #[utoipa::path(
+    operation_id = "createMySupportingDocument",
     tag = "supporting_documents",
     request_body(content = SupportingForm, content_type = "multipart/form-data"),
     responses(
@@ -509,6 +512,7 @@ async fn my_deposit(
 /// The caller's supporting documents, per current enrolment: what is required, each one's
 /// status (with the rejection reason) and history.
 #[utoipa::path(
+    operation_id = "listMySupportingDocuments",
     tag = "supporting_documents",
     responses(
         (status = 200, body = Vec<EnrolmentDocuments>),
@@ -588,6 +592,7 @@ fn parse_statuses(s: Option<&str>) -> Result<Vec<SupportingStatus>, ApiError> {
 /// The required documents of the students of the caller's composantes, by étape and status
 /// (e.g. `?etape=L1INF&status=pending` is the control queue; `status=missing` whom to remind).
 #[utoipa::path(
+    operation_id = "listSupportingDocuments",
     tag = "supporting_documents",
     params(SupportingQuery),
     responses((status = 200, body = Page<SupportingRow>))
@@ -695,6 +700,7 @@ pub struct FollowUpQuery {
 /// Completeness per étape ("suivi des pièces"): students, complete ones, counts per kind and
 /// status, and each student's missing, pending and rejected kinds.
 #[utoipa::path(
+    operation_id = "getSupportingDocumentsFollowUp",
     tag = "supporting_documents",
     params(FollowUpQuery),
     responses((status = 200, body = Vec<EtapeFollowUp>))
@@ -767,6 +773,7 @@ async fn follow_up(
 /// One student's supporting documents per current enrolment (managers: students of their
 /// composantes; anyone else: 404).
 #[utoipa::path(
+    operation_id = "getSupportingDocumentsStudent",
     tag = "supporting_documents",
     params(("cod_etu" = String, Path, description = "Student number")),
     responses(
@@ -855,6 +862,7 @@ async fn decide(
 
 /// Accepts a pending supporting document (managers of the student's composante).
 #[utoipa::path(
+    operation_id = "acceptSupportingDocument",
     tag = "supporting_documents",
     params(("id" = String, Path, description = "Deposit id")),
     responses(
@@ -883,6 +891,7 @@ async fn accept(
 
 /// Rejects a pending supporting document with a reason the student sees; they may deposit again.
 #[utoipa::path(
+    operation_id = "rejectSupportingDocument",
     tag = "supporting_documents",
     params(("id" = String, Path, description = "Deposit id")),
     request_body = Rejection,
@@ -914,6 +923,7 @@ async fn reject(
 
 /// The deposited file, for the manager who checks it.
 #[utoipa::path(
+    operation_id = "downloadSupportingDocumentFile",
     tag = "supporting_documents",
     params(("id" = String, Path, description = "Deposit id")),
     responses(

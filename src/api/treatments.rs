@@ -170,6 +170,7 @@ fn field_error(field: &str, code: &str, message: &str) -> ApiError {
 /// treatment is listed as "Erreur de découpage"); an accepted one answers 202 with the
 /// treatment's location while the split runs in the background ("Découper").
 #[utoipa::path(
+    operation_id = "createUpload",
     tag = "treatments",
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
@@ -380,7 +381,7 @@ fn parse_statuses(s: Option<&str>) -> Result<Vec<TreatmentStatus>, ApiError> {
 }
 
 /// The treatments of the caller's composantes ("Traitements"), newest first.
-#[utoipa::path(tag = "treatments", params(TreatmentQuery), responses((status = 200, body = Page<Treatment>)))]
+#[utoipa::path(operation_id = "listTreatments", tag = "treatments", params(TreatmentQuery), responses((status = 200, body = Page<Treatment>)))]
 #[get("/treatments")]
 async fn list(
     state: web::Data<AppState>,
@@ -449,6 +450,7 @@ async fn load_treatment(
 /// One treatment with its progress, its blocks (students / with a vault / without) and, once
 /// sent, the documents per delivery state.
 #[utoipa::path(
+    operation_id = "getTreatment",
     tag = "treatments",
     params(("id" = String, Path, description = "Treatment id")),
     responses((status = 200, body = TreatmentDetail), (status = 404, description = "No such treatment within the caller's scope"))
@@ -593,6 +595,7 @@ pub struct DocumentQuery {
 
 /// The documents of a treatment, by block.
 #[utoipa::path(
+    operation_id = "listTreatmentDocuments",
     tag = "treatments",
     params(("id" = String, Path, description = "Treatment id"), DocumentQuery),
     responses((status = 200, body = Page<TreatmentDocument>), (status = 404, description = "No such treatment within the caller's scope"))
@@ -624,6 +627,7 @@ async fn documents(
 
 /// The split PDF of one student (the preview).
 #[utoipa::path(
+    operation_id = "downloadTreatmentDocumentPdf",
     tag = "treatments",
     params(("id" = String, Path, description = "Treatment id"), ("doc" = String, Path, description = "Document id")),
     responses(
@@ -665,6 +669,7 @@ async fn document_pdf(
 /// A manager confirms that a flagged document (name mismatch, two numbers on a page) is the
 /// student's: it becomes deliverable.
 #[utoipa::path(
+    operation_id = "confirmTreatmentDocumentIdentity",
     tag = "treatments",
     params(("id" = String, Path, description = "Treatment id"), ("doc" = String, Path, description = "Document id")),
     responses(
@@ -734,6 +739,7 @@ pub struct UncertainDecision {
 /// checking the student's vault. Digiposte publishes no listing passerelle could look in, so
 /// it never deposits such a document again by itself.
 #[utoipa::path(
+    operation_id = "resolveUncertainTreatmentDocument",
     tag = "treatments",
     params(("id" = String, Path, description = "Treatment id"), ("doc" = String, Path, description = "Document id")),
     request_body = UncertainDecision,
@@ -826,6 +832,7 @@ pub struct HeldCount {
 /// reason. Requires the confirmation of the number of documents the manager was shown.
 /// Sending again queues nothing new.
 #[utoipa::path(
+    operation_id = "sendTreatment",
     tag = "treatments",
     params(("id" = String, Path, description = "Treatment id")),
     request_body = SendConfirmation,
@@ -929,6 +936,7 @@ async fn send(
 /// Cancels a split treatment ("Annuler le traitement"): nothing will be sent, and its
 /// documents are deleted. Only while the file is split and not sent.
 #[utoipa::path(
+    operation_id = "cancelTreatment",
     tag = "treatments",
     params(("id" = String, Path, description = "Treatment id")),
     responses(

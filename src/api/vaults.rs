@@ -241,7 +241,7 @@ fn filter_of(q: &VaultQuery) -> Result<VaultFilter, ApiError> {
 }
 
 /// Vaults within the caller's scope, filtered, sorted and paginated.
-#[utoipa::path(tag = "vaults", params(VaultQuery), responses((status = 200, body = Page<Vault>)))]
+#[utoipa::path(operation_id = "listVaults", tag = "vaults", params(VaultQuery), responses((status = 200, body = Page<Vault>)))]
 #[get("/vaults")]
 async fn list(
     state: web::Data<AppState>,
@@ -287,7 +287,7 @@ pub struct SummaryQuery {
 }
 
 /// How many vaults per status within the caller's scope (the dashboard blocks).
-#[utoipa::path(tag = "vaults", params(SummaryQuery), responses((status = 200, body = VaultSummary)))]
+#[utoipa::path(operation_id = "getVaultsSummary", tag = "vaults", params(SummaryQuery), responses((status = 200, body = VaultSummary)))]
 #[get("/vaults/summary")]
 async fn summary(
     state: web::Data<AppState>,
@@ -333,6 +333,7 @@ pub fn history_entry(h: repo::HistoryRow) -> VaultHistoryEntry {
 
 /// One vault with its history and pending actions (404 outside the caller's scope).
 #[utoipa::path(
+    operation_id = "getVault",
     tag = "vaults",
     params(("id" = String, Path, description = "Vault id")),
     responses((status = 200, body = VaultDetail), (status = 404, description = "No such vault within the caller's scope"))
@@ -472,6 +473,7 @@ async fn act(
 
 /// Sends (or re-sends after an error) the vault subscription to Digiposte.
 #[utoipa::path(
+    operation_id = "subscribeVault",
     tag = "vaults",
     params(("id" = String, Path, description = "Vault id")),
     responses(
@@ -491,6 +493,7 @@ async fn subscribe(
 
 /// Requests the termination of the membership (status "Demande en cours de réalisation").
 #[utoipa::path(
+    operation_id = "terminateVault",
     tag = "vaults",
     params(("id" = String, Path, description = "Vault id")),
     responses(
@@ -510,6 +513,7 @@ async fn terminate(
 
 /// Issues a re-subscription link to a student whose vault was terminated ("Préinscription").
 #[utoipa::path(
+    operation_id = "reinviteVault",
     tag = "vaults",
     params(("id" = String, Path, description = "Vault id")),
     responses(
