@@ -205,6 +205,7 @@ impl OperationKind {
             OperationKind::Query => &[BadRequest, UnknownParameter, InvalidParameter],
             OperationKind::Path => &[NotFound, InvalidParameter],
             OperationKind::JsonBody => &[
+                BadRequest,
                 MalformedJson,
                 UnsupportedMediaType,
                 PayloadTooLarge,

@@ -203,6 +203,121 @@ pub fn creation_links(operation: &mut openapi::path::Operation) {
     }
 }
 
+/// The breaking changes from a released description to the current one: operations removed,
+/// parameters removed, schemas or fields removed, types narrowed (a type, `$ref` or enum value
+/// the old description allowed and the new one does not). Each is one line, e.g.
+/// `removed operation GET /vaults`, `removed field Vault.ine`, `narrowed type Vault.status`;
+/// CHANGELOG.md must quote each line for the change to pass `tests/api/contract.rs`.
+pub fn breaking_changes(old: &serde_json::Value, new: &serde_json::Value) -> Vec<String> {
+    use serde_json::Value;
+    let mut changes = Vec::new();
+    let empty = serde_json::Map::new();
+    let methods = ["get", "put", "post", "delete", "patch"];
+    let old_paths = old["paths"].as_object().unwrap_or(&empty);
+    for (path, item) in old_paths {
+        for method in methods {
+            let Some(old_op) = item.get(method) else {
+                continue;
+            };
+            let Some(new_op) = new["paths"][path].get(method) else {
+                changes.push(format!(
+                    "removed operation {} {path}",
+                    method.to_uppercase()
+                ));
+                continue;
+            };
+            let names = |op: &Value| -> Vec<String> {
+                op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| Some(format!("{}:{}", p["in"].as_str()?, p["name"].as_str()?)))
+                    .collect()
+            };
+            let kept = names(new_op);
+            for name in names(old_op) {
+                if !kept.contains(&name) {
+                    changes.push(format!(
+                        "removed parameter {} {path} {name}",
+                        method.to_uppercase()
+                    ));
+                }
+            }
+        }
+    }
+    let old_schemas = old["components"]["schemas"].as_object().unwrap_or(&empty);
+    for (name, old_schema) in old_schemas {
+        let Some(new_schema) = new["components"]["schemas"].get(name) else {
+            changes.push(format!("removed schema {name}"));
+            continue;
+        };
+        if narrowed(old_schema, new_schema) {
+            changes.push(format!("narrowed type {name}"));
+        }
+        let Some(old_props) = old_schema["properties"].as_object() else {
+            continue;
+        };
+        for (field, old_prop) in old_props {
+            match new_schema["properties"].get(field) {
+                None => changes.push(format!("removed field {name}.{field}")),
+                Some(new_prop) if narrowed(old_prop, new_prop) => {
+                    changes.push(format!("narrowed type {name}.{field}"))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    changes
+}
+
+/// What a schema allows, coarsely: its types, `$ref`s and enum values (of itself and of its
+/// `oneOf`/`anyOf` members and array items).
+fn allowed(schema: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+    use serde_json::Value;
+    match &schema["type"] {
+        Value::String(t) => {
+            out.insert(format!("type:{t}"));
+        }
+        Value::Array(ts) => out.extend(ts.iter().filter_map(|t| Some(format!("type:{}", t.as_str()?)))),
+        _ => {}
+    }
+    if let Some(r) = schema["$ref"].as_str() {
+        out.insert(format!("ref:{r}"));
+    }
+    for e in schema["enum"].as_array().into_iter().flatten() {
+        out.insert(format!("enum:{e}"));
+    }
+    for key in ["oneOf", "anyOf"] {
+        for member in schema[key].as_array().into_iter().flatten() {
+            allowed(member, out);
+        }
+    }
+    if schema["items"].is_object() {
+        let mut items = std::collections::BTreeSet::new();
+        allowed(&schema["items"], &mut items);
+        out.extend(items.into_iter().map(|i| format!("items:{i}")));
+    }
+}
+
+/// Whether `new` refuses something `old` allowed (an enum that appears where there was none
+/// narrows; a schema that describes nothing checkable never does).
+fn narrowed(old: &serde_json::Value, new: &serde_json::Value) -> bool {
+    let (mut a, mut b) = (Default::default(), Default::default());
+    allowed(old, &mut a);
+    allowed(new, &mut b);
+    if b.is_empty() {
+        return false;
+    }
+    let a_enum = a.iter().any(|x: &String| x.starts_with("enum:"));
+    let b_enum = b.iter().any(|x: &String| x.starts_with("enum:"));
+    if b_enum && !a_enum {
+        return true;
+    }
+    a.iter()
+        .filter(|x| b_enum || !x.starts_with("enum:"))
+        .any(|x| !b.contains(x))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,6 +413,101 @@ mod tests {
             deposit["content"]["application/octet-stream"]["schema"]["contentMediaType"],
             "application/octet-stream"
         );
+    }
+
+    #[test]
+    fn breaking_changes_are_found() {
+        let old = serde_json::json!({
+            "paths": {
+                "/a": {"get": {"parameters": [{"in": "query", "name": "q"}]}, "post": {}},
+            },
+            "components": {"schemas": {
+                "A": {"type": "object", "properties": {
+                    "x": {"type": ["string", "null"]},
+                    "y": {"type": "string"},
+                    "s": {"type": "string", "enum": ["a", "b"]},
+                    "r": {"$ref": "#/components/schemas/B"},
+                }},
+                "Gone": {"type": "string"},
+            }},
+        });
+        let same = breaking_changes(&old, &old);
+        assert!(same.is_empty(), "{same:?}");
+        let new = serde_json::json!({
+            "paths": {"/a": {"get": {"parameters": []}}, "/b": {"get": {}}},
+            "components": {"schemas": {
+                "A": {"type": "object", "properties": {
+                    "x": {"type": "string"},
+                    "s": {"type": "string", "enum": ["a"]},
+                    "r": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/B"}]},
+                    "z": {"type": "integer"},
+                }},
+            }},
+        });
+        let mut found = breaking_changes(&old, &new);
+        found.sort();
+        let mut expected = vec![
+                "removed operation POST /a",
+                "removed parameter GET /a query:q",
+                "narrowed type A.s",
+                "narrowed type A.x",
+                "removed field A.y",
+                "removed schema Gone",
+        ];
+        expected.sort();
+        assert_eq!(found, expected);
+        // Widening is not breaking: the reverse of a narrowing, a new field, a new operation.
+        let widened = serde_json::json!({
+            "paths": {"/a": {"get": {"parameters": [{"in": "query", "name": "q"}]}, "post": {}}},
+            "components": {"schemas": {
+                "A": {"type": "object", "properties": {
+                    "x": {"type": ["string", "null", "integer"]},
+                    "y": {"type": "string"},
+                    "s": {"type": "string", "enum": ["a", "b", "c"]},
+                    "r": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/B"}]},
+                }},
+                "Gone": {"type": "string"},
+            }},
+        });
+        assert!(breaking_changes(&old, &widened).is_empty());
+    }
+
+    /// The description against the last release's committed copy (`openapi/releases/`): every
+    /// breaking change must be quoted in CHANGELOG.md, or the build fails.
+    #[test]
+    fn breaking_changes_since_the_last_release_are_in_the_changelog() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut releases: Vec<(Vec<u64>, std::path::PathBuf)> =
+            std::fs::read_dir(root.join("openapi/releases"))
+                .expect("openapi/releases")
+                .filter_map(|e| {
+                    let path = e.ok()?.path();
+                    let version = path.file_stem()?.to_str()?.to_owned();
+                    let parts = version.split('.').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+                    Some((parts, path))
+                })
+                .collect();
+        releases.sort();
+        let (_, last) = releases.last().expect("a released description in openapi/releases");
+        let old: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(last).unwrap()).unwrap();
+        let changelog = std::fs::read_to_string(root.join("CHANGELOG.md")).expect("CHANGELOG.md");
+        let missing: Vec<String> = breaking_changes(&old, &spec_json())
+            .into_iter()
+            .filter(|c| !changelog.contains(c.as_str()))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "breaking changes of the API since {} that CHANGELOG.md does not announce \
+             (quote each line under the next version's \"Breaking\" heading, or undo it):\n{}",
+            last.display(),
+            missing.join("\n")
+        );
+    }
+
+    #[test]
+    fn the_version_follows_the_crate() {
+        assert_eq!(spec_json()["info"]["version"], env!("CARGO_PKG_VERSION"));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
+use actix_web::{Either, HttpRequest, HttpResponse, get, post, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -23,6 +23,7 @@ use crate::db::supporting_documents::{self as repo, EnrolledStudent, KindRow, Su
 use crate::domain::supporting::{self, SupportingStatus};
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::pagination::{Page, Window};
+use crate::services::export::{self, ListFormat};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -571,6 +572,9 @@ pub struct SupportingQuery {
     pub page: Option<u32>,
     /// Items per page (at most 500).
     pub per_page: Option<u32>,
+    /// `csv`: the whole filtered list as CSV (as `Accept: text/csv` asks).
+    #[param(inline)]
+    pub format: Option<ListFormat>,
 }
 
 fn parse_statuses(s: Option<&str>) -> Result<Vec<SupportingStatus>, ApiError> {
@@ -595,16 +599,21 @@ fn parse_statuses(s: Option<&str>) -> Result<Vec<SupportingStatus>, ApiError> {
     operation_id = "listSupportingDocuments",
     tag = "supporting_documents",
     params(SupportingQuery),
-    responses((status = 200, body = Page<SupportingRow>))
+    responses((status = 200, description = "One page of required documents, or the whole list as CSV", content(
+        (Page<SupportingRow> = "application/json"),
+        (String = "text/csv", example = json!("\u{feff}Numéro étudiant;Nom;Prénom;Étape;Composante;Pièce;Statut;Motif;Déposée le;Dépôts\r\n21900001;LEFÈVRE;Zoé;L1INF;905;Attestation CVEC;À contrôler;;2025-09-01T08:00:00Z;1\r\n"))
+    )))
 )]
 #[get("/supporting-documents")]
 async fn list(
     state: web::Data<AppState>,
     principal: Principal,
+    req: HttpRequest,
     query: web::Query<SupportingQuery>,
-) -> Result<web::Json<Page<SupportingRow>>, ApiError> {
+) -> Result<Either<web::Json<Page<SupportingRow>>, HttpResponse>, ApiError> {
     let scope = principal.authorize(Permission::SupportingDocumentsRead)?;
     let query = query.into_inner();
+    let csv = export::wants_csv(&req, query.format);
     let window = Window::new(query.page, query.per_page)?;
     let statuses = parse_statuses(query.status.as_deref())?;
     let year = query
@@ -642,13 +651,53 @@ async fn list(
         .filter(|r| statuses.is_empty() || statuses.contains(&r.status))
         .filter(|r| query.kind.as_ref().is_none_or(|k| *k == r.kind))
         .collect();
+    if csv {
+        return Ok(Either::Right(export::whole(
+            "pieces-justificatives.csv",
+            SupportingRow::CSV_COLUMNS,
+            rows,
+            SupportingRow::csv_cells,
+        )));
+    }
     let total = rows.len() as i64;
     let items = rows
         .into_iter()
         .skip(window.offset() as usize)
         .take(window.limit() as usize)
         .collect();
-    Ok(web::Json(window.wrap(items, total)))
+    Ok(Either::Left(web::Json(window.wrap(items, total))))
+}
+
+impl SupportingRow {
+    /// The columns of the CSV export, in French for the spreadsheet's readers.
+    pub const CSV_COLUMNS: &'static [&'static str] = &[
+        "Numéro étudiant",
+        "Nom",
+        "Prénom",
+        "Étape",
+        "Composante",
+        "Pièce",
+        "Statut",
+        "Motif",
+        "Déposée le",
+        "Dépôts",
+    ];
+
+    fn csv_cells(self) -> Vec<String> {
+        use crate::domain::csv::{date, opt};
+        vec![
+            self.cod_etu,
+            self.last_name,
+            self.first_name,
+            self.etape,
+            self.composante,
+            self.label,
+            self.status_label.to_owned(),
+            opt(self.reason),
+            opt(self.submitted_at.map(date)),
+            self.deposits.to_string(),
+        ]
+    }
 }
 
 /// Counts of one kind over an étape's students.

@@ -1,6 +1,6 @@
 //! `/vaults`: the registry managers filter every day, the dashboard counts, and vault actions.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{Either, HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -11,8 +11,10 @@ use crate::db::audit::{self, AuditEvent};
 use crate::db::vaults::{self as repo, VaultFilter, VaultSort};
 use crate::db::{consents, jobs};
 use crate::domain::vault::{VaultAction, VaultStatus, VaultTrigger};
+use crate::domain::csv;
 use crate::error::{ApiError, ErrorCode};
 use crate::pagination::{Page, Window};
+use crate::services::export::{self, ListFormat};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -206,6 +208,9 @@ pub struct VaultQuery {
     pub page: Option<u32>,
     /// Items per page (at most 500).
     pub per_page: Option<u32>,
+    /// `csv`: the whole filtered list as CSV (as `Accept: text/csv` asks).
+    #[param(inline)]
+    pub format: Option<ListFormat>,
 }
 
 fn parse_statuses(s: Option<&str>) -> Result<Vec<VaultStatus>, ApiError> {
@@ -240,16 +245,35 @@ fn filter_of(q: &VaultQuery) -> Result<VaultFilter, ApiError> {
     })
 }
 
-/// Vaults within the caller's scope, filtered, sorted and paginated.
-#[utoipa::path(operation_id = "listVaults", tag = "vaults", params(VaultQuery), responses((status = 200, body = Page<Vault>)))]
+/// Vaults within the caller's scope, filtered, sorted and paginated; with `Accept: text/csv`
+/// or `format=csv`, the whole filtered list as CSV for a spreadsheet.
+#[utoipa::path(
+    operation_id = "listVaults",
+    tag = "vaults",
+    params(VaultQuery),
+    responses((status = 200, description = "One page of vaults, or the whole list as CSV", content(
+        (Page<Vault> = "application/json"),
+        (String = "text/csv", example = json!("\u{feff}Numéro étudiant;INE;Nom;Prénom;Statut;Acceptation;Personnalisé;Code d'acheminement;Dernière erreur;Créé le;Statut changé le\r\n21900001;;LEFÈVRE;Zoé;Validé;oui;oui;;;2025-09-01T08:00:00Z;2025-09-02T08:00:00Z\r\n"))
+    )))
+)]
 #[get("/vaults")]
 async fn list(
     state: web::Data<AppState>,
     principal: Principal,
+    req: HttpRequest,
     query: web::Query<VaultQuery>,
-) -> Result<web::Json<Page<Vault>>, ApiError> {
+) -> Result<Either<web::Json<Page<Vault>>, HttpResponse>, ApiError> {
     let scope = principal.authorize(Permission::VaultsRead)?;
     let filter = filter_of(&query)?;
+    if export::wants_csv(&req, query.format) {
+        return Ok(Either::Right(export::stream(
+            &state.db,
+            "coffres.csv",
+            Vault::CSV_COLUMNS,
+            move |conn, window| Ok(repo::list(conn, &scope, &filter, window)?.0),
+            |(v, s)| Vault::from_rows(v, s).csv_cells(),
+        )));
+    }
     let window = Window::new(query.page, query.per_page)?;
     let (rows, total) = state
         .db
@@ -259,7 +283,40 @@ async fn list(
         .into_iter()
         .map(|(v, s)| Vault::from_rows(v, s))
         .collect();
-    Ok(web::Json(window.wrap(items, total)))
+    Ok(Either::Left(web::Json(window.wrap(items, total))))
+}
+
+impl Vault {
+    /// The columns of the CSV export, in French for the spreadsheet's readers.
+    pub const CSV_COLUMNS: &'static [&'static str] = &[
+        "Numéro étudiant",
+        "INE",
+        "Nom",
+        "Prénom",
+        "Statut",
+        "Acceptation",
+        "Personnalisé",
+        "Code d'acheminement",
+        "Dernière erreur",
+        "Créé le",
+        "Statut changé le",
+    ];
+
+    fn csv_cells(self) -> Vec<String> {
+        vec![
+            self.student.cod_etu,
+            csv::opt(self.student.ine),
+            self.student.last_name,
+            self.student.first_name,
+            self.status_label.to_owned(),
+            csv::yes_no(self.accepted),
+            csv::yes_no(self.personalised),
+            csv::opt(self.route_code),
+            csv::opt(self.last_error),
+            csv::date(self.created_at),
+            csv::date(self.status_changed_at),
+        ]
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

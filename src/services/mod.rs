@@ -2,4 +2,5 @@
 //! Blocking code, run inside a write transaction by the handlers or the CLI.
 
 pub mod consents;
+pub mod export;
 pub mod personal_data;

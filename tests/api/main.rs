@@ -10,6 +10,7 @@ mod consents;
 mod contract;
 mod digiposte;
 mod drills;
+mod exports;
 mod foundation;
 mod grade_transfers;
 mod lockers;
