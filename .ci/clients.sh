@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Clients generated from openapi/openapi.json, as an ENT developer would generate them:
-#   1. openapi-spec-validator accepts the description;
+#   1. openapi-spec-validator accepts the description, and every example in it validates
+#      against its schema (.ci/check_examples.py);
 #   2. openapi-python-client (PyPI) generates a Python client without a warning, and it imports;
 #   3. openapi-typescript (npm) generates TypeScript types without a warning, and tsc compiles
 #      a file that uses them (strict);
@@ -29,6 +30,8 @@ fi
 
 echo "--- openapi-spec-validator"
 openapi-spec-validator openapi/openapi.json
+echo "--- every example validates against its schema"
+python3 .ci/check_examples.py openapi/openapi.json
 
 echo "--- openapi-python-client $(openapi-python-client --version 2>/dev/null | awk '{print $NF}')"
 rm -rf "$OUT/py"

@@ -16,11 +16,8 @@ use utoipa::openapi::{self, RefOr};
 pub const PART_ENCODINGS: &[(&str, &str, &str)] = &[
     ("createUpload", "file", "application/pdf"),
     ("createGradeTransfer", "maquette", "text/plain"),
-    (
-        "createGradeTransfer",
-        "source",
-        "application/zip, text/plain, text/csv, application/json",
-    ),
+    // ScoDoc's zip, a filled .TXT, a CSV or a JSON: told apart by their content.
+    ("createGradeTransfer", "source", "application/octet-stream"),
     ("createLockerDeposit", "file", "application/octet-stream"),
     (
         "createMySupportingDocument",

@@ -6,6 +6,7 @@ pub mod composantes;
 pub mod consents;
 pub mod contract;
 pub mod digiposte;
+pub mod examples;
 pub mod extract;
 pub mod grade_transfers;
 pub mod health;
@@ -84,7 +85,8 @@ pub fn base_doc() -> openapi::OpenApi {
 /// Adds what every operation shares, so handlers only document their own outcomes:
 /// security requirements, every problem status the operation can answer (generated from the
 /// error table, see [`problems`]), binary bodies as binary strings, multipart encodings, and
-/// the `Location` headers and links of the operations that create something.
+/// the `Location` headers and links of the operations that create something, and an example
+/// for every request body and successful answer.
 pub fn finalize(spec: &mut openapi::OpenApi) {
     spec.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let components = spec.components.get_or_insert_with(Default::default);
@@ -115,6 +117,7 @@ pub fn finalize(spec: &mut openapi::OpenApi) {
             contract::creation_links(operation);
         }
     }
+    examples::add(spec);
 }
 
 /// Declares the OpenID provider's sign-in (`openIdConnect`, at its discovery address) as an

@@ -49,7 +49,10 @@ pub struct DeliveryCount {
     pub count: i64,
 }
 
+/// Why a batch was refused (`TreatmentRejection` in the description: `Rejection` names the
+/// refusal of a supporting document).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TreatmentRejection)]
 pub struct Rejection {
     /// The problem code (e.g. `scanned_pdf`, `not_from_apogee`).
     pub code: String,
