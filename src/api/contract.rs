@@ -31,7 +31,13 @@ pub const PART_ENCODINGS: &[(&str, &str, &str)] = &[
 /// that reads it: (operationId, statuses carrying `Location`, GET operationId, the GET's path
 /// parameter, the JSON pointer of its value in the created object).
 pub const CREATIONS: &[(&str, &[&str], &str, &str, &str)] = &[
-    ("createComposante", &["201"], "getComposante", "code", "/code"),
+    (
+        "createComposante",
+        &["201"],
+        "getComposante",
+        "code",
+        "/code",
+    ),
     ("createUpload", &["202", "422"], "getTreatment", "id", "/id"),
     (
         "createGradeTransfer",
@@ -275,7 +281,10 @@ fn allowed(schema: &serde_json::Value, out: &mut std::collections::BTreeSet<Stri
         Value::String(t) => {
             out.insert(format!("type:{t}"));
         }
-        Value::Array(ts) => out.extend(ts.iter().filter_map(|t| Some(format!("type:{}", t.as_str()?)))),
+        Value::Array(ts) => out.extend(
+            ts.iter()
+                .filter_map(|t| Some(format!("type:{}", t.as_str()?))),
+        ),
         _ => {}
     }
     if let Some(r) = schema["$ref"].as_str() {
@@ -371,7 +380,10 @@ mod tests {
                 );
             }
             if path == "/me" || path.starts_with("/me/") || path.starts_with("/lockers/me/") {
-                assert!(rest.starts_with("My") || rest == "Me", "{id}: `My` under /me");
+                assert!(
+                    rest.starts_with("My") || rest == "Me",
+                    "{id}: `My` under /me"
+                );
             }
             if verb == "download" {
                 let content = op["responses"]["200"]["content"].as_object().unwrap();
@@ -444,12 +456,12 @@ mod tests {
         let mut found = breaking_changes(&old, &new);
         found.sort();
         let mut expected = vec![
-                "removed operation POST /a",
-                "removed parameter GET /a query:q",
-                "narrowed type A.s",
-                "narrowed type A.x",
-                "removed field A.y",
-                "removed schema Gone",
+            "removed operation POST /a",
+            "removed parameter GET /a query:q",
+            "narrowed type A.s",
+            "narrowed type A.x",
+            "removed field A.y",
+            "removed schema Gone",
         ];
         expected.sort();
         assert_eq!(found, expected);
@@ -480,12 +492,17 @@ mod tests {
                 .filter_map(|e| {
                     let path = e.ok()?.path();
                     let version = path.file_stem()?.to_str()?.to_owned();
-                    let parts = version.split('.').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+                    let parts = version
+                        .split('.')
+                        .map(|p| p.parse().ok())
+                        .collect::<Option<_>>()?;
                     Some((parts, path))
                 })
                 .collect();
         releases.sort();
-        let (_, last) = releases.last().expect("a released description in openapi/releases");
+        let (_, last) = releases
+            .last()
+            .expect("a released description in openapi/releases");
         let old: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(last).unwrap()).unwrap();
         let changelog = std::fs::read_to_string(root.join("CHANGELOG.md")).expect("CHANGELOG.md");
@@ -533,8 +550,7 @@ mod tests {
                 .iter()
                 .find(|(_, _, op)| op["operationId"] == *id)
                 .unwrap_or_else(|| panic!("{id}"));
-            let encoding =
-                &op["requestBody"]["content"]["multipart/form-data"]["encoding"][*part];
+            let encoding = &op["requestBody"]["content"]["multipart/form-data"]["encoding"][*part];
             assert!(encoding["contentType"].is_string(), "{id} {part}");
         }
     }

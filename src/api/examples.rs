@@ -221,7 +221,11 @@ mod tests {
         for (path, item) in spec["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {
                 let mut contents: Vec<(&str, &Value)> = Vec::new();
-                for (media, c) in op["requestBody"]["content"].as_object().into_iter().flatten() {
+                for (media, c) in op["requestBody"]["content"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                {
                     contents.push((media, c));
                 }
                 for (status, r) in op["responses"].as_object().unwrap() {
@@ -240,6 +244,9 @@ mod tests {
                 }
             }
         }
-        assert!(missing.is_empty(), "bodies without an example: {missing:#?}");
+        assert!(
+            missing.is_empty(),
+            "bodies without an example: {missing:#?}"
+        );
     }
 }

@@ -292,7 +292,10 @@ mod tests {
             .filter_map(|(_, op)| op.operation_id.clone())
             .collect();
         for (id, codes) in OPERATION_CODES {
-            assert!(ids.contains(*id), "OPERATION_CODES names `{id}`: no such operation");
+            assert!(
+                ids.contains(*id),
+                "OPERATION_CODES names `{id}`: no such operation"
+            );
             assert!(!codes.is_empty(), "{id}: an empty row");
         }
         let mut seen = BTreeSet::new();
@@ -327,7 +330,11 @@ mod tests {
                         .iter()
                         .find(|c| c.as_str() == code)
                         .unwrap_or_else(|| panic!("{id}: unknown code {code}"));
-                    assert_eq!(code.status().as_str(), status, "{id}: {code} under {status}");
+                    assert_eq!(
+                        code.status().as_str(),
+                        status,
+                        "{id}: {code} under {status}"
+                    );
                 }
             }
         }

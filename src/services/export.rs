@@ -3,9 +3,9 @@
 //! (`crate::domain::csv`) for French spreadsheets.
 
 use actix_web::http::header;
-use futures_util::StreamExt;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
+use futures_util::StreamExt;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -82,7 +82,8 @@ where
             }
         }
     });
-    let body = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(first) }).chain(pages);
+    let body =
+        futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(first) }).chain(pages);
     HttpResponse::Ok()
         .content_type(TEXT_CSV)
         .insert_header((

@@ -11,7 +11,12 @@ use crate::treatments::{batch_with_students, upload_as, wait_split};
 /// The records of a CSV export (header first), after checking the media type and the BOM.
 #[track_caller]
 fn read_csv(reply: &Reply) -> Vec<Vec<String>> {
-    assert_eq!(reply.status.as_u16(), 200, "{}", String::from_utf8_lossy(&reply.bytes));
+    assert_eq!(
+        reply.status.as_u16(),
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.bytes)
+    );
     assert!(
         reply.content_type().starts_with("text/csv"),
         "{}",
@@ -57,10 +62,22 @@ async fn vault_export_body(app: TestApp) {
         })
         .collect();
     rows.push(row(
-        "21990001", "=1+1", "@Chloé", "905", "L1INF", CURRENT_YEAR, "E",
+        "21990001",
+        "=1+1",
+        "@Chloé",
+        "905",
+        "L1INF",
+        CURRENT_YEAR,
+        "E",
     ));
     rows.push(row(
-        "21990002", "AUTRE", "Hors", "906", "L1MAT", CURRENT_YEAR, "E",
+        "21990002",
+        "AUTRE",
+        "Hors",
+        "906",
+        "L1MAT",
+        CURRENT_YEAR,
+        "E",
     ));
     app.import(rows).await;
     let manager = app.manager(&["905"]);
