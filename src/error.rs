@@ -212,12 +212,14 @@ impl OperationKind {
                 RequestTimeout,
                 ValidationFailed,
             ],
+            // Streamed bodies are spooled to the data directory while they arrive.
             OperationKind::StreamedBody => &[
                 BadRequest,
                 UnsupportedMediaType,
                 PayloadTooLarge,
                 RequestTimeout,
                 ValidationFailed,
+                StorageUnavailable,
             ],
         }
     }
