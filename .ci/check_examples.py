@@ -34,6 +34,9 @@ for path, item in spec["paths"].items():
             if "example" in content:
                 check(label, schema, content["example"])
             for name, example in content.get("examples", {}).items():
+                ref = example.get("$ref", "")
+                if ref.startswith("#/components/examples/"):
+                    example = spec["components"]["examples"][ref.rsplit("/", 1)[1]]
                 if "value" in example:
                     check(f"{label} example {name}", schema, example["value"])
 

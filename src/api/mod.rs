@@ -101,6 +101,7 @@ pub fn finalize(spec: &mut openapi::OpenApi) {
             .build(),
     );
     components.add_security_scheme("bearer", bearer);
+    problems::add_examples(components);
     for (path, item) in spec.paths.paths.iter_mut() {
         let public = problems::is_public(path);
         for operation in operations_mut(item) {

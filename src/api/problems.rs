@@ -183,6 +183,26 @@ pub fn example_problem(code: ErrorCode) -> serde_json::Value {
     })
 }
 
+/// The name of a code's example among the components (`components.examples`).
+pub fn example_name(code: ErrorCode) -> String {
+    format!("problem_{}", code.as_str())
+}
+
+/// One example problem per code, referenced by the operations that can answer it.
+pub fn add_examples(components: &mut openapi::Components) {
+    for code in ErrorCode::ALL {
+        components.examples.insert(
+            example_name(*code),
+            RefOr::T(
+                openapi::example::ExampleBuilder::new()
+                    .summary(code.title())
+                    .value(Some(example_problem(*code)))
+                    .build(),
+            ),
+        );
+    }
+}
+
 /// Documents on `operation` every status its codes can answer: the handler's own description
 /// (if it wrote one) followed by the codes, the problem+json schema, one example per code, and
 /// `Retry-After` where the answer carries it.
@@ -213,10 +233,10 @@ pub fn document(path: &str, operation: &mut openapi::path::Operation) {
             .examples_from_iter(codes.iter().map(|c| {
                 (
                     c.as_str(),
-                    openapi::example::ExampleBuilder::new()
-                        .summary(c.title())
-                        .value(Some(example_problem(*c)))
-                        .build(),
+                    RefOr::Ref(openapi::Ref::new(format!(
+                        "#/components/examples/{}",
+                        example_name(*c)
+                    ))),
                 )
             }))
             .build();
