@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Schema-driven fuzzing: schemathesis (PyPI) against a live passerelle on loopback, every
-# operation, as an admin and as a manager: zero server errors, zero responses off the spec.
+# operation, as an admin and as a manager: zero server errors, zero responses off the spec —
+# no undocumented status (`status_code_conformance`), media type (`content_type_conformance`)
+# or body (`response_schema_conformance`) — then the stateful phase, which follows the links
+# the description declares (a created object's `Location` → the GET that reads it).
 # Bounded for CI; a longer run: SCHEMATHESIS_EXAMPLES=200 bash .ci/schemathesis.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,8 +48,8 @@ for who in admin manager; do
     echo "--- schemathesis as $who ($EXAMPLES examples per operation)"
     schemathesis run "$base/openapi.json" \
         --header "Authorization: Bearer $token" \
-        --checks not_a_server_error,response_schema_conformance \
-        --max-examples "$EXAMPLES" --phases examples,coverage,fuzzing \
+        --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+        --max-examples "$EXAMPLES" --phases examples,coverage,fuzzing,stateful \
         --workers 2 --seed 1 --no-color --warnings off \
         --generation-database none \
         --report junit --report-dir "target/schemathesis-$who" || status=1

@@ -252,6 +252,64 @@ impl std::fmt::Display for ErrorCode {
     }
 }
 
+/// The kinds of operation whose every member can answer the same problems. The OpenAPI
+/// description documents these codes on each operation of the kind (`crate::api::problems`
+/// adds an operation's own codes, declared once per operationId).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OperationKind {
+    /// Every operation: the rate limit, the database, an unexpected failure.
+    Any,
+    /// Operations that need credentials.
+    Authenticated,
+    /// Operations that take query parameters.
+    Query,
+    /// Operations that address an object by path parameters (outside the caller's scope: 404).
+    Path,
+    /// Operations that take a JSON body.
+    JsonBody,
+    /// Operations that take a streamed body (multipart form, CSV).
+    StreamedBody,
+}
+
+impl OperationKind {
+    pub const ALL: &'static [OperationKind] = &[
+        OperationKind::Any,
+        OperationKind::Authenticated,
+        OperationKind::Query,
+        OperationKind::Path,
+        OperationKind::JsonBody,
+        OperationKind::StreamedBody,
+    ];
+
+    /// The codes every operation of this kind can answer.
+    pub fn codes(self) -> &'static [ErrorCode] {
+        use ErrorCode::*;
+        match self {
+            OperationKind::Any => &[RateLimited, InternalError, DatabaseUnavailable],
+            OperationKind::Authenticated => &[Unauthenticated, Forbidden, NoRoleForToken],
+            OperationKind::Query => &[BadRequest, UnknownParameter, InvalidParameter],
+            OperationKind::Path => &[NotFound, InvalidParameter],
+            OperationKind::JsonBody => &[
+                BadRequest,
+                MalformedJson,
+                UnsupportedMediaType,
+                PayloadTooLarge,
+                RequestTimeout,
+                ValidationFailed,
+            ],
+            // Streamed bodies are spooled to the data directory while they arrive.
+            OperationKind::StreamedBody => &[
+                BadRequest,
+                UnsupportedMediaType,
+                PayloadTooLarge,
+                RequestTimeout,
+                ValidationFailed,
+                StorageUnavailable,
+            ],
+        }
+    }
+}
+
 /// One invalid field of a request, listed in a `validation_failed` problem.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
 pub struct FieldError {

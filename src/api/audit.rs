@@ -70,7 +70,7 @@ pub struct AuditQuery {
 }
 
 /// Audit entries in chain order, filtered (admin).
-#[utoipa::path(tag = "audit", params(AuditQuery), responses((status = 200, body = Page<AuditEntry>), (status = 403, description = "Administrators only")))]
+#[utoipa::path(operation_id = "listAuditEntries", tag = "audit", params(AuditQuery), responses((status = 200, body = Page<AuditEntry>), (status = 403, description = "Administrators only")))]
 #[get("/audit")]
 async fn list(
     state: web::Data<AppState>,
@@ -98,7 +98,7 @@ async fn list(
 }
 
 /// Recomputes the whole chain and names the first entry that does not verify (admin).
-#[utoipa::path(tag = "audit", responses((status = 200, body = ChainReport), (status = 403, description = "Administrators only")))]
+#[utoipa::path(operation_id = "getAuditVerification", tag = "audit", responses((status = 200, body = ChainReport), (status = 403, description = "Administrators only")))]
 #[get("/audit/verify")]
 async fn verify(
     state: web::Data<AppState>,

@@ -86,7 +86,7 @@ pub struct ComposanteQuery {
 
 /// The composantes visible to the caller: all for admins, their own for managers,
 /// those they are enrolled in for students.
-#[utoipa::path(tag = "composantes", params(ComposanteQuery), responses((status = 200, body = Page<Composante>)))]
+#[utoipa::path(operation_id = "listComposantes", tag = "composantes", params(ComposanteQuery), responses((status = 200, body = Page<Composante>)))]
 #[get("/composantes")]
 async fn list(
     state: web::Data<AppState>,
@@ -107,6 +107,7 @@ async fn list(
 
 /// One composante (404 outside the caller's scope).
 #[utoipa::path(
+    operation_id = "getComposante",
     tag = "composantes",
     params(("code" = String, Path, description = "COD_CMP")),
     responses(
@@ -132,6 +133,7 @@ async fn show(
 
 /// Creates a composante (admin).
 #[utoipa::path(
+    operation_id = "createComposante",
     tag = "composantes",
     request_body = NewComposante,
     responses(
@@ -186,6 +188,7 @@ async fn create(
 
 /// Renames a composante (admin).
 #[utoipa::path(
+    operation_id = "updateComposante",
     tag = "composantes",
     params(("code" = String, Path, description = "COD_CMP")),
     request_body = ComposanteUpdate,

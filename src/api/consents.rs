@@ -120,6 +120,7 @@ pub struct ConsentQuery {
 
 /// A student's consent ledger (managers: students of their composantes).
 #[utoipa::path(
+    operation_id = "listConsents",
     tag = "consents",
     params(ConsentQuery),
     responses((status = 200, body = ConsentLedger), (status = 404, description = "No such student within the caller's scope"))
@@ -232,6 +233,7 @@ async fn record(state: web::Data<AppState>, r: Recording) -> Result<HttpResponse
 /// Records a consent event for a student — typically a paper refusal a manager received.
 /// An objection or a withdrawal stops everything under way for the student.
 #[utoipa::path(
+    operation_id = "createConsent",
     tag = "consents",
     request_body = NewConsentEvent,
     responses(
@@ -287,7 +289,7 @@ async fn create(
 }
 
 /// The caller's own consent ledger (students).
-#[utoipa::path(tag = "consents", responses((status = 200, body = ConsentLedger), (status = 403, description = "Students only")))]
+#[utoipa::path(operation_id = "listMyConsents", tag = "consents", responses((status = 200, body = ConsentLedger), (status = 403, description = "Students only")))]
 #[get("/me/consents")]
 async fn my_list(
     state: web::Data<AppState>,
@@ -300,6 +302,7 @@ async fn my_list(
 
 /// Records the caller's own consent event through the ENT (objection, withdrawal, restoration).
 #[utoipa::path(
+    operation_id = "createMyConsent",
     tag = "consents",
     request_body = MyConsentEvent,
     responses(

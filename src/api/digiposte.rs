@@ -52,6 +52,7 @@ fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
 /// document out of a final state; a receipt for an unknown document is kept (and applied if
 /// the deposit is recorded later) and answered 404.
 #[utoipa::path(
+    operation_id = "receiveDigiposteWebhook",
     tag = "digiposte",
     request_body = ReceiptBody,
     params(
@@ -140,6 +141,7 @@ async fn receipt(
 /// update the vaults' statuses, `accepted` and `personalised`. A manager's synchronisation
 /// touches only the vaults of their composantes' students. Queued; follow the job.
 #[utoipa::path(
+    operation_id = "syncDigiposte",
     tag = "digiposte",
     responses(
         (status = 202, body = PendingAction, description = "Queued (or already queued)"),

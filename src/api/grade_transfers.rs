@@ -8,7 +8,7 @@
 //! manage; when passerelle's enrolments place the maquette's étape (for its year) in other
 //! composantes only, the transfer is refused.
 
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{Either, HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -25,6 +25,7 @@ use crate::db::composantes;
 use crate::db::grade_transfers::{self as repo, GradeTransferRow, StoredReport, TransferFilter};
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::pagination::{Page, Window};
+use crate::services::export::{self, ListFormat};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -182,6 +183,7 @@ fn safe_file_name(name: &str, fallback: &str) -> String {
 /// `expected`, `invalid_grade_source` with `problems`…); a source of another étape or year is
 /// refused (`etape_mismatch`, `year_mismatch`, with `maquette` and `source`).
 #[utoipa::path(
+    operation_id = "createGradeTransfer",
     tag = "grades",
     request_body(content = GradeTransferForm, content_type = "multipart/form-data"),
     responses(
@@ -536,32 +538,94 @@ pub struct TransferQuery {
     pub page: Option<u32>,
     /// Items per page (at most 500).
     pub per_page: Option<u32>,
+    /// `csv`: the whole filtered list as CSV (as `Accept: text/csv` asks).
+    #[param(inline)]
+    pub format: Option<ListFormat>,
 }
 
-/// The grade transfers of the caller's composantes, newest first.
-#[utoipa::path(tag = "grades", params(TransferQuery), responses((status = 200, body = Page<GradeTransfer>)))]
+/// The grade transfers of the caller's composantes, newest first; with `Accept: text/csv` or
+/// `format=csv`, the whole filtered list as CSV.
+#[utoipa::path(
+    operation_id = "listGradeTransfers",
+    tag = "grades",
+    params(TransferQuery),
+    responses((status = 200, description = "One page of transfers, or the whole list as CSV", content(
+        (Page<GradeTransfer> = "application/json"),
+        (String = "text/csv", example = json!("\u{feff}Composante;Année universitaire;Étape;Version d'étape;Mode;Source;Département ScoDoc;Fichier;Étudiants;Étudiants modifiés;Cellules modifiées;Problèmes;Créé par;Créé le\r\n905;2025;L1INF;1;filled_by_passerelle;csv;;L1INF.TXT;42;40;80;0;manager:jdupont;2026-01-15T10:00:00Z\r\n"))
+    )))
+)]
 #[get("/grade-transfers")]
 async fn list(
     state: web::Data<AppState>,
     principal: Principal,
+    req: HttpRequest,
     query: web::Query<TransferQuery>,
-) -> Result<web::Json<Page<GradeTransfer>>, ApiError> {
+) -> Result<Either<web::Json<Page<GradeTransfer>>, HttpResponse>, ApiError> {
     let scope = principal.authorize(Permission::GradesRead)?;
     let query = query.into_inner();
-    let window = Window::new(query.page, query.per_page)?;
     let filter = TransferFilter {
         composante: query.composante,
         etape: query.etape,
         academic_year: query.academic_year,
     };
+    if export::wants_csv(&req, query.format) {
+        return Ok(Either::Right(export::stream(
+            &state.db,
+            "transferts-de-notes.csv",
+            GradeTransfer::CSV_COLUMNS,
+            move |conn, window| Ok(repo::list(conn, &scope, &filter, window)?.0),
+            |row| GradeTransfer::from(&row).csv_cells(),
+        )));
+    }
+    let window = Window::new(query.page, query.per_page)?;
     let (rows, total) = state
         .db
         .run(move |conn| repo::list(conn, &scope, &filter, window))
         .await?;
-    Ok(web::Json(window.wrap(
+    Ok(Either::Left(web::Json(window.wrap(
         rows.iter().map(GradeTransfer::from).collect(),
         total,
-    )))
+    ))))
+}
+
+impl GradeTransfer {
+    /// The columns of the CSV export, in French for the spreadsheet's readers.
+    pub const CSV_COLUMNS: &'static [&'static str] = &[
+        "Composante",
+        "Année universitaire",
+        "Étape",
+        "Version d'étape",
+        "Mode",
+        "Source",
+        "Département ScoDoc",
+        "Fichier",
+        "Étudiants",
+        "Étudiants modifiés",
+        "Cellules modifiées",
+        "Problèmes",
+        "Créé par",
+        "Créé le",
+    ];
+
+    fn csv_cells(self) -> Vec<String> {
+        use crate::domain::csv::{date, opt};
+        vec![
+            self.composante,
+            self.academic_year.to_string(),
+            self.etape,
+            self.etape_version,
+            self.mode,
+            self.source_kind,
+            opt(self.scodoc_department),
+            self.file_name,
+            self.students.to_string(),
+            self.students_changed.to_string(),
+            self.cells_changed.to_string(),
+            self.problems.to_string(),
+            self.created_by,
+            date(self.created_at),
+        ]
+    }
 }
 
 async fn load(
@@ -579,6 +643,7 @@ async fn load(
 
 /// One transfer with its report (JSON and text).
 #[utoipa::path(
+    operation_id = "getGradeTransfer",
     tag = "grades",
     params(("id" = String, Path, description = "Transfer id")),
     responses((status = 200, body = GradeTransferDetail), (status = 404, description = "No such transfer within the caller's scope"))
@@ -597,6 +662,7 @@ async fn show(
 /// The filled maquette to import into Apogée: ISO-8859-1, CRLF, named as `apoC_Fichier_Exp`
 /// says.
 #[utoipa::path(
+    operation_id = "downloadGradeTransferFile",
     tag = "grades",
     params(("id" = String, Path, description = "Transfer id")),
     responses(
@@ -648,6 +714,7 @@ pub struct DiffQuery {
 /// The cells the transfer changed, student by student: the maquette as Apogée exported it
 /// compared with the file to import (recomputed from the stored files).
 #[utoipa::path(
+    operation_id = "getGradeTransferDiff",
     tag = "grades",
     params(("id" = String, Path, description = "Transfer id"), DiffQuery),
     responses(

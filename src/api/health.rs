@@ -19,7 +19,7 @@ pub struct HealthStatus {
 }
 
 /// The process is up and serving HTTP.
-#[utoipa::path(tag = "health", responses((status = 200, body = HealthStatus)))]
+#[utoipa::path(operation_id = "getHealthLive", tag = "health", responses((status = 200, body = HealthStatus)))]
 #[get("/health/live")]
 async fn live() -> HttpResponse {
     HttpResponse::Ok().json(HealthStatus { status: "ok" })
@@ -27,7 +27,7 @@ async fn live() -> HttpResponse {
 
 /// The process can serve requests: the database answers, and so does a shared (S3) document
 /// store (a load balancer's readiness probe).
-#[utoipa::path(tag = "health", responses((status = 200, body = HealthStatus)))]
+#[utoipa::path(operation_id = "getHealthReady", tag = "health", responses((status = 200, body = HealthStatus)))]
 #[get("/health/ready")]
 async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.db.ping().await?;

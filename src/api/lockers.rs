@@ -295,6 +295,7 @@ fn resolve(
 /// The file is hashed and time-stamped at receipt; nothing is recorded unless everything
 /// (recipients, type, size, quota, version) is right — one transaction, with its audit entry.
 #[utoipa::path(
+    operation_id = "createLockerDeposit",
     tag = "lockers",
     request_body(content = DepositForm, content_type = "multipart/form-data"),
     responses(
@@ -506,6 +507,7 @@ pub struct DepositDetail {
 
 /// One deposit (sender or recipient; anyone else: 404), with its version chain.
 #[utoipa::path(
+    operation_id = "getLockerDeposit",
     tag = "lockers",
     params(("id" = String, Path, description = "Deposit id")),
     responses(
@@ -601,6 +603,7 @@ async fn immutable(state: &AppState, principal: &Principal, id: String) -> ApiEr
 
 /// Always refused: a deposit is immutable once made ("il n'est pas possible de le modifier").
 #[utoipa::path(
+    operation_id = "updateLockerDeposit",
     tag = "lockers",
     params(("id" = String, Path, description = "Deposit id")),
     responses(
@@ -620,6 +623,7 @@ async fn update_refused(
 /// Always refused: a deposit cannot be deleted once made ("ni de le supprimer a posteriori");
 /// recipients move their copy to the trash instead.
 #[utoipa::path(
+    operation_id = "deleteLockerDeposit",
     tag = "lockers",
     params(("id" = String, Path, description = "Deposit id")),
     responses(
@@ -639,6 +643,7 @@ async fn delete_refused(
 /// Downloads a deposit's file (sender and recipients only; anyone else: 404). A recipient's
 /// copy is marked read.
 #[utoipa::path(
+    operation_id = "downloadLockerDepositFile",
     tag = "lockers",
     params(("id" = String, Path, description = "Deposit id")),
     responses(
@@ -758,7 +763,7 @@ async fn folder(
 }
 
 /// "Mon casier": the documents deposited in the caller's locker, newest first.
-#[utoipa::path(tag = "lockers", params(FolderQuery), responses((status = 200, body = Page<InboxItem>)))]
+#[utoipa::path(operation_id = "listMyLockerInbox", tag = "lockers", params(FolderQuery), responses((status = 200, body = Page<InboxItem>)))]
 #[get("/lockers/me/inbox")]
 async fn inbox(
     state: web::Data<AppState>,
@@ -771,7 +776,7 @@ async fn inbox(
 }
 
 /// "Corbeille": the caller's trashed documents, with the date each will be purged.
-#[utoipa::path(tag = "lockers", params(FolderQuery), responses((status = 200, body = Page<InboxItem>)))]
+#[utoipa::path(operation_id = "listMyLockerTrash", tag = "lockers", params(FolderQuery), responses((status = 200, body = Page<InboxItem>)))]
 #[get("/lockers/me/trash")]
 async fn trash(
     state: web::Data<AppState>,
@@ -811,7 +816,7 @@ pub struct SentQuery {
 }
 
 /// "Historique": the documents the caller deposited in others' lockers, newest first.
-#[utoipa::path(tag = "lockers", params(SentQuery), responses((status = 200, body = Page<SentItem>)))]
+#[utoipa::path(operation_id = "listMyLockerSent", tag = "lockers", params(SentQuery), responses((status = 200, body = Page<SentItem>)))]
 #[get("/lockers/me/sent")]
 async fn sent(
     state: web::Data<AppState>,
@@ -907,6 +912,7 @@ fn purge_subject(deposit_id: &str, recipient: &str) -> String {
 /// Moves deposits of the caller's inbox to the trash; each is purged for good after the
 /// configured retention (`lockers.trash_retention_secs`) unless restored.
 #[utoipa::path(
+    operation_id = "trashMyLockerDeposits",
     tag = "lockers",
     request_body = Selection,
     responses((status = 200, body = BulkOutcome))
@@ -950,6 +956,7 @@ async fn move_to_trash(
 
 /// Restores deposits from the caller's trash to their inbox (their purge is called off).
 #[utoipa::path(
+    operation_id = "restoreMyLockerDeposits",
     tag = "lockers",
     request_body = Selection,
     responses((status = 200, body = BulkOutcome))
@@ -983,6 +990,7 @@ async fn restore(
 
 /// Marks deposits of the caller's locker read (or unread).
 #[utoipa::path(
+    operation_id = "markMyLockerDepositsRead",
     tag = "lockers",
     request_body = ReadSelection,
     responses((status = 200, body = BulkOutcome))
@@ -1028,7 +1036,7 @@ pub struct Group {
 }
 
 /// The named groups anyone with a locker may address.
-#[utoipa::path(tag = "lockers", responses((status = 200, body = Vec<GroupSummary>)))]
+#[utoipa::path(operation_id = "listLockerGroups", tag = "lockers", responses((status = 200, body = Vec<GroupSummary>)))]
 #[get("/lockers/groups")]
 async fn list_groups(
     state: web::Data<AppState>,
@@ -1067,6 +1075,7 @@ async fn load_group(state: &AppState, name: String) -> Result<Group, ApiError> {
 
 /// A named group and its members (admins).
 #[utoipa::path(
+    operation_id = "getLockerGroup",
     tag = "lockers",
     params(("name" = String, Path, description = "Group name")),
     responses((status = 200, body = Group), (status = 404, description = "No such group"))
@@ -1102,6 +1111,7 @@ fn valid_group_name(name: &str) -> bool {
 /// Creates a named group or replaces its label and members (admins). Members must exist;
 /// unknown ones are named in an `unknown_recipient` problem.
 #[utoipa::path(
+    operation_id = "updateLockerGroup",
     tag = "lockers",
     params(("name" = String, Path, description = "Group name (letters, digits, `-`, `_`, `.`)")),
     request_body = GroupBody,
@@ -1193,6 +1203,7 @@ async fn put_group(
 
 /// Deletes a named group (admins). Deposits already made to it stay in their recipients' lockers.
 #[utoipa::path(
+    operation_id = "deleteLockerGroup",
     tag = "lockers",
     params(("name" = String, Path, description = "Group name")),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such group"))

@@ -14,7 +14,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 }
 
 /// The authenticated principal: role, composantes, student number or scopes.
-#[utoipa::path(tag = "identity", responses((status = 200, body = Principal)))]
+#[utoipa::path(operation_id = "getMe", tag = "identity", responses((status = 200, body = Principal)))]
 #[get("/me")]
 async fn me(principal: Principal) -> web::Json<Principal> {
     web::Json(principal)
@@ -22,6 +22,7 @@ async fn me(principal: Principal) -> web::Json<Principal> {
 
 /// The caller's own vault (students only).
 #[utoipa::path(
+    operation_id = "getMyVault",
     tag = "identity",
     responses(
         (status = 200, body = MyVault),
@@ -48,6 +49,7 @@ async fn my_vault(
 
 /// Everything passerelle holds on the caller (students): the right of access.
 #[utoipa::path(
+    operation_id = "getMyPersonalData",
     tag = "identity",
     responses(
         (status = 200, body = crate::services::personal_data::PersonalData),

@@ -17,6 +17,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// Live figures: HTTP traffic, job queue depth and age, deliveries by state, Digiposte client
 /// calls and circuit state, split durations.
 #[utoipa::path(
+    operation_id = "getMetrics",
     tag = "operations",
     responses(
         (status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String),

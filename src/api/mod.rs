@@ -4,13 +4,16 @@
 pub mod audit;
 pub mod composantes;
 pub mod consents;
+pub mod contract;
 pub mod digiposte;
+pub mod examples;
 pub mod extract;
 pub mod grade_transfers;
 pub mod health;
 pub mod lockers;
 pub mod me;
 pub mod metrics;
+pub mod problems;
 pub mod students;
 pub mod supporting_documents;
 pub mod treatments;
@@ -20,8 +23,8 @@ pub mod vaults;
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use utoipa::OpenApi;
+use utoipa::openapi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::{self, RefOr};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{ApiError, ErrorCode, FieldError, Problem};
@@ -80,8 +83,12 @@ pub fn base_doc() -> openapi::OpenApi {
 }
 
 /// Adds what every operation shares, so handlers only document their own outcomes:
-/// security requirements, and the problem responses any request may meet (400, 401, 429, 500, 503).
+/// security requirements, every problem status the operation can answer (generated from the
+/// error table, see [`problems`]), binary bodies as binary strings, multipart encodings, and
+/// the `Location` headers and links of the operations that create something, and an example
+/// for every request body and successful answer.
 pub fn finalize(spec: &mut openapi::OpenApi) {
+    spec.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let components = spec.components.get_or_insert_with(Default::default);
     let bearer = SecurityScheme::Http(
         Http::builder()
@@ -94,33 +101,24 @@ pub fn finalize(spec: &mut openapi::OpenApi) {
             .build(),
     );
     components.add_security_scheme("bearer", bearer);
+    problems::add_examples(components);
     for (path, item) in spec.paths.paths.iter_mut() {
-        let public = PUBLIC_PATH_PREFIXES.iter().any(|p| path.starts_with(p));
+        let public = problems::is_public(path);
         for operation in operations_mut(item) {
             if !public {
                 operation.security = Some(vec![openapi::security::SecurityRequirement::new(
                     "bearer",
                     Vec::<String>::new(),
                 )]);
-                add_problem_response(operation, "401", "Missing or invalid credentials");
             }
-            if operation.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
-                add_problem_response(operation, "400", "A parameter is unknown or malformed");
-            }
-            // Handlers document their error statuses by description only; the body is a problem.
-            for (status, response) in operation.responses.responses.iter_mut() {
-                let is_error = status.starts_with('4') || status.starts_with('5');
-                if let (true, RefOr::T(response)) = (is_error, response)
-                    && response.content.is_empty()
-                {
-                    *response = problem_response(&response.description);
-                }
-            }
-            add_problem_response(operation, "429", "Too many requests; see Retry-After");
-            add_problem_response(operation, "500", "Unexpected server error");
-            add_problem_response(operation, "503", "Database unavailable; retry later");
+            problems::document(path, operation);
+            contract::describe_responses(operation);
+            contract::binary_bodies(operation);
+            contract::multipart_encodings(operation);
+            contract::creation_links(operation);
         }
     }
+    examples::add(spec);
 }
 
 /// Declares the OpenID provider's sign-in (`openIdConnect`, at its discovery address) as an
@@ -164,16 +162,6 @@ fn operations_mut(
     ]
     .into_iter()
     .flatten()
-}
-
-fn add_problem_response(operation: &mut openapi::path::Operation, status: &str, description: &str) {
-    if operation.responses.responses.contains_key(status) {
-        return;
-    }
-    operation
-        .responses
-        .responses
-        .insert(status.to_owned(), RefOr::T(problem_response(description)));
 }
 
 /// A response whose body is a problem document.

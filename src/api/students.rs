@@ -100,7 +100,7 @@ pub struct StudentQuery {
 }
 
 /// Students within the caller's scope (a manager: those enrolled in their composantes).
-#[utoipa::path(tag = "students", params(StudentQuery), responses((status = 200, body = Page<Student>)))]
+#[utoipa::path(operation_id = "listStudents", tag = "students", params(StudentQuery), responses((status = 200, body = Page<Student>)))]
 #[get("/students")]
 async fn list(
     state: web::Data<AppState>,
@@ -126,6 +126,7 @@ async fn list(
 
 /// One student and their enrolments (404 outside the caller's scope).
 #[utoipa::path(
+    operation_id = "getStudent",
     tag = "students",
     params(("cod_etu" = String, Path, description = "Student number (COD_ETU)")),
     responses((status = 200, body = StudentDetail), (status = 404, description = "No such student within the caller's scope"))
@@ -156,6 +157,7 @@ async fn show(
 /// Everything passerelle holds on one student, as one JSON document (admin; students use
 /// `/me/personal-data`).
 #[utoipa::path(
+    operation_id = "getStudentPersonalData",
     tag = "students",
     params(("cod_etu" = String, Path, description = "Student number (COD_ETU)")),
     responses((status = 200, body = PersonalData), (status = 403, description = "Administrators only"), (status = 404, description = "No such student"))
@@ -193,6 +195,7 @@ pub async fn export_for(
 /// Erases (anonymises) a student: identity replaced by a pseudonym, stored PDFs deleted;
 /// counts and the audit chain remain (admin). The vault must not be live at Digiposte.
 #[utoipa::path(
+    operation_id = "eraseStudent",
     tag = "students",
     params(("cod_etu" = String, Path, description = "Student number (COD_ETU)")),
     responses(
@@ -242,6 +245,7 @@ pub async fn erase_student(
 /// JSON array of rows. Idempotent: students and enrolments are upserted. A bad row never
 /// aborts the others; the report lists each rejected row with its line and reason.
 #[utoipa::path(
+    operation_id = "importStudents",
     tag = "students",
     request_body(
         description = "The extraction: CSV (text/csv), multipart with a `file` part, or JSON rows",

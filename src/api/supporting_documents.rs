@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
+use actix_web::{Either, HttpRequest, HttpResponse, get, post, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -23,6 +23,7 @@ use crate::db::supporting_documents::{self as repo, EnrolledStudent, KindRow, Su
 use crate::domain::supporting::{self, SupportingStatus};
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::pagination::{Page, Window};
+use crate::services::export::{self, ListFormat};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -95,6 +96,7 @@ pub struct RequirementsBody {
 
 /// Sets the supporting documents an étape requires in a year (admins).
 #[utoipa::path(
+    operation_id = "updateSupportingDocumentsRequirements",
     tag = "supporting_documents",
     request_body = RequirementsBody,
     responses((status = 200, body = Vec<RequiredKind>), (status = 422, description = "Invalid kinds or labels"))
@@ -180,6 +182,7 @@ pub struct RequirementsQuery {
 
 /// The supporting documents required per étape in a year.
 #[utoipa::path(
+    operation_id = "getSupportingDocumentsRequirements",
     tag = "supporting_documents",
     params(RequirementsQuery),
     responses((status = 200, body = Vec<RequiredKind>))
@@ -371,6 +374,7 @@ pub struct SupportingForm {
 /// A student deposits a required supporting document (again after a rejection). 409 while
 /// the current one is pending or accepted.
 #[utoipa::path(
+    operation_id = "createMySupportingDocument",
     tag = "supporting_documents",
     request_body(content = SupportingForm, content_type = "multipart/form-data"),
     responses(
@@ -508,6 +512,7 @@ async fn my_deposit(
 /// The caller's supporting documents, per current enrolment: what is required, each one's
 /// status (with the rejection reason) and history.
 #[utoipa::path(
+    operation_id = "listMySupportingDocuments",
     tag = "supporting_documents",
     responses(
         (status = 200, body = Vec<EnrolmentDocuments>),
@@ -566,6 +571,9 @@ pub struct SupportingQuery {
     pub page: Option<u32>,
     /// Items per page (at most 500).
     pub per_page: Option<u32>,
+    /// `csv`: the whole filtered list as CSV (as `Accept: text/csv` asks).
+    #[param(inline)]
+    pub format: Option<ListFormat>,
 }
 
 fn parse_statuses(s: Option<&str>) -> Result<Vec<SupportingStatus>, ApiError> {
@@ -587,18 +595,24 @@ fn parse_statuses(s: Option<&str>) -> Result<Vec<SupportingStatus>, ApiError> {
 /// The required documents of the students of the caller's composantes, by étape and status
 /// (e.g. `?etape=L1INF&status=pending` is the control queue; `status=missing` whom to remind).
 #[utoipa::path(
+    operation_id = "listSupportingDocuments",
     tag = "supporting_documents",
     params(SupportingQuery),
-    responses((status = 200, body = Page<SupportingRow>))
+    responses((status = 200, description = "One page of required documents, or the whole list as CSV", content(
+        (Page<SupportingRow> = "application/json"),
+        (String = "text/csv", example = json!("\u{feff}Numéro étudiant;Nom;Prénom;Étape;Composante;Pièce;Statut;Motif;Déposée le;Dépôts\r\n21900001;LEFÈVRE;Zoé;L1INF;905;Attestation CVEC;À contrôler;;2025-09-01T08:00:00Z;1\r\n"))
+    )))
 )]
 #[get("/supporting-documents")]
 async fn list(
     state: web::Data<AppState>,
     principal: Principal,
+    req: HttpRequest,
     query: web::Query<SupportingQuery>,
-) -> Result<web::Json<Page<SupportingRow>>, ApiError> {
+) -> Result<Either<web::Json<Page<SupportingRow>>, HttpResponse>, ApiError> {
     let scope = principal.authorize(Permission::SupportingDocumentsRead)?;
     let query = query.into_inner();
+    let csv = export::wants_csv(&req, query.format);
     let window = Window::new(query.page, query.per_page)?;
     let statuses = parse_statuses(query.status.as_deref())?;
     let year = query
@@ -636,13 +650,53 @@ async fn list(
         .filter(|r| statuses.is_empty() || statuses.contains(&r.status))
         .filter(|r| query.kind.as_ref().is_none_or(|k| *k == r.kind))
         .collect();
+    if csv {
+        return Ok(Either::Right(export::whole(
+            "pieces-justificatives.csv",
+            SupportingRow::CSV_COLUMNS,
+            rows,
+            SupportingRow::csv_cells,
+        )));
+    }
     let total = rows.len() as i64;
     let items = rows
         .into_iter()
         .skip(window.offset() as usize)
         .take(window.limit() as usize)
         .collect();
-    Ok(web::Json(window.wrap(items, total)))
+    Ok(Either::Left(web::Json(window.wrap(items, total))))
+}
+
+impl SupportingRow {
+    /// The columns of the CSV export, in French for the spreadsheet's readers.
+    pub const CSV_COLUMNS: &'static [&'static str] = &[
+        "Numéro étudiant",
+        "Nom",
+        "Prénom",
+        "Étape",
+        "Composante",
+        "Pièce",
+        "Statut",
+        "Motif",
+        "Déposée le",
+        "Dépôts",
+    ];
+
+    fn csv_cells(self) -> Vec<String> {
+        use crate::domain::csv::{date, opt};
+        vec![
+            self.cod_etu,
+            self.last_name,
+            self.first_name,
+            self.etape,
+            self.composante,
+            self.label,
+            self.status_label.to_owned(),
+            opt(self.reason),
+            opt(self.submitted_at.map(date)),
+            self.deposits.to_string(),
+        ]
+    }
 }
 
 /// Counts of one kind over an étape's students.
@@ -694,6 +748,7 @@ pub struct FollowUpQuery {
 /// Completeness per étape ("suivi des pièces"): students, complete ones, counts per kind and
 /// status, and each student's missing, pending and rejected kinds.
 #[utoipa::path(
+    operation_id = "getSupportingDocumentsFollowUp",
     tag = "supporting_documents",
     params(FollowUpQuery),
     responses((status = 200, body = Vec<EtapeFollowUp>))
@@ -766,6 +821,7 @@ async fn follow_up(
 /// One student's supporting documents per current enrolment (managers: students of their
 /// composantes; anyone else: 404).
 #[utoipa::path(
+    operation_id = "getSupportingDocumentsStudent",
     tag = "supporting_documents",
     params(("cod_etu" = String, Path, description = "Student number")),
     responses(
@@ -854,6 +910,7 @@ async fn decide(
 
 /// Accepts a pending supporting document (managers of the student's composante).
 #[utoipa::path(
+    operation_id = "acceptSupportingDocument",
     tag = "supporting_documents",
     params(("id" = String, Path, description = "Deposit id")),
     responses(
@@ -882,6 +939,7 @@ async fn accept(
 
 /// Rejects a pending supporting document with a reason the student sees; they may deposit again.
 #[utoipa::path(
+    operation_id = "rejectSupportingDocument",
     tag = "supporting_documents",
     params(("id" = String, Path, description = "Deposit id")),
     request_body = Rejection,
@@ -913,6 +971,7 @@ async fn reject(
 
 /// The deposited file, for the manager who checks it.
 #[utoipa::path(
+    operation_id = "downloadSupportingDocumentFile",
     tag = "supporting_documents",
     params(("id" = String, Path, description = "Deposit id")),
     responses(

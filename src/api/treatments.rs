@@ -1,7 +1,7 @@
 //! `/uploads` and `/treatments`: deposit an Apogée batch, follow its split, look at the three
 //! blocks (students, with a vault, without), preview a document, confirm an identity, cancel.
 
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{Either, HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -17,6 +17,7 @@ use crate::domain::vault::VaultStatus;
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::i18n::{Localized, Text};
 use crate::pagination::{Page, Window};
+use crate::services::export::{self, ListFormat};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -46,7 +47,10 @@ pub struct DeliveryCount {
     pub count: i64,
 }
 
+/// Why a batch was refused (`TreatmentRejection` in the description: `Rejection` names the
+/// refusal of a supporting document).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TreatmentRejection)]
 pub struct Rejection {
     /// The problem code (e.g. `scanned_pdf`, `not_from_apogee`): the stable key.
     pub code: String,
@@ -190,6 +194,7 @@ fn field_error(field: &str, code: &str, message: &str) -> ApiError {
 /// treatment is listed as "Erreur de découpage"); an accepted one answers 202 with the
 /// treatment's location while the split runs in the background ("Découper").
 #[utoipa::path(
+    operation_id = "createUpload",
     tag = "treatments",
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
@@ -409,6 +414,9 @@ pub struct TreatmentQuery {
     pub page: Option<u32>,
     /// Items per page (at most 500).
     pub per_page: Option<u32>,
+    /// `csv`: the whole filtered list as CSV (as `Accept: text/csv` asks).
+    #[param(inline)]
+    pub format: Option<ListFormat>,
 }
 
 fn parse_statuses(s: Option<&str>) -> Result<Vec<TreatmentStatus>, ApiError> {
@@ -427,17 +435,26 @@ fn parse_statuses(s: Option<&str>) -> Result<Vec<TreatmentStatus>, ApiError> {
         .collect()
 }
 
-/// The treatments of the caller's composantes ("Traitements"), newest first.
-#[utoipa::path(tag = "treatments", params(TreatmentQuery), responses((status = 200, body = Page<Treatment>)))]
+/// The treatments of the caller's composantes ("Traitements"), newest first; with
+/// `Accept: text/csv` or `format=csv`, the whole filtered list as CSV.
+#[utoipa::path(
+    operation_id = "listTreatments",
+    tag = "treatments",
+    params(TreatmentQuery),
+    responses((status = 200, description = "One page of treatments, or the whole list as CSV", content(
+        (Page<Treatment> = "application/json"),
+        (String = "text/csv", example = json!("\u{feff}Libellé;Type de document;Composante;Année universitaire;Session;Statut;Fichier;Pages;Documents;Envoyés;Transmis;Erreurs;Retenus;Retours en retard;Déposé par;Déposé le;Envoyé le\r\nRelevés L1 Informatique S1;Relevé de notes;905;2025;1;Fichier découpé;releves.pdf;12;12;0;0;0;0;0;manager:jdupont;2025-09-01T08:00:00Z;\r\n"))
+    )))
+)]
 #[get("/treatments")]
 async fn list(
     state: web::Data<AppState>,
     principal: Principal,
+    req: HttpRequest,
     query: web::Query<TreatmentQuery>,
-) -> Result<web::Json<Page<Treatment>>, ApiError> {
+) -> Result<Either<web::Json<Page<Treatment>>, HttpResponse>, ApiError> {
     let scope = principal.authorize(Permission::TreatmentsRead)?;
     let query = query.into_inner();
-    let window = Window::new(query.page, query.per_page)?;
     let filter = TreatmentFilter {
         statuses: parse_statuses(query.status.as_deref())?,
         composante: query.composante,
@@ -448,32 +465,50 @@ async fn list(
         author: query.author,
     };
     let overdue_before = receipts_due_before(&state);
-    let (rows, total, overdue, counts) = state
+    if export::wants_csv(&req, query.format) {
+        return Ok(Either::Right(export::stream(
+            &state.db,
+            "traitements.csv",
+            Treatment::CSV_COLUMNS,
+            move |conn, window| {
+                Ok(treatments_page(conn, &scope, &filter, window, overdue_before)?.0)
+            },
+            Treatment::csv_cells,
+        )));
+    }
+    let window = Window::new(query.page, query.per_page)?;
+    let (items, total) = state
         .db
-        .run(move |conn| {
-            let (rows, total) = repo::list(conn, &scope, &filter, window)?;
-            let ids: Vec<String> = rows.iter().map(|t| t.id.clone()).collect();
-            let overdue = crate::db::deliveries::overdue_by_treatment(conn, &ids, overdue_before)?;
-            let counts = crate::db::deliveries::counts_by_treatment(conn, &ids)?;
-            Ok((rows, total, overdue, counts))
-        })
+        .run(move |conn| treatments_page(conn, &scope, &filter, window, overdue_before))
         .await?;
-    Ok(web::Json(
-        window.wrap(
-            rows.into_iter()
-                .map(|t| {
-                    let n = overdue.get(&t.id).copied().unwrap_or(0);
-                    let c = counts.get(&t.id).copied().unwrap_or_default();
-                    Treatment {
-                        overdue_receipts: n,
-                        counts: Some(c),
-                        ..Treatment::from(t)
-                    }
-                })
-                .collect(),
-            total,
-        ),
-    ))
+    Ok(Either::Left(web::Json(window.wrap(items, total))))
+}
+
+/// One page of treatments with their delivery counts and overdue receipts.
+fn treatments_page(
+    conn: &mut crate::db::DbConnection,
+    scope: &DataScope,
+    filter: &TreatmentFilter,
+    window: Window,
+    overdue_before: chrono::NaiveDateTime,
+) -> Result<(Vec<Treatment>, i64), ApiError> {
+    let (rows, total) = repo::list(conn, scope, filter, window)?;
+    let ids: Vec<String> = rows.iter().map(|t| t.id.clone()).collect();
+    let overdue = crate::db::deliveries::overdue_by_treatment(conn, &ids, overdue_before)?;
+    let counts = crate::db::deliveries::counts_by_treatment(conn, &ids)?;
+    let items = rows
+        .into_iter()
+        .map(|t| {
+            let n = overdue.get(&t.id).copied().unwrap_or(0);
+            let c = counts.get(&t.id).copied().unwrap_or_default();
+            Treatment {
+                overdue_receipts: n,
+                counts: Some(c),
+                ..Treatment::from(t)
+            }
+        })
+        .collect();
+    Ok((items, total))
 }
 
 /// Documents deposited before this instant and still awaiting their receipt are overdue.
@@ -497,6 +532,7 @@ async fn load_treatment(
 /// One treatment with its progress, its blocks (students / with a vault / without) and, once
 /// sent, the documents per delivery state.
 #[utoipa::path(
+    operation_id = "getTreatment",
     tag = "treatments",
     params(("id" = String, Path, description = "Treatment id")),
     responses((status = 200, body = TreatmentDetail), (status = 404, description = "No such treatment within the caller's scope"))
@@ -658,23 +694,34 @@ pub struct DocumentQuery {
     pub page: Option<u32>,
     /// Items per page (at most 500).
     pub per_page: Option<u32>,
+    /// `csv`: every document of the block as CSV (as `Accept: text/csv` asks).
+    #[param(inline)]
+    pub format: Option<ListFormat>,
 }
 
-/// The documents of a treatment, by block.
+/// The documents of a treatment, by block; with `Accept: text/csv` or `format=csv`, every
+/// document of the block as CSV.
 #[utoipa::path(
+    operation_id = "listTreatmentDocuments",
     tag = "treatments",
     params(("id" = String, Path, description = "Treatment id"), DocumentQuery),
-    responses((status = 200, body = Page<TreatmentDocument>), (status = 404, description = "No such treatment within the caller's scope"))
+    responses(
+        (status = 200, description = "One page of documents, or all of them as CSV", content(
+            (Page<TreatmentDocument> = "application/json"),
+            (String = "text/csv", example = json!("\u{feff}Numéro étudiant;Nom;Prénom;INE;Pages;Signalements;Identité à vérifier;Statut du coffre;Statut de l'envoi;Motif;Déposé le;Retour le\r\n21900001;LEFÈVRE;Zoé;;1 2;;non;Validé;Transmis;;2025-09-01T08:00:00Z;2025-09-01T09:00:00Z\r\n"))
+        )),
+        (status = 404, description = "No such treatment within the caller's scope")
+    )
 )]
 #[get("/treatments/{id}/documents")]
 async fn documents(
     state: web::Data<AppState>,
     principal: Principal,
+    req: HttpRequest,
     id: web::Path<String>,
     query: web::Query<DocumentQuery>,
-) -> Result<web::Json<Page<TreatmentDocument>>, ApiError> {
+) -> Result<Either<web::Json<Page<TreatmentDocument>>, HttpResponse>, ApiError> {
     let scope = principal.authorize(Permission::TreatmentsRead)?;
-    let window = Window::new(query.page, query.per_page)?;
     let block = match query.block.unwrap_or_default() {
         BlockParam::All => Block::All,
         BlockParam::WithVault => Block::WithVault,
@@ -682,19 +729,38 @@ async fn documents(
         BlockParam::OutsideComposante => Block::OutsideComposante,
     };
     let year = state.config.current_academic_year();
+    let csv = export::wants_csv(&req, query.format);
+    let window = if csv {
+        None
+    } else {
+        Some(Window::new(query.page, query.per_page)?)
+    };
     let t = load_treatment(&state, scope.clone(), id.into_inner()).await?;
+    let Some(window) = window else {
+        // The same view as the JSON list: outside the uploader's composantes, only what the
+        // pages show.
+        return Ok(Either::Right(export::stream(
+            &state.db,
+            "documents.csv",
+            TreatmentDocument::CSV_COLUMNS,
+            move |conn, window| {
+                Ok(delivery::documents_page(conn, &scope, &t, block, window, year)?.0)
+            },
+            |view| TreatmentDocument::from_view(view).csv_cells(),
+        )));
+    };
     let (rows, total) = state
         .db
         .run(move |conn| delivery::documents_page(conn, &scope, &t, block, window, year))
         .await?;
-    Ok(web::Json(window.wrap(
+    Ok(Either::Left(web::Json(window.wrap(
         rows.into_iter().map(TreatmentDocument::from_view).collect(),
         total,
-    )))
+    ))))
 }
 
-/// The split PDF of one student (the preview).
 #[utoipa::path(
+    operation_id = "downloadTreatmentDocumentPdf",
     tag = "treatments",
     params(("id" = String, Path, description = "Treatment id"), ("doc" = String, Path, description = "Document id")),
     responses(
@@ -736,6 +802,7 @@ async fn document_pdf(
 /// A manager confirms that a flagged document (name mismatch, two numbers on a page) is the
 /// student's: it becomes deliverable.
 #[utoipa::path(
+    operation_id = "confirmTreatmentDocumentIdentity",
     tag = "treatments",
     params(("id" = String, Path, description = "Treatment id"), ("doc" = String, Path, description = "Document id")),
     responses(
@@ -812,6 +879,7 @@ pub struct UncertainDecision {
 /// checking the student's vault. Digiposte publishes no listing passerelle could look in, so
 /// it never deposits such a document again by itself.
 #[utoipa::path(
+    operation_id = "resolveUncertainTreatmentDocument",
     tag = "treatments",
     params(("id" = String, Path, description = "Treatment id"), ("doc" = String, Path, description = "Document id")),
     request_body = UncertainDecision,
@@ -916,6 +984,7 @@ impl From<delivery::SendOutcome> for SendSummary {
 /// reason, and the blocks are frozen. Requires the confirmation of the number of documents
 /// the manager was shown. Sending again queues nothing new.
 #[utoipa::path(
+    operation_id = "sendTreatment",
     tag = "treatments",
     params(("id" = String, Path, description = "Treatment id")),
     request_body = SendConfirmation,
@@ -959,6 +1028,7 @@ async fn send(
 /// confirmed), with the same confirmation as the bulk send: `expected_documents` is the
 /// treatment's `deliverable`. Same exactly-once path as the bulk send.
 #[utoipa::path(
+    operation_id = "sendTreatmentHeldDocuments",
     tag = "treatments",
     params(("id" = String, Path, description = "Treatment id")),
     request_body = SendConfirmation,
@@ -1039,6 +1109,7 @@ async fn document_action(
 /// (vault now active, consent restored, transmission error, released, replacement
 /// confirmed), through the same exactly-once delivery path as the bulk send. Audited.
 #[utoipa::path(
+    operation_id = "sendTreatmentDocument",
     tag = "treatments",
     params(("id" = String, Path, description = "Treatment id"), ("doc" = String, Path, description = "Document id")),
     responses(
@@ -1067,6 +1138,7 @@ async fn send_document(
 /// An administrator releases a document held `outside_composante` (the student has no valid
 /// enrolment this year in the uploader's composantes): it may then be sent. Audited.
 #[utoipa::path(
+    operation_id = "releaseTreatmentDocument",
     tag = "treatments",
     params(("id" = String, Path, description = "Treatment id"), ("doc" = String, Path, description = "Document id")),
     responses(
@@ -1097,6 +1169,7 @@ async fn release_document(
 /// delivered, another content) is to replace it: it is no longer held `replaces_delivered`.
 /// Audited (who, and the earlier document).
 #[utoipa::path(
+    operation_id = "confirmTreatmentDocumentReplacement",
     tag = "treatments",
     params(("id" = String, Path, description = "Treatment id"), ("doc" = String, Path, description = "Document id")),
     responses(
@@ -1125,6 +1198,7 @@ async fn confirm_replacement(
 /// Cancels a split treatment ("Annuler le traitement"): nothing will be sent, and its
 /// documents are deleted. Only while the file is split and not sent.
 #[utoipa::path(
+    operation_id = "cancelTreatment",
     tag = "treatments",
     params(("id" = String, Path, description = "Treatment id")),
     responses(
@@ -1187,4 +1261,88 @@ async fn cancel(
         .await?;
     crate::storage::delete_off_thread(&state.store, blobs).await?;
     Ok(web::Json(row.into()))
+}
+
+impl Treatment {
+    /// The columns of the CSV export, in French for the spreadsheet's readers.
+    pub const CSV_COLUMNS: &'static [&'static str] = &[
+        "Libellé",
+        "Type de document",
+        "Composante",
+        "Année universitaire",
+        "Session",
+        "Statut",
+        "Fichier",
+        "Pages",
+        "Documents",
+        "Envoyés",
+        "Transmis",
+        "Erreurs",
+        "Retenus",
+        "Retours en retard",
+        "Déposé par",
+        "Déposé le",
+        "Envoyé le",
+    ];
+
+    fn csv_cells(self) -> Vec<String> {
+        use crate::domain::csv::{date, opt};
+        let counts = self.counts.unwrap_or_default();
+        vec![
+            self.label,
+            self.document_type_label.to_owned(),
+            self.composante,
+            self.academic_year.to_string(),
+            opt(self.session),
+            self.status_label.to_owned(),
+            self.file_name,
+            opt(self.pages_total),
+            counts.documents.to_string(),
+            counts.sent.to_string(),
+            counts.transmitted.to_string(),
+            counts.errors.to_string(),
+            counts.held.to_string(),
+            self.overdue_receipts.to_string(),
+            self.created_by,
+            date(self.created_at),
+            opt(self.sent_at.map(date)),
+        ]
+    }
+}
+
+impl TreatmentDocument {
+    /// The columns of the CSV export, in French for the spreadsheet's readers.
+    pub const CSV_COLUMNS: &'static [&'static str] = &[
+        "Numéro étudiant",
+        "Nom",
+        "Prénom",
+        "INE",
+        "Pages",
+        "Signalements",
+        "Identité à vérifier",
+        "Statut du coffre",
+        "Statut de l'envoi",
+        "Motif",
+        "Déposé le",
+        "Retour le",
+    ];
+
+    fn csv_cells(self) -> Vec<String> {
+        use crate::domain::csv::{date, opt, yes_no};
+        let pages: Vec<String> = self.pages.iter().map(u32::to_string).collect();
+        vec![
+            self.cod_etu,
+            opt(self.last_name),
+            opt(self.first_name),
+            opt(self.ine),
+            pages.join(" "),
+            self.flags.join(" "),
+            yes_no(self.needs_identity_check),
+            opt(self.vault_status.map(|v| v.label())),
+            opt(self.delivery_status_label),
+            opt(self.delivery_reason),
+            opt(self.deposited_at.map(date)),
+            opt(self.receipt_at.map(date)),
+        ]
+    }
 }

@@ -1,6 +1,6 @@
 //! `/vaults`: the registry managers filter every day, the dashboard counts, and vault actions.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{Either, HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -10,10 +10,12 @@ use crate::auth::{Permission, Principal};
 use crate::db::audit::{self, AuditEvent};
 use crate::db::vaults::{self as repo, VaultFilter, VaultSort};
 use crate::db::{consents, jobs};
+use crate::domain::csv;
 use crate::domain::vault::{VaultAction, VaultStatus, VaultTrigger};
 use crate::error::{ApiError, ErrorCode};
 use crate::i18n::Localized;
 use crate::pagination::{Page, Window};
+use crate::services::export::{self, ListFormat};
 use crate::services::student_vault::Objection;
 use crate::services::vault_subscriptions::{self, BulkSubscription};
 use crate::state::AppState;
@@ -247,6 +249,9 @@ pub struct VaultQuery {
     pub page: Option<u32>,
     /// Items per page (at most 500).
     pub per_page: Option<u32>,
+    /// `csv`: the whole filtered list as CSV (as `Accept: text/csv` asks).
+    #[param(inline)]
+    pub format: Option<ListFormat>,
 }
 
 fn parse_statuses(s: Option<&str>) -> Result<Vec<VaultStatus>, ApiError> {
@@ -282,16 +287,35 @@ fn filter_of(q: &VaultQuery) -> Result<VaultFilter, ApiError> {
     })
 }
 
-/// Vaults within the caller's scope, filtered, sorted and paginated.
-#[utoipa::path(tag = "vaults", params(VaultQuery), responses((status = 200, body = Page<Vault>)))]
+/// Vaults within the caller's scope, filtered, sorted and paginated; with `Accept: text/csv`
+/// or `format=csv`, the whole filtered list as CSV for a spreadsheet.
+#[utoipa::path(
+    operation_id = "listVaults",
+    tag = "vaults",
+    params(VaultQuery),
+    responses((status = 200, description = "One page of vaults, or the whole list as CSV", content(
+        (Page<Vault> = "application/json"),
+        (String = "text/csv", example = json!("\u{feff}Numéro étudiant;INE;Nom;Prénom;Statut;Acceptation;Personnalisé;Code d'acheminement;Dernière erreur;Créé le;Statut changé le\r\n21900001;;LEFÈVRE;Zoé;Validé;oui;oui;;;2025-09-01T08:00:00Z;2025-09-02T08:00:00Z\r\n"))
+    )))
+)]
 #[get("/vaults")]
 async fn list(
     state: web::Data<AppState>,
     principal: Principal,
+    req: HttpRequest,
     query: web::Query<VaultQuery>,
-) -> Result<web::Json<Page<Vault>>, ApiError> {
+) -> Result<Either<web::Json<Page<Vault>>, HttpResponse>, ApiError> {
     let scope = principal.authorize(Permission::VaultsRead)?;
     let filter = filter_of(&query)?;
+    if export::wants_csv(&req, query.format) {
+        return Ok(Either::Right(export::stream(
+            &state.db,
+            "coffres.csv",
+            Vault::CSV_COLUMNS,
+            move |conn, window| Ok(repo::list(conn, &scope, &filter, window)?.0),
+            |(v, s)| Vault::from_rows(v, s).csv_cells(),
+        )));
+    }
     let window = Window::new(query.page, query.per_page)?;
     let (items, total) = state
         .db
@@ -300,7 +324,40 @@ async fn list(
             Ok((Vault::page(conn, rows)?, total))
         })
         .await?;
-    Ok(web::Json(window.wrap(items, total)))
+    Ok(Either::Left(web::Json(window.wrap(items, total))))
+}
+
+impl Vault {
+    /// The columns of the CSV export, in French for the spreadsheet's readers.
+    pub const CSV_COLUMNS: &'static [&'static str] = &[
+        "Numéro étudiant",
+        "INE",
+        "Nom",
+        "Prénom",
+        "Statut",
+        "Acceptation",
+        "Personnalisé",
+        "Code d'acheminement",
+        "Dernière erreur",
+        "Créé le",
+        "Statut changé le",
+    ];
+
+    fn csv_cells(self) -> Vec<String> {
+        vec![
+            self.student.cod_etu,
+            csv::opt(self.student.ine),
+            self.student.last_name,
+            self.student.first_name,
+            self.status_label.0.fr.into_owned(),
+            csv::yes_no(self.accepted),
+            csv::yes_no(self.personalised),
+            csv::opt(self.route_code),
+            csv::opt(self.last_error),
+            csv::date(self.created_at),
+            csv::date(self.status_changed_at),
+        ]
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -332,7 +389,7 @@ pub struct SummaryQuery {
 }
 
 /// How many vaults per status within the caller's scope (the dashboard blocks).
-#[utoipa::path(tag = "vaults", params(SummaryQuery), responses((status = 200, body = VaultSummary)))]
+#[utoipa::path(operation_id = "getVaultsSummary", tag = "vaults", params(SummaryQuery), responses((status = 200, body = VaultSummary)))]
 #[get("/vaults/summary")]
 async fn summary(
     state: web::Data<AppState>,
@@ -406,6 +463,7 @@ pub struct BulkSubscribeConfirmation {
 /// confirmed by their number as the bulk send is. The queue sends them paced under the
 /// Digiposte quota; `GET /vaults/summary` shows `queued_subscriptions` going down.
 #[utoipa::path(
+    operation_id = "subscribeVaults",
     tag = "vaults",
     params(BulkQuery),
     request_body = BulkSubscribeConfirmation,
@@ -467,6 +525,7 @@ pub fn history_entry(h: repo::HistoryRow) -> VaultHistoryEntry {
 
 /// One vault with its history and pending actions (404 outside the caller's scope).
 #[utoipa::path(
+    operation_id = "getVault",
     tag = "vaults",
     params(("id" = String, Path, description = "Vault id")),
     responses((status = 200, body = VaultDetail), (status = 404, description = "No such vault within the caller's scope"))
@@ -612,6 +671,7 @@ async fn act(
 
 /// Sends (or re-sends after an error) the vault subscription to Digiposte.
 #[utoipa::path(
+    operation_id = "subscribeVault",
     tag = "vaults",
     params(("id" = String, Path, description = "Vault id")),
     responses(
@@ -631,6 +691,7 @@ async fn subscribe(
 
 /// Requests the termination of the membership (status "Demande en cours de réalisation").
 #[utoipa::path(
+    operation_id = "terminateVault",
     tag = "vaults",
     params(("id" = String, Path, description = "Vault id")),
     responses(
@@ -650,6 +711,7 @@ async fn terminate(
 
 /// Issues a re-subscription link to a student whose vault was terminated ("Préinscription").
 #[utoipa::path(
+    operation_id = "reinviteVault",
     tag = "vaults",
     params(("id" = String, Path, description = "Vault id")),
     responses(

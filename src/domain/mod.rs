@@ -3,6 +3,7 @@
 pub mod academic_year;
 pub mod audit;
 pub mod consent;
+pub mod csv;
 pub mod delivery;
 pub mod enrolment;
 pub mod filetype;

@@ -243,16 +243,13 @@ pub fn send_treatment(
         });
     }
     if t.status() != TreatmentStatus::Split {
-        return Err(ApiError::new(
-            ErrorCode::InvalidTransition,
-            {
-                let (label, status) = (t.status().label(), t.status().as_str());
-                crate::text!(
-                    "un traitement « {label} » ne peut pas être envoyé",
-                    "a treatment in status `{status}` cannot be sent"
-                )
-            },
-        )
+        return Err(ApiError::new(ErrorCode::InvalidTransition, {
+            let (label, status) = (t.status().label(), t.status().as_str());
+            crate::text!(
+                "un traitement « {label} » ne peut pas être envoyé",
+                "a treatment in status `{status}` cannot be sent"
+            )
+        })
         .with("current_status", t.status().as_str())
         .with("current_status_label", t.status().label()));
     }
@@ -371,16 +368,13 @@ fn document_of(
 /// The problem of a held document (its reason, and the earlier document for a duplicate or
 /// a correction).
 pub fn held_problem(held: &Held) -> ApiError {
-    ApiError::new(
-        ErrorCode::DocumentHeld,
-        {
-            let (fr, en) = (held.hold.label(), held.hold.label_text().en);
-            crate::text!(
-                "ce document ne peut pas être envoyé maintenant : {fr}",
-                "this document cannot be sent now: {en}"
-            )
-        },
-    )
+    ApiError::new(ErrorCode::DocumentHeld, {
+        let (fr, en) = (held.hold.label(), held.hold.label_text().en);
+        crate::text!(
+            "ce document ne peut pas être envoyé maintenant : {fr}",
+            "this document cannot be sent now: {en}"
+        )
+    })
     .with("reason", held.hold)
     .with("reason_label", held.hold.label())
     .with("earlier_document_id", &held.earlier)

@@ -3,6 +3,7 @@
 
 pub mod consents;
 pub mod delivery;
+pub mod export;
 pub mod personal_data;
 pub mod student_vault;
 pub mod vault_subscriptions;

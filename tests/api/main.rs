@@ -11,6 +11,7 @@ mod contract;
 mod delivery;
 mod digiposte;
 mod drills;
+mod exports;
 mod foundation;
 mod grade_transfers;
 mod i18n;

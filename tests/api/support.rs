@@ -283,11 +283,19 @@ impl TestApp {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        Self::read(req.send().await.expect("request sent")).await
+        self.send(req).await
     }
 
+    /// Sends a request and reads the answer whole; the answer's status (and problem `code`)
+    /// must be one the committed OpenAPI description documents for the operation.
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
-        Self::read(req.send().await.expect("request sent")).await
+        let (client, request) = req.build_split();
+        let request = request.expect("request built");
+        let method = request.method().as_str().to_ascii_lowercase();
+        let path = request.url().path().to_owned();
+        let reply = Self::read(client.execute(request).await.expect("request sent")).await;
+        assert_documented(&method, &path, &reply);
+        reply
     }
 
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
@@ -440,5 +448,69 @@ impl ServeProcess {
 impl Drop for ServeProcess {
     fn drop(&mut self) {
         self.kill9();
+    }
+}
+
+/// The committed OpenAPI description, read once.
+fn committed_spec() -> &'static Value {
+    static SPEC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    SPEC.get_or_init(|| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi/openapi.json");
+        serde_json::from_str(&std::fs::read_to_string(path).expect("openapi/openapi.json"))
+            .expect("openapi/openapi.json is JSON")
+    })
+}
+
+/// The operation of the committed spec a concrete path and method reach (`None` for paths
+/// and methods no operation serves: 404 and 405 answers are not operations').
+pub fn spec_operation(method: &str, path: &str) -> Option<&'static Value> {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let paths = committed_spec()["paths"].as_object()?;
+    // A literal segment wins over a template (`/vaults/summary` over `/vaults/{id}`).
+    let mut best: Option<(usize, &Value)> = None;
+    for (template, item) in paths {
+        let segments: Vec<&str> = template.trim_matches('/').split('/').collect();
+        if segments.len() != parts.len() {
+            continue;
+        }
+        let mut literal = 0;
+        let matches = segments.iter().zip(&parts).all(|(s, p)| {
+            if s.starts_with('{') {
+                !p.is_empty()
+            } else {
+                literal += 1;
+                s == p
+            }
+        });
+        if matches && item.get(method).is_some() && best.is_none_or(|(l, _)| literal > l) {
+            best = Some((literal, &item[method]));
+        }
+    }
+    best.map(|(_, op)| op)
+}
+
+/// Fails when an operation answered a status (or a problem code) its description does not list.
+#[track_caller]
+pub fn assert_documented(method: &str, path: &str, reply: &Reply) {
+    let Some(op) = spec_operation(method, path) else {
+        return;
+    };
+    let id = op["operationId"].as_str().unwrap_or("?");
+    let status = reply.status.as_str();
+    let response = &op["responses"][status];
+    assert!(
+        response.is_object(),
+        "{id} ({method} {path}) answered {status}, which openapi/openapi.json does not document \
+         for it; body: {}",
+        reply.body
+    );
+    if reply.content_type().starts_with("application/problem+json") {
+        let code = reply.body["code"].as_str().unwrap_or_default();
+        let listed = &response["content"]["application/problem+json"]["examples"][code];
+        assert!(
+            listed.is_object(),
+            "{id} ({method} {path}) answered {status} `{code}`, which openapi/openapi.json does \
+             not list for it (declare it in src/api/problems.rs)"
+        );
     }
 }
