@@ -6,6 +6,7 @@
 //!   students of `batch.pdf`, plus one more student (`21900099`) the collection erases;
 //! - `batch.pdf`: a batch of relevés for those students (cover page, Oracle Reports producer);
 //! - `batch-cancel.pdf`: another batch of the same students, split then cancelled;
+//! - `corrected.pdf`: a corrected edition of the first student's relevé (other grades);
 //! - `maquette.txt` + `grades.csv`: an Apogée maquette (V1RT, ISO-8859-1) and grades for it;
 //! - `locker.pdf`, `identity.pdf`, `cvec.pdf`: one-page PDFs for a locker deposit and supporting
 //!   documents.
@@ -39,6 +40,17 @@ fn main() {
     write("batch.pdf", &batch.bytes);
     let again = fixture::batch(&BatchSpec { seed: 43, ..spec });
     write("batch-cancel.pdf", &again.bytes);
+    // A corrected edition of the first student's relevé (other grades): a correction.
+    let corrected = fixture::write_pdf(
+        &[PageContent::Lines(fixture::releve_page(
+            &batch.students[0],
+            1,
+            1,
+            4242,
+        ))],
+        &PdfOptions::default(),
+    );
+    write("corrected.pdf", &corrected);
 
     let mut csv = String::from(
         "COD_ETU;COD_NNE_IND;LIB_NOM_PAT_IND;LIB_PR1_IND;DATE_NAI_IND;COD_CMP;COD_ETP;COD_ANU;ETA_IAE\n",
