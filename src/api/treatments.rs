@@ -1001,26 +1001,14 @@ async fn send(
     id: web::Path<String>,
     body: super::extract::ValidJson<SendConfirmation>,
 ) -> Result<HttpResponse, ApiError> {
-    let scope = principal.authorize(Permission::TreatmentsAct)?;
-    let (id, expected) = (id.into_inner(), body.0.expected_documents);
-    let (name, key, year) = (
-        principal.actor(),
-        state.audit_key.clone(),
-        state.config.current_academic_year(),
-    );
-    let outcome = state
-        .db
-        .write(move |conn| {
-            let actor = delivery::Actor {
-                scope: &scope,
-                name: &name,
-                audit_key: key.expose().as_bytes(),
-                year,
-            };
-            delivery::send_treatment(conn, &actor, &id, expected)
-        })
-        .await?;
-    Ok(HttpResponse::Accepted().json(SendSummary::from(outcome)))
+    treatment_send(
+        state,
+        principal,
+        id.into_inner(),
+        body.0.expected_documents,
+        delivery::send_treatment,
+    )
+    .await
 }
 
 /// Sends every held or failed document of a sent treatment that has become deliverable
@@ -1045,8 +1033,31 @@ async fn send_held(
     id: web::Path<String>,
     body: super::extract::ValidJson<SendConfirmation>,
 ) -> Result<HttpResponse, ApiError> {
+    treatment_send(
+        state,
+        principal,
+        id.into_inner(),
+        body.0.expected_documents,
+        delivery::send_held,
+    )
+    .await
+}
+
+/// The treatment sends (bulk and held documents): a service call in one write transaction,
+/// with the count the manager confirmed.
+async fn treatment_send(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: String,
+    expected: i64,
+    service: fn(
+        &mut crate::db::DbConnection,
+        &delivery::Actor,
+        &str,
+        i64,
+    ) -> Result<delivery::SendOutcome, ApiError>,
+) -> Result<HttpResponse, ApiError> {
     let scope = principal.authorize(Permission::TreatmentsAct)?;
-    let (id, expected) = (id.into_inner(), body.0.expected_documents);
     let (name, key, year) = (
         principal.actor(),
         state.audit_key.clone(),
@@ -1061,7 +1072,7 @@ async fn send_held(
                 audit_key: key.expose().as_bytes(),
                 year,
             };
-            delivery::send_held(conn, &actor, &id, expected)
+            service(conn, &actor, &id, expected)
         })
         .await?;
     Ok(HttpResponse::Accepted().json(SendSummary::from(outcome)))
