@@ -6,8 +6,8 @@ use diesel::prelude::*;
 
 use super::schema::{documents, students, treatments, vaults};
 use super::{DbBackend, DbConnection};
-use crate::auth::DataScope;
 use crate::domain::delivery::{DeliveryStatus, TreatmentStatus};
+use crate::domain::scope::DataScope;
 use crate::domain::vault::VaultStatus;
 use crate::error::ApiError;
 use crate::pagination::Window;
