@@ -178,12 +178,15 @@ impl DeliveryStatus {
     }
 
     /// Whether the worker, a receipt or a manager's check may move a document from `self`
-    /// to `to` (any row of [`DELIVERY_TRANSITIONS`] but sending again, which a manager asks
-    /// for one document at a time: [`DeliveryStatus::may_send_again`]).
+    /// to `to`: a row of [`DELIVERY_TRANSITIONS`] but sending again (a manager asks for it one
+    /// document at a time: [`DeliveryStatus::may_send_again`]) and the lost receipt (its own
+    /// check decides, never a deposit's outcome).
     pub fn may_become(self, to: DeliveryStatus) -> bool {
-        DELIVERY_TRANSITIONS
-            .iter()
-            .any(|&(f, t, s)| f == Some(self) && s == to && t != DeliveryTrigger::SendAgain)
+        DELIVERY_TRANSITIONS.iter().any(|&(f, t, s)| {
+            f == Some(self)
+                && s == to
+                && !matches!(t, DeliveryTrigger::SendAgain | DeliveryTrigger::ReceiptLost)
+        })
     }
 }
 
@@ -321,10 +324,18 @@ mod tests {
             if let Some(from) = from {
                 assert_eq!(
                     from.may_become(to),
-                    trigger != DeliveryTrigger::SendAgain || {
+                    !matches!(
+                        trigger,
+                        DeliveryTrigger::SendAgain | DeliveryTrigger::ReceiptLost
+                    ) || {
                         // A pair reachable by another trigger too stays allowed.
                         DELIVERY_TRANSITIONS.iter().any(|&(f, t, s)| {
-                            f == Some(from) && s == to && t != DeliveryTrigger::SendAgain
+                            f == Some(from)
+                                && s == to
+                                && !matches!(
+                                    t,
+                                    DeliveryTrigger::SendAgain | DeliveryTrigger::ReceiptLost
+                                )
                         })
                     },
                     "{from:?} -> {to:?}"
@@ -337,7 +348,8 @@ mod tests {
             DeliveryTrigger::ReceiptLost,
             DeliveryStatus::Uncertain
         ));
-        assert!(DeliveryStatus::AwaitingReceipt.may_become(DeliveryStatus::Uncertain));
+        // A deposit's outcome never makes an awaited document uncertain.
+        assert!(!DeliveryStatus::AwaitingReceipt.may_become(DeliveryStatus::Uncertain));
     }
 
     #[test]
