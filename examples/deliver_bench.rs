@@ -45,7 +45,7 @@ fn free_port() -> u16 {
 
 #[tokio::main]
 async fn main() {
-    passerelle::outbound::install_tls_provider();
+    passerelle::http_client::install_tls_provider();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let quota: u32 = flag(&args, "--quota").unwrap_or(0);

@@ -271,29 +271,8 @@ fn main() -> ExitCode {
 fn run(command: Command, mut config: Config) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match command {
         Command::Serve { bind } => {
-            if let Some(bind) = bind {
-                config.bind = bind;
-            }
-            if config.digiposte.is_configured() {
-                if config.digiposte.okapi_key.is_empty() {
-                    return Err(
-                        "digiposte.okapi_key is not set (PASSERELLE_DIGIPOSTE__OKAPI_KEY): \
-                         La Poste's gateway refuses every call without it"
-                            .into(),
-                    );
-                }
-                for kind in passerelle::domain::delivery::DocumentType::ALL {
-                    if config.digiposte.document_type(kind.as_str()).is_none() {
-                        return Err(format!(
-                            "digiposte.document_types.{k} is not set (PASSERELLE_DIGIPOSTE__DOCUMENT_TYPES__{K}): \
-                             choose a code in `passerelle digiposte document-types`",
-                            k = kind.as_str(),
-                            K = kind.as_str().to_uppercase()
-                        )
-                        .into());
-                    }
-                }
-            }
+            config.bind = bind.unwrap_or(config.bind);
+            check_digiposte_for_serve(&config)?;
             serve(config)?;
         }
         Command::Migrate => {
@@ -326,76 +305,10 @@ fn run(command: Command, mut config: Config) -> Result<ExitCode, Box<dyn std::er
             scopes,
             ttl,
         } => {
-            let keys = jwt::JwtKeys::from_config(&config.auth, &config.data_dir)?;
-            let lifetime = jwt::parse_ttl(&ttl)?;
-            if lifetime > keys.max_lifetime() {
-                return Err(format!(
-                    "--ttl {ttl} is longer than auth.max_token_lifetime ({} s): such a token would be refused",
-                    keys.max_lifetime()
-                )
-                .into());
-            }
-            let now = jsonwebtoken::get_current_timestamp();
-            let role = Role::from(role.ok_or("--role is required")?);
-            let claims = jwt::Claims {
-                sub: sub.unwrap_or_else(|| format!("{role:?}").to_lowercase()),
-                iss: String::new(),
-                aud: String::new(),
-                exp: now + lifetime,
-                iat: now,
-                role,
-                composantes,
-                cod_etu,
-                scopes,
-                name: None,
-            };
-            println!("{}", keys.mint(claims)?);
+            mint_token(&config, role, sub, composantes, cod_etu, scopes, &ttl)?;
         }
         Command::Apikey { command } => {
-            let db = open_db(&config)?;
-            let mut conn = db.conn()?;
-            match command {
-                ApikeyCommand::Create {
-                    name,
-                    scopes,
-                    composantes,
-                } => {
-                    let created = apikey::create(&mut conn, &name, &scopes, &composantes)?;
-                    eprintln!(
-                        "key {} created; store it now, it will not be shown again:",
-                        created.id
-                    );
-                    println!("{}", created.key);
-                }
-                ApikeyCommand::List => {
-                    for k in db::api_keys::list(&mut conn)? {
-                        let state = if k.revoked_at.is_some() {
-                            "revoked"
-                        } else {
-                            "active"
-                        };
-                        println!(
-                            "{}\t{}\t{}\tscopes=[{}]\tcomposantes=[{}]\tlast_used={}",
-                            k.id,
-                            k.name,
-                            state,
-                            k.scopes,
-                            k.composantes,
-                            k.last_used_at
-                                .map(|t| t.to_string())
-                                .unwrap_or_else(|| "never".into())
-                        );
-                    }
-                }
-                ApikeyCommand::Revoke { id_or_name } => {
-                    let n = db::api_keys::revoke(&mut conn, &id_or_name, db::now())?;
-                    if n == 0 {
-                        eprintln!("no active key with id or name {id_or_name}");
-                        return Ok(ExitCode::FAILURE);
-                    }
-                    println!("revoked {n} key(s)");
-                }
-            }
+            return apikey_command(&config, command);
         }
         Command::Import {
             command: ImportCommand::Students { file },
@@ -449,12 +362,7 @@ fn run(command: Command, mut config: Config) -> Result<ExitCode, Box<dyn std::er
         Command::Sync {
             command: SyncCommand::Vaults,
         } => {
-            if !config.digiposte.is_configured() {
-                return Err(
-                    "digiposte.base_url is not set (PASSERELLE_DIGIPOSTE__BASE_URL)".into(),
-                );
-            }
-            let client = passerelle::digiposte::DigiposteClient::new(&config.digiposte)?;
+            let client = digiposte_client(&config)?;
             let db = open_db(&config)?;
             let report = actix_web::rt::System::new().block_on(async move {
                 passerelle::jobs::sync::sync_vaults(&db, &client, "system:cli", None).await
@@ -464,13 +372,8 @@ fn run(command: Command, mut config: Config) -> Result<ExitCode, Box<dyn std::er
         Command::Digiposte {
             command: DigiposteCommand::DocumentTypes,
         } => {
-            if !config.digiposte.is_configured() {
-                return Err(
-                    "digiposte.base_url is not set (PASSERELLE_DIGIPOSTE__BASE_URL)".into(),
-                );
-            }
             use passerelle::digiposte::DigiposteApi;
-            let client = passerelle::digiposte::DigiposteClient::new(&config.digiposte)?;
+            let client = digiposte_client(&config)?;
             let list = actix_web::rt::System::new()
                 .block_on(async move { client.document_types().await })?;
             println!("{}", serde_json::to_string_pretty(&list)?);
@@ -484,6 +387,132 @@ fn run(command: Command, mut config: Config) -> Result<ExitCode, Box<dyn std::er
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `serve` refuses to start with a Digiposte base URL but no gateway key or document types.
+fn check_digiposte_for_serve(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
+    if config.digiposte.is_configured() {
+        if config.digiposte.okapi_key.is_empty() {
+            return Err(
+                "digiposte.okapi_key is not set (PASSERELLE_DIGIPOSTE__OKAPI_KEY): \
+                 La Poste's gateway refuses every call without it"
+                    .into(),
+            );
+        }
+        for kind in passerelle::domain::delivery::DocumentType::ALL {
+            if config.digiposte.document_type(kind.as_str()).is_none() {
+                return Err(format!(
+                    "digiposte.document_types.{k} is not set (PASSERELLE_DIGIPOSTE__DOCUMENT_TYPES__{K}): \
+                     choose a code in `passerelle digiposte document-types`",
+                    k = kind.as_str(),
+                    K = kind.as_str().to_uppercase()
+                )
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `token`: mints a token with the configured signing key.
+fn mint_token(
+    config: &Config,
+    role: Option<RoleArg>,
+    sub: Option<String>,
+    composantes: Vec<String>,
+    cod_etu: Option<String>,
+    scopes: Vec<String>,
+    ttl: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let keys = jwt::JwtKeys::from_config(&config.auth, &config.data_dir)?;
+    let lifetime = jwt::parse_ttl(ttl)?;
+    if lifetime > keys.max_lifetime() {
+        return Err(format!(
+            "--ttl {ttl} is longer than auth.max_token_lifetime ({} s): such a token would be refused",
+            keys.max_lifetime()
+        )
+        .into());
+    }
+    let now = jsonwebtoken::get_current_timestamp();
+    let role = Role::from(role.ok_or("--role is required")?);
+    let claims = jwt::Claims {
+        sub: sub.unwrap_or_else(|| format!("{role:?}").to_lowercase()),
+        iss: String::new(),
+        aud: String::new(),
+        exp: now + lifetime,
+        iat: now,
+        role,
+        composantes,
+        cod_etu,
+        scopes,
+        name: None,
+    };
+    println!("{}", keys.mint(claims)?);
+    Ok(())
+}
+
+/// `apikey create|list|revoke`.
+fn apikey_command(
+    config: &Config,
+    command: ApikeyCommand,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let db = open_db(config)?;
+    let mut conn = db.conn()?;
+    match command {
+        ApikeyCommand::Create {
+            name,
+            scopes,
+            composantes,
+        } => {
+            let created = apikey::create(&mut conn, &name, &scopes, &composantes)?;
+            eprintln!(
+                "key {} created; store it now, it will not be shown again:",
+                created.id
+            );
+            println!("{}", created.key);
+        }
+        ApikeyCommand::List => {
+            for k in db::api_keys::list(&mut conn)? {
+                let state = if k.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\t{}\t{}\tscopes=[{}]\tcomposantes=[{}]\tlast_used={}",
+                    k.id,
+                    k.name,
+                    state,
+                    k.scopes,
+                    k.composantes,
+                    k.last_used_at
+                        .map(|t| t.to_string())
+                        .unwrap_or_else(|| "never".into())
+                );
+            }
+        }
+        ApikeyCommand::Revoke { id_or_name } => {
+            let n = db::api_keys::revoke(&mut conn, &id_or_name, db::now())?;
+            if n == 0 {
+                eprintln!("no active key with id or name {id_or_name}");
+                return Ok(ExitCode::FAILURE);
+            }
+            println!("revoked {n} key(s)");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The Digiposte client of the configuration, for the commands that call it.
+fn digiposte_client(
+    config: &Config,
+) -> Result<passerelle::digiposte::DigiposteClient, Box<dyn std::error::Error>> {
+    if !config.digiposte.is_configured() {
+        return Err("digiposte.base_url is not set (PASSERELLE_DIGIPOSTE__BASE_URL)".into());
+    }
+    Ok(passerelle::digiposte::DigiposteClient::new(
+        &config.digiposte,
+    )?)
 }
 
 /// Runs an API operation offline, on the configured database and store.

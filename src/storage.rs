@@ -282,7 +282,7 @@ impl ObjectStoreBackend {
         if bucket.is_empty() {
             return Err(StorageError::Config("storage.url names no bucket".into()));
         }
-        crate::outbound::install_tls_provider();
+        crate::http_client::install_tls_provider();
         let mut builder = object_store::aws::AmazonS3Builder::from_env()
             .with_bucket_name(bucket)
             .with_allow_http(config.allow_http);

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::diff::MaquetteDiff;
 use super::fill::{FillOptions, apogee_result_code, note_in_range, withdrawn_code};
-use super::grades::{DuplicateKey, GradeSource, SourceKind, parse_note};
+use super::grades::{DuplicateKey, GradeEntry, GradeSource, SourceKind, parse_note};
 use super::maquette::{Maquette, ResultType, TruncatedRow};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -224,6 +224,28 @@ impl CheckReport {
                 r.line, r.nip, r.cells, r.expected
             );
         }
+        self.write_student_problems(&mut t);
+        if !self.not_in_source.is_empty() {
+            let _ = writeln!(
+                t,
+                "Étudiants de la maquette absents de la source (lignes laissées telles quelles) :"
+            );
+            for s in &self.not_in_source {
+                let _ = writeln!(
+                    t,
+                    "  {} {} {} (ligne {})",
+                    s.nip, s.last_name, s.first_name, s.line
+                );
+            }
+        }
+        for w in &self.warnings {
+            let _ = writeln!(t, "Remarque : {w}");
+        }
+        t
+    }
+
+    /// One line per student or element problem.
+    fn write_student_problems(&self, t: &mut String) {
         for d in &self.duplicate_rows_in_maquette {
             let lines: Vec<String> = d.lines.iter().map(usize::to_string).collect();
             let _ = writeln!(
@@ -296,24 +318,91 @@ impl CheckReport {
                 l.nip, l.element, l.before, l.after, l.column_id
             );
         }
-        if !self.not_in_source.is_empty() {
-            let _ = writeln!(
-                t,
-                "Étudiants de la maquette absents de la source (lignes laissées telles quelles) :"
-            );
-            for s in &self.not_in_source {
-                let _ = writeln!(
-                    t,
-                    "  {} {} {} (ligne {})",
-                    s.nip, s.last_name, s.first_name, s.line
-                );
-            }
-        }
-        for w in &self.warnings {
-            let _ = writeln!(t, "Remarque : {w}");
-        }
-        t
     }
+}
+
+/// The NIPs the maquette holds on more than one row, with their lines.
+fn duplicate_rows(maquette: &Maquette) -> Vec<DuplicateRow> {
+    let mut lines_by_nip: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for s in maquette.students() {
+        if !s.nip().is_empty() {
+            lines_by_nip.entry(s.nip()).or_default().push(s.line);
+        }
+    }
+    lines_by_nip
+        .iter()
+        .filter(|(_, lines)| lines.len() > 1)
+        .map(|(nip, lines)| DuplicateRow {
+            nip: nip.to_string(),
+            lines: lines.clone(),
+        })
+        .collect()
+}
+
+/// The decisions a student lacks: every element the source grades that has a result
+/// column, and the étape, in the maquette's order.
+fn lacking_decisions(
+    entries: &BTreeMap<String, GradeEntry>,
+    with_result: &BTreeSet<&str>,
+    vet_codes: &BTreeSet<&str>,
+    element_order: &[&str],
+) -> Vec<String> {
+    let mut lacking: Vec<String> = entries
+        .iter()
+        .filter(|(element, entry)| {
+            with_result.contains(element.as_str())
+                && entry.result.is_none()
+                && (entry.note.is_some() || entry.jury_points.is_some())
+        })
+        .map(|(element, _)| element.clone())
+        .collect();
+    for vet in vet_codes {
+        if entries.get(*vet).is_none_or(|e| e.result.is_none()) && !lacking.iter().any(|l| l == vet)
+        {
+            lacking.push(vet.to_string());
+        }
+    }
+    lacking.sort_by_key(|e| element_order.iter().position(|c| c == e));
+    lacking
+}
+
+/// The year and the étape, when the source names others than the maquette.
+#[allow(clippy::type_complexity)]
+fn mismatches(
+    maquette: &Maquette,
+    source: &GradeSource,
+) -> (Option<Mismatch<i32>>, Option<Mismatch<String>>) {
+    let year_mismatch = source
+        .year
+        .filter(|&y| y != maquette.academic_year())
+        .map(|y| Mismatch {
+            maquette: maquette.academic_year(),
+            source: y,
+        });
+    let etape_mismatch = source
+        .etape
+        .as_ref()
+        .filter(|e| !e.eq_ignore_ascii_case(maquette.etape()))
+        .map(|e| Mismatch {
+            maquette: maquette.etape().to_string(),
+            source: e.clone(),
+        });
+    (year_mismatch, etape_mismatch)
+}
+
+/// The maquette's students the source does not grade (their rows are left as they are).
+fn not_in_source(maquette: &Maquette, source: &GradeSource) -> Vec<StudentRef> {
+    maquette
+        .students()
+        .iter()
+        .filter(|s| !s.nip().is_empty() && !source.students.contains_key(s.nip()))
+        .map(|s| StudentRef {
+            nip: s.nip().to_string(),
+            last_name: s.last_name().trim().to_string(),
+            first_name: s.first_name().trim().to_string(),
+            line: s.line,
+        })
+        .collect()
 }
 
 /// Compares a maquette with a grade source.
@@ -339,32 +428,6 @@ pub fn check(maquette: &Maquette, source: &GradeSource, options: &FillOptions) -
         .map(|c| c.code.as_str())
         .collect();
 
-    let mut lines_by_nip: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for s in maquette.students() {
-        if !s.nip().is_empty() {
-            lines_by_nip.entry(s.nip()).or_default().push(s.line);
-        }
-    }
-    let duplicate_rows_in_maquette = lines_by_nip
-        .iter()
-        .filter(|(_, lines)| lines.len() > 1)
-        .map(|(nip, lines)| DuplicateRow {
-            nip: nip.to_string(),
-            lines: lines.clone(),
-        })
-        .collect();
-
-    let not_in_source = maquette
-        .students()
-        .iter()
-        .filter(|s| !s.nip().is_empty() && !source.students.contains_key(s.nip()))
-        .map(|s| StudentRef {
-            nip: s.nip().to_string(),
-            last_name: s.last_name().trim().to_string(),
-            first_name: s.first_name().trim().to_string(),
-            line: s.line,
-        })
-        .collect();
     let not_in_maquette = source
         .students
         .keys()
@@ -413,24 +476,7 @@ pub fn check(maquette: &Maquette, source: &GradeSource, options: &FillOptions) -
         if !maquette_nips.contains(nip.as_str()) {
             continue;
         }
-        // Decisions: every element the source grades that has a result column, and the étape.
-        let mut lacking: Vec<String> = entries
-            .iter()
-            .filter(|(element, entry)| {
-                with_result.contains(element.as_str())
-                    && entry.result.is_none()
-                    && (entry.note.is_some() || entry.jury_points.is_some())
-            })
-            .map(|(element, _)| element.clone())
-            .collect();
-        for vet in &vet_codes {
-            if entries.get(*vet).is_none_or(|e| e.result.is_none())
-                && !lacking.iter().any(|l| l == vet)
-            {
-                lacking.push(vet.to_string());
-            }
-        }
-        lacking.sort_by_key(|e| element_order.iter().position(|c| c == e));
+        let lacking = lacking_decisions(entries, &with_result, &vet_codes, &element_order);
         if !lacking.is_empty() {
             missing_decisions.push(MissingDecision {
                 nip: nip.clone(),
@@ -439,21 +485,7 @@ pub fn check(maquette: &Maquette, source: &GradeSource, options: &FillOptions) -
         }
     }
 
-    let year_mismatch = source
-        .year
-        .filter(|&y| y != maquette.academic_year())
-        .map(|y| Mismatch {
-            maquette: maquette.academic_year(),
-            source: y,
-        });
-    let etape_mismatch = source
-        .etape
-        .as_ref()
-        .filter(|e| !e.eq_ignore_ascii_case(maquette.etape()))
-        .map(|e| Mismatch {
-            maquette: maquette.etape().to_string(),
-            source: e.clone(),
-        });
+    let (year_mismatch, etape_mismatch) = mismatches(maquette, source);
 
     CheckReport {
         maquette: MaquetteSummary {
@@ -470,7 +502,7 @@ pub fn check(maquette: &Maquette, source: &GradeSource, options: &FillOptions) -
             year: source.year,
             etape: source.etape.clone(),
         },
-        not_in_source,
+        not_in_source: not_in_source(maquette, source),
         not_in_maquette,
         unknown_elements: unknown
             .into_iter()
@@ -480,7 +512,7 @@ pub fn check(maquette: &Maquette, source: &GradeSource, options: &FillOptions) -
             })
             .collect(),
         missing_decisions,
-        duplicate_rows_in_maquette,
+        duplicate_rows_in_maquette: duplicate_rows(maquette),
         duplicates_in_source: source.duplicates.clone(),
         year_mismatch,
         etape_mismatch,

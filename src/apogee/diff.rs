@@ -106,11 +106,10 @@ fn labels(m: &Maquette) -> HashMap<&str, &str> {
     labels
 }
 
-/// Compares `before` and `after`: students matched by NIP (first row of a NIP), cells by
-/// column id.
-pub fn diff_maquettes(before: &Maquette, after: &Maquette) -> MaquetteDiff {
-    let mut diff = MaquetteDiff::default();
-
+/// What differs in the files' structure: titles, column declarations, the order of the
+/// value columns.
+fn structure_differences(before: &Maquette, after: &Maquette) -> Vec<String> {
+    let mut out = Vec::new();
     let titles_before: BTreeMap<&str, &str> = before
         .titles()
         .iter()
@@ -123,14 +122,10 @@ pub fn diff_maquettes(before: &Maquette, after: &Maquette) -> MaquetteDiff {
         .collect();
     for (key, value) in &titles_before {
         match titles_after.get(key) {
-            None => diff
-                .structure_differences
-                .push(format!("titre {key} supprimé")),
-            Some(v) if v.trim() != value.trim() => diff.structure_differences.push(format!(
-                "titre {key} : {} → {}",
-                value.trim(),
-                v.trim()
-            )),
+            None => out.push(format!("titre {key} supprimé")),
+            Some(v) if v.trim() != value.trim() => {
+                out.push(format!("titre {key} : {} → {}", value.trim(), v.trim()))
+            }
             _ => {}
         }
     }
@@ -138,14 +133,11 @@ pub fn diff_maquettes(before: &Maquette, after: &Maquette) -> MaquetteDiff {
         .keys()
         .filter(|k| !titles_before.contains_key(*k))
     {
-        diff.structure_differences
-            .push(format!("titre {key} ajouté"));
+        out.push(format!("titre {key} ajouté"));
     }
     for c in before.columns() {
         match after.column(&c.id) {
-            None => diff
-                .structure_differences
-                .push(format!("colonne {} supprimée", c.id)),
+            None => out.push(format!("colonne {} supprimée", c.id)),
             Some(a)
                 if (
                     a.object_type.as_str(),
@@ -159,7 +151,7 @@ pub fn diff_maquettes(before: &Maquette, after: &Maquette) -> MaquetteDiff {
                     c.version.as_str(),
                 ) =>
             {
-                diff.structure_differences.push(format!(
+                out.push(format!(
                     "colonne {} : {} {} {} → {} {} {}",
                     c.id,
                     c.object_type,
@@ -178,13 +170,20 @@ pub fn diff_maquettes(before: &Maquette, after: &Maquette) -> MaquetteDiff {
         .iter()
         .filter(|c| before.column(&c.id).is_none())
     {
-        diff.structure_differences
-            .push(format!("colonne {} ajoutée", c.id));
+        out.push(format!("colonne {} ajoutée", c.id));
     }
     if before.value_ids() != after.value_ids() {
-        diff.structure_differences
-            .push("l'ordre des colonnes de XX-APO_VALEURS-XX diffère".to_string());
+        out.push("l'ordre des colonnes de XX-APO_VALEURS-XX diffère".to_string());
     }
+    out
+}
+
+/// Compares `before` and `after`: students matched by NIP (first row of a NIP), cells by
+/// column id.
+pub fn diff_maquettes(before: &Maquette, after: &Maquette) -> MaquetteDiff {
+    let mut diff = MaquetteDiff::default();
+
+    diff.structure_differences = structure_differences(before, after);
 
     let labels_after = labels(after);
     let mut after_rows: HashMap<&str, usize> = HashMap::new();

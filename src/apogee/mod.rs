@@ -21,5 +21,6 @@ pub use command::{
 
 /// A realistic maquette and grade source, shared by the unit tests and by
 /// `examples/postman_fixtures.rs` (the newman run's files).
+#[cfg(any(test, feature = "testkit"))]
 #[doc(hidden)]
 pub mod fixtures;

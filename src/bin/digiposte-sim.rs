@@ -685,7 +685,7 @@ async fn send_receipts(
         let body = serde_json::to_vec(&receipt).expect("json");
         for attempt in 0..25u32 {
             let ts = chrono::Utc::now().timestamp().to_string();
-            let sig = signature::sign(faults.webhook_secret.as_bytes(), &ts, &body);
+            let sig = sign(faults.webhook_secret.as_bytes(), &ts, &body);
             let sent = sim
                 .http
                 .post(&url)
@@ -799,6 +799,18 @@ async fn admin_accounts(sim: web::Data<Sim>) -> HttpResponse {
     HttpResponse::Ok().json(list)
 }
 
+/// Signs a receipt the way Digiposte does (HMAC-SHA256 over `timestamp.body`, hex): written
+/// here rather than borrowed from passerelle, so the simulator checks passerelle's verifier
+/// instead of agreeing with it by construction.
+fn sign(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
@@ -828,7 +840,7 @@ async fn main() -> std::io::Result<()> {
         client_secret: args.client_secret.clone(),
         token_ttl: Duration::from_secs(args.token_ttl),
         cancel_delay: Duration::from_millis(args.cancel_delay_ms),
-        http: passerelle::outbound::client_builder()
+        http: passerelle::http_client::client_builder()
             .build()
             .map_err(std::io::Error::other)?,
     });

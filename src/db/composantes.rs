@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::{composantes, enrolments, students};
 use super::{DbBackend, DbConnection};
-use crate::auth::DataScope;
+use crate::domain::scope::DataScope;
 use crate::error::ApiError;
 use crate::pagination::Window;
 

@@ -5,8 +5,24 @@ use diesel::prelude::*;
 
 use super::DbConnection;
 use super::schema::documents;
-use crate::domain::delivery::{DeliveryCounts, DeliveryStatus};
+use crate::domain::delivery::{DeliveryCounts, DeliveryStatus, DeliveryTrigger, delivery_allows};
 use crate::error::ApiError;
+
+/// Refuses a write that is not a row of the delivery transition table (a bug, never a
+/// request's fault): every status change below goes through it.
+fn allowed(
+    from: Option<DeliveryStatus>,
+    trigger: DeliveryTrigger,
+    to: DeliveryStatus,
+) -> Result<(), ApiError> {
+    if delivery_allows(from, trigger, to) {
+        Ok(())
+    } else {
+        Err(ApiError::internal(format!(
+            "delivery transition {from:?} --{trigger:?}--> {to:?} is not in the table"
+        )))
+    }
+}
 
 /// Cancels the student's documents still queued (not yet handed to Digiposte); returns how many.
 /// A document whose deposit already started is left to it (it may end `uncertain`, for a
@@ -16,6 +32,11 @@ pub fn cancel_queued_for_student(
     student_id: &str,
     reason: &str,
 ) -> Result<usize, ApiError> {
+    allowed(
+        Some(DeliveryStatus::Queued),
+        DeliveryTrigger::ConsentWithdrawn,
+        DeliveryStatus::Cancelled,
+    )?;
     let now = super::now();
     Ok(diesel::update(
         documents::table
@@ -42,6 +63,7 @@ pub fn count_by_state(conn: &mut DbConnection) -> Result<Vec<(Option<String>, i6
 
 /// Marks the document queued (guarded: only a document never sent).
 pub fn queue(conn: &mut DbConnection, document_id: &str) -> Result<bool, ApiError> {
+    allowed(None, DeliveryTrigger::Send, DeliveryStatus::Queued)?;
     let now = super::now();
     Ok(diesel::update(
         documents::table
@@ -65,6 +87,7 @@ pub fn hold(
     reason: &str,
     earlier: Option<&str>,
 ) -> Result<(), ApiError> {
+    allowed(None, DeliveryTrigger::Hold, DeliveryStatus::NoVault)?;
     let now = super::now();
     diesel::update(
         documents::table
@@ -188,6 +211,11 @@ pub fn record_deposit(
     document_id: &str,
     digiposte_id: &str,
 ) -> Result<bool, ApiError> {
+    allowed(
+        Some(DeliveryStatus::Queued),
+        DeliveryTrigger::Deposited,
+        DeliveryStatus::AwaitingReceipt,
+    )?;
     let now = super::now();
     let updated = diesel::update(
         documents::table
@@ -237,6 +265,11 @@ pub fn resolve_uncertain(
     actor: &str,
 ) -> Result<bool, ApiError> {
     use crate::domain::delivery::UncertainResolution;
+    allowed(
+        Some(DeliveryStatus::Uncertain),
+        DeliveryTrigger::ManagerChecked,
+        resolution.target(),
+    )?;
     let now = super::now();
     let target = documents::table
         .filter(documents::id.eq(document_id))

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::schema::{enrolments, grade_transfer_students, grade_transfers};
 use super::{DbBackend, DbConnection};
-use crate::auth::DataScope;
+use crate::domain::scope::DataScope;
 use crate::error::ApiError;
 use crate::pagination::Window;
 

@@ -11,7 +11,7 @@ use super::schema::{
     enrolments, locker_deposits, locker_group_members, locker_groups, locker_items, locker_users,
     students,
 };
-use crate::auth::DataScope;
+use crate::domain::scope::DataScope;
 use crate::error::ApiError;
 use crate::pagination::Window;
 

@@ -7,10 +7,10 @@ use diesel::prelude::*;
 
 use super::schema::{enrolments, student_terms, students};
 use super::{DbBackend, DbConnection};
-use crate::auth::DataScope;
 use crate::domain::enrolment::{
     EnrolmentRecord, EnrolmentState, ImportReport, Rejection, RowOutcome,
 };
+use crate::domain::scope::DataScope;
 use crate::domain::text::fold;
 use crate::error::ApiError;
 use crate::pagination::Window;

@@ -6,8 +6,8 @@ use diesel::prelude::*;
 
 use super::DbConnection;
 use super::schema::{enrolments, students, supporting_document_kinds, supporting_documents};
-use crate::auth::DataScope;
 use crate::domain::enrolment::EnrolmentState;
+use crate::domain::scope::DataScope;
 use crate::error::ApiError;
 
 #[derive(Debug, Clone, Queryable, Selectable)]

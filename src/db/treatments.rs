@@ -6,8 +6,8 @@ use diesel::prelude::*;
 
 use super::schema::{documents, students, treatments, vaults};
 use super::{DbBackend, DbConnection};
-use crate::auth::DataScope;
 use crate::domain::delivery::{DeliveryStatus, TreatmentStatus};
+use crate::domain::scope::DataScope;
 use crate::domain::vault::VaultStatus;
 use crate::error::ApiError;
 use crate::pagination::Window;
@@ -283,6 +283,7 @@ pub fn mark_split(
     skipped: &[u32],
     warnings: &[String],
 ) -> Result<bool, ApiError> {
+    treatment_allowed(TreatmentStatus::Splitting, TreatmentStatus::Split)?;
     let now = super::now();
     let updated = diesel::update(
         treatments::table
@@ -325,6 +326,7 @@ pub fn mark_failed(
     code: &str,
     detail: &str,
 ) -> Result<bool, ApiError> {
+    treatment_allowed(TreatmentStatus::Splitting, TreatmentStatus::SplitFailed)?;
     let updated = diesel::update(
         treatments::table
             .filter(treatments::id.eq(id))
@@ -340,6 +342,18 @@ pub fn mark_failed(
     Ok(updated == 1)
 }
 
+/// Refuses a status change that is not a row of the treatment transition table (a bug,
+/// never a request's fault).
+fn treatment_allowed(from: TreatmentStatus, to: TreatmentStatus) -> Result<(), ApiError> {
+    if from.may_become(to) {
+        Ok(())
+    } else {
+        Err(ApiError::internal(format!(
+            "treatment transition {from:?} -> {to:?} is not in the table"
+        )))
+    }
+}
+
 /// Moves a treatment from `from` to `to`; false if it was not in `from` any more.
 pub fn change_status(
     conn: &mut DbConnection,
@@ -348,6 +362,7 @@ pub fn change_status(
     to: TreatmentStatus,
     actor: &str,
 ) -> Result<bool, ApiError> {
+    treatment_allowed(from, to)?;
     let now = super::now();
     let query = diesel::update(
         treatments::table

@@ -8,7 +8,7 @@ use diesel::sql_types::BigInt;
 
 use super::schema::{enrolments, students, vault_history, vaults};
 use super::{DbBackend, DbConnection};
-use crate::auth::DataScope;
+use crate::domain::scope::DataScope;
 use crate::domain::vault::{self, VaultStatus, VaultTrigger};
 use crate::error::{ApiError, ErrorCode};
 use crate::i18n::Text;

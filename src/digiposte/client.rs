@@ -55,7 +55,7 @@ enum Repeat {
 
 impl DigiposteClient {
     pub fn new(config: &DigiposteConfig) -> Result<DigiposteClient, DigiposteError> {
-        let http = crate::outbound::client_builder()
+        let http = crate::http_client::client_builder()
             .connect_timeout(Duration::from_millis(config.timeout_ms.clamp(100, 10_000)))
             .build()
             .map_err(|e| DigiposteError::BadResponse(format!("HTTP client: {e}")))?;

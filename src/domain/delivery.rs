@@ -177,23 +177,92 @@ impl DeliveryStatus {
         )
     }
 
-    /// Whether a document may go from `self` to `to`.
+    /// Whether the worker, a receipt or a manager's check may move a document from `self`
+    /// to `to`: a row of [`DELIVERY_TRANSITIONS`] but sending again (a manager asks for it one
+    /// document at a time: [`DeliveryStatus::may_send_again`]) and the lost receipt (its own
+    /// check decides, never a deposit's outcome).
     pub fn may_become(self, to: DeliveryStatus) -> bool {
-        use DeliveryStatus::*;
-        matches!(
-            (self, to),
-            (Queued, AwaitingReceipt)
-                | (Queued, Cancelled)
-                | (Queued, TransmissionError)
-                | (Queued, NotTransmitted)
-                | (Queued, Uncertain)
-                // A manager checked the vault: it is there, or it is to be deposited again.
-                | (Uncertain, Transmitted)
-                | (Uncertain, Queued)
-                | (AwaitingReceipt, Transmitted)
-                | (AwaitingReceipt, TransmissionError)
-                | (AwaitingReceipt, NotTransmitted)
-        )
+        DELIVERY_TRANSITIONS.iter().any(|&(f, t, s)| {
+            f == Some(self)
+                && s == to
+                && !matches!(t, DeliveryTrigger::SendAgain | DeliveryTrigger::ReceiptLost)
+        })
+    }
+}
+
+/// What moves a document from one delivery status to another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DeliveryTrigger {
+    /// The treatment is sent and the document may go.
+    Send,
+    /// The treatment is sent but the document is held (no vault, identity to check…).
+    Hold,
+    /// Digiposte took the deposit.
+    Deposited,
+    /// The deposit's end as the worker or a receipt tells it.
+    Outcome,
+    /// The student withdrew their consent before the deposit started.
+    ConsentWithdrawn,
+    /// The receipt never came: the deposit may or may not be in the vault.
+    ReceiptLost,
+    /// A manager looked at the student's vault about an uncertain deposit.
+    ManagerChecked,
+    /// A manager sends a held or surely failed document again.
+    SendAgain,
+}
+
+/// The one table of allowed delivery transitions: (from, trigger, to); `None` is a split
+/// document never sent. A write that is not a row here does not happen.
+pub const DELIVERY_TRANSITIONS: &[(Option<DeliveryStatus>, DeliveryTrigger, DeliveryStatus)] = {
+    use DeliveryStatus::*;
+    use DeliveryTrigger::*;
+    &[
+        (None, Send, Queued),
+        (None, Hold, NoVault),
+        (Some(Queued), Deposited, AwaitingReceipt),
+        (Some(Queued), Outcome, TransmissionError),
+        (Some(Queued), Outcome, NotTransmitted),
+        // The deposit's answer was lost: never sent again without a manager.
+        (Some(Queued), Outcome, Uncertain),
+        (Some(Queued), ConsentWithdrawn, Cancelled),
+        (Some(AwaitingReceipt), Outcome, Transmitted),
+        (Some(AwaitingReceipt), Outcome, TransmissionError),
+        (Some(AwaitingReceipt), Outcome, NotTransmitted),
+        (Some(AwaitingReceipt), ReceiptLost, Uncertain),
+        // It is in the vault, or it is to be deposited again.
+        (Some(Uncertain), ManagerChecked, Transmitted),
+        (Some(Uncertain), ManagerChecked, Queued),
+        (Some(NoVault), SendAgain, Queued),
+        (Some(TransmissionError), SendAgain, Queued),
+        (Some(NotTransmitted), SendAgain, Queued),
+    ]
+};
+
+/// Whether `trigger` may move a document from `from` to `to`.
+pub fn delivery_allows(
+    from: Option<DeliveryStatus>,
+    trigger: DeliveryTrigger,
+    to: DeliveryStatus,
+) -> bool {
+    DELIVERY_TRANSITIONS.contains(&(from, trigger, to))
+}
+
+/// The one table of allowed treatment transitions: (from, to). A treatment is created
+/// `splitting` (or `split_failed` when the upload itself is refused).
+pub const TREATMENT_TRANSITIONS: &[(TreatmentStatus, TreatmentStatus)] = {
+    use TreatmentStatus::*;
+    &[
+        (Splitting, Split),
+        (Splitting, SplitFailed),
+        (Split, Sent),
+        (Split, Cancelled),
+    ]
+};
+
+impl TreatmentStatus {
+    /// Whether a treatment may go from `self` to `to`.
+    pub fn may_become(self, to: TreatmentStatus) -> bool {
+        TREATMENT_TRANSITIONS.contains(&(self, to))
     }
 }
 
@@ -233,6 +302,146 @@ pub mod flags {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const TRIGGERS: [DeliveryTrigger; 8] = [
+        DeliveryTrigger::Send,
+        DeliveryTrigger::Hold,
+        DeliveryTrigger::Deposited,
+        DeliveryTrigger::Outcome,
+        DeliveryTrigger::ConsentWithdrawn,
+        DeliveryTrigger::ReceiptLost,
+        DeliveryTrigger::ManagerChecked,
+        DeliveryTrigger::SendAgain,
+    ];
+
+    #[test]
+    fn every_delivery_row_is_allowed() {
+        for &(from, trigger, to) in DELIVERY_TRANSITIONS {
+            assert!(
+                delivery_allows(from, trigger, to),
+                "{from:?} {trigger:?} {to:?}"
+            );
+            if let Some(from) = from {
+                assert_eq!(
+                    from.may_become(to),
+                    !matches!(
+                        trigger,
+                        DeliveryTrigger::SendAgain | DeliveryTrigger::ReceiptLost
+                    ) || {
+                        // A pair reachable by another trigger too stays allowed.
+                        DELIVERY_TRANSITIONS.iter().any(|&(f, t, s)| {
+                            f == Some(from)
+                                && s == to
+                                && !matches!(
+                                    t,
+                                    DeliveryTrigger::SendAgain | DeliveryTrigger::ReceiptLost
+                                )
+                        })
+                    },
+                    "{from:?} -> {to:?}"
+                );
+            }
+        }
+        // The lost receipt: an awaited return that never came is for a manager to check.
+        assert!(delivery_allows(
+            Some(DeliveryStatus::AwaitingReceipt),
+            DeliveryTrigger::ReceiptLost,
+            DeliveryStatus::Uncertain
+        ));
+        // A deposit's outcome never makes an awaited document uncertain.
+        assert!(!DeliveryStatus::AwaitingReceipt.may_become(DeliveryStatus::Uncertain));
+    }
+
+    #[test]
+    fn delivery_transitions_outside_the_table_are_refused() {
+        use DeliveryStatus::*;
+        use DeliveryTrigger::*;
+        for (from, trigger, to) in [
+            // Never deposited twice: nothing goes back to the deposit from a deposit.
+            (Some(AwaitingReceipt), SendAgain, Queued),
+            (Some(AwaitingReceipt), Outcome, Queued),
+            (Some(Uncertain), SendAgain, Queued),
+            (Some(Transmitted), SendAgain, Queued),
+            (Some(Transmitted), Outcome, NotTransmitted),
+            (Some(Cancelled), Send, Queued),
+            (Some(Queued), Send, Queued),
+            (None, Deposited, AwaitingReceipt),
+            (None, Outcome, Transmitted),
+            (Some(Queued), ManagerChecked, Transmitted),
+            (Some(Queued), Outcome, Transmitted),
+            (Some(Uncertain), Outcome, NotTransmitted),
+            (Some(Uncertain), ReceiptLost, Uncertain),
+            (Some(NoVault), Deposited, AwaitingReceipt),
+            (Some(AwaitingReceipt), ConsentWithdrawn, Cancelled),
+        ] {
+            assert!(
+                !delivery_allows(from, trigger, to),
+                "{from:?} {trigger:?} {to:?}"
+            );
+        }
+        assert!(!DeliveryStatus::NoVault.may_become(DeliveryStatus::Queued));
+        assert!(!DeliveryStatus::Uncertain.may_send_again());
+        assert!(!DeliveryStatus::AwaitingReceipt.may_send_again());
+    }
+
+    #[test]
+    fn the_table_guards_what_matters() {
+        let rows =
+            |pred: &dyn Fn(&(Option<DeliveryStatus>, DeliveryTrigger, DeliveryStatus)) -> bool| {
+                DELIVERY_TRANSITIONS.iter().filter(|r| pred(r)).count()
+            };
+        // Only Digiposte's answer puts a document in the vault's "awaiting" state.
+        assert_eq!(rows(&|r| r.2 == DeliveryStatus::AwaitingReceipt), 1);
+        // Nothing leaves a final state but a manager's send again of a surely failed deposit.
+        for from in DeliveryStatus::ALL.into_iter().filter(|s| s.is_final()) {
+            for trigger in TRIGGERS {
+                for to in DeliveryStatus::ALL {
+                    if delivery_allows(Some(from), trigger, to) {
+                        assert_eq!(
+                            (trigger, to),
+                            (DeliveryTrigger::SendAgain, DeliveryStatus::Queued),
+                            "{from:?}"
+                        );
+                        assert_ne!(from, DeliveryStatus::Transmitted);
+                    }
+                }
+            }
+        }
+        // An uncertain deposit leaves only through a manager's check.
+        assert!(
+            DELIVERY_TRANSITIONS
+                .iter()
+                .filter(|r| r.0 == Some(DeliveryStatus::Uncertain))
+                .all(|r| r.1 == DeliveryTrigger::ManagerChecked)
+        );
+    }
+
+    #[test]
+    fn treatment_transitions_follow_the_table() {
+        use TreatmentStatus::*;
+        for &(from, to) in TREATMENT_TRANSITIONS {
+            assert!(from.may_become(to), "{from:?} -> {to:?}");
+        }
+        let allowed = [
+            (Splitting, Split),
+            (Splitting, SplitFailed),
+            (Split, Sent),
+            (Split, Cancelled),
+        ];
+        for from in TreatmentStatus::ALL {
+            for to in TreatmentStatus::ALL {
+                assert_eq!(
+                    from.may_become(to),
+                    allowed.contains(&(from, to)),
+                    "{from:?} -> {to:?}"
+                );
+            }
+        }
+        // A sent treatment is never cancelled, a cancelled one never sent.
+        assert!(!Sent.may_become(Cancelled));
+        assert!(!Cancelled.may_become(Sent));
+        assert!(!SplitFailed.may_become(Split));
+    }
 
     #[test]
     fn final_states_never_move() {
@@ -443,11 +652,10 @@ impl DeliveryStatus {
     /// Whether a manager may send this document again, one at a time: it was held at the
     /// send, or its deposit surely failed (never one that may be in the vault).
     pub fn may_send_again(self) -> bool {
-        matches!(
-            self,
-            DeliveryStatus::NoVault
-                | DeliveryStatus::TransmissionError
-                | DeliveryStatus::NotTransmitted
+        delivery_allows(
+            Some(self),
+            DeliveryTrigger::SendAgain,
+            DeliveryStatus::Queued,
         )
     }
 }

@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod enrolment;
 pub mod filetype;
 pub mod locker;
+pub mod scope;
 pub mod supporting;
 pub mod text;
 pub mod vault;

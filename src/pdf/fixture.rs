@@ -382,6 +382,26 @@ pub fn write_pdf(pages: &[PageContent], options: &PdfOptions) -> Vec<u8> {
         ("Type", Object::Name(b"Catalog".to_vec())),
         ("Pages", Object::Reference(pages_id)),
     ]));
+    set_trailer(&mut doc, catalog_id, options);
+    // Oracle Reports writes a classic cross-reference table (lopdf's default is a stream).
+    doc.reference_table.cross_reference_type = if options.xref_stream {
+        lopdf::xref::XrefType::CrossReferenceStream
+    } else {
+        lopdf::xref::XrefType::CrossReferenceTable
+    };
+    let save = lopdf::SaveOptions::builder()
+        .use_object_streams(options.object_streams)
+        .use_xref_streams(options.xref_stream || options.object_streams)
+        .build();
+    let mut bytes = Vec::new();
+    doc.save_with_options(&mut bytes, save)
+        .expect("writing to memory cannot fail");
+    bytes
+}
+
+/// The trailer: the Info dictionary, the catalog, the file identifier (and the encryption
+/// marker when asked).
+fn set_trailer(doc: &mut Document, catalog_id: lopdf::ObjectId, options: &PdfOptions) {
     let mut info = Dictionary::new();
     let text = |s: &str| Object::String(s.as_bytes().to_vec(), StringFormat::Literal);
     if let Some(p) = &options.producer {
@@ -428,20 +448,6 @@ pub fn write_pdf(pages: &[PageContent], options: &PdfOptions) -> Vec<u8> {
         };
         doc.trailer.set("ID", Object::Array(vec![first, second]));
     }
-    // Oracle Reports writes a classic cross-reference table (lopdf's default is a stream).
-    doc.reference_table.cross_reference_type = if options.xref_stream {
-        lopdf::xref::XrefType::CrossReferenceStream
-    } else {
-        lopdf::xref::XrefType::CrossReferenceTable
-    };
-    let save = lopdf::SaveOptions::builder()
-        .use_object_streams(options.object_streams)
-        .use_xref_streams(options.xref_stream || options.object_streams)
-        .build();
-    let mut bytes = Vec::new();
-    doc.save_with_options(&mut bytes, save)
-        .expect("writing to memory cannot fail");
-    bytes
 }
 
 /// Appends an incremental update (a new Info naming another producer), as a tool that

@@ -6,6 +6,7 @@
 //! streams are read by a small tokenizer that keeps only text, and output files copy only the
 //! objects a student's pages reach.
 
+#[cfg(any(test, feature = "testkit"))]
 pub mod fixture;
 mod identify;
 mod nesting;

@@ -85,8 +85,38 @@ pub(super) fn load(bytes: &[u8], cfg: &SplitConfig) -> Result<(Document, Validat
         ));
     }
     structural_signs(bytes, &doc, &cfg.apogee_profile)?;
-    let producer = info_string(&doc, b"Producer");
-    let creator = info_string(&doc, b"Creator");
+    let (producer, creator) = check_origin(&doc, cfg)?;
+    let pages = catch_unwind(AssertUnwindSafe(|| doc.get_pages().len()))
+        .map_err(|_| PdfError::CorruptPdf("the page tree cannot be read".into()))?;
+    if pages == 0 {
+        return Err(PdfError::CorruptPdf("the document has no pages".into()));
+    }
+    if pages > cfg.max_pages {
+        return Err(PdfError::TooComplexPdf(format!(
+            "{pages} pages, over the limit of {}",
+            cfg.max_pages
+        )));
+    }
+    declared_facts(&doc, cfg)?;
+    Ok((
+        doc,
+        ValidatedPdf {
+            pages,
+            producer,
+            creator,
+        },
+    ))
+}
+
+/// The file comes from Apogée and no tool rewrote it since: its producer or creator is on
+/// the allow list, no rewriting tool is named, its dates and metadata history agree. Gives
+/// the producer and the creator.
+fn check_origin(
+    doc: &Document,
+    cfg: &SplitConfig,
+) -> Result<(Option<String>, Option<String>), PdfError> {
+    let producer = info_string(doc, b"Producer");
+    let creator = info_string(doc, b"Creator");
     let matches_any = |value: &Option<String>, list: &[String]| {
         value.as_ref().is_some_and(|v| {
             let v = fold_for_match(v);
@@ -120,41 +150,20 @@ pub(super) fn load(bytes: &[u8], cfg: &SplitConfig) -> Result<(Document, Validat
         .moddate_tolerance_secs
         .min(i64::MAX as u64) as i64;
     if cfg.apogee_profile.refuse_late_moddate
-        && let (Some(created), Some(modified)) = (
-            info_date(&doc, b"CreationDate"),
-            info_date(&doc, b"ModDate"),
-        )
+        && let (Some(created), Some(modified)) =
+            (info_date(doc, b"CreationDate"), info_date(doc, b"ModDate"))
         && modified - created > chrono::Duration::seconds(tolerance)
     {
         return Err(PdfError::ModifiedPdf(
             "its modification date is later than its creation".into(),
         ));
     }
-    if let Some(agent) = xmp_rewriting_agent(&doc, cfg) {
+    if let Some(agent) = xmp_rewriting_agent(doc, cfg) {
         return Err(PdfError::ModifiedPdf(format!(
             "its metadata history names {agent}"
         )));
     }
-    let pages = catch_unwind(AssertUnwindSafe(|| doc.get_pages().len()))
-        .map_err(|_| PdfError::CorruptPdf("the page tree cannot be read".into()))?;
-    if pages == 0 {
-        return Err(PdfError::CorruptPdf("the document has no pages".into()));
-    }
-    if pages > cfg.max_pages {
-        return Err(PdfError::TooComplexPdf(format!(
-            "{pages} pages, over the limit of {}",
-            cfg.max_pages
-        )));
-    }
-    declared_facts(&doc, cfg)?;
-    Ok((
-        doc,
-        ValidatedPdf {
-            pages,
-            producer,
-            creator,
-        },
-    ))
+    Ok((producer, creator))
 }
 
 /// The rewrite signs of the profile that the file's structure shows.

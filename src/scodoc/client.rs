@@ -240,7 +240,7 @@ fn transport_error(route: &str, e: &reqwest::Error) -> ScoDocError {
 
 impl ScoDocClient {
     pub fn new(config: ScoDocConfig) -> Result<ScoDocClient, ScoDocError> {
-        let http = crate::outbound::client_builder()
+        let http = crate::http_client::client_builder()
             .timeout(config.timeout)
             .build()
             .map_err(|e| ScoDocError::Unavailable(format!("HTTP client: {e}")))?;

@@ -100,6 +100,138 @@ impl StudentSemester<'_> {
     }
 }
 
+/// What one semester gives a student who has a semester code: the UEs the jury decided on,
+/// the module averages, the semester elements. Returns how many module averages were
+/// ambiguous (left out).
+fn semester_entries(
+    sem: &SemesterData,
+    state: &StudentSemester<'_>,
+    sem_codes: &[String],
+    elements: &mut BTreeMap<String, GradeEntry>,
+) -> usize {
+    let semester_code = state.semester_code();
+    let mut ambiguous = 0;
+    let row = state.row;
+    // UEs.
+    for ue in &sem.programme.ues {
+        let Some(ue_id) = ue.key() else { continue };
+        let codes = split_codes(ue.code_apogee.as_deref());
+        if codes.is_empty() {
+            continue;
+        }
+        let note = row.and_then(|r| note_value(r.get(&format!("moy_ue_{ue_id}"))));
+        let result = state
+            .decision
+            .and_then(|d| d.ues.iter().find(|u| u.key() == Some(ue_id)))
+            .and_then(|u| u.code.clone());
+        // Like ScoDoc, a UE goes to Apogée once the jury decided on it.
+        if result.is_none() {
+            continue;
+        }
+        for code in codes {
+            elements.insert(
+                code,
+                GradeEntry {
+                    note,
+                    result: result.clone(),
+                    jury_points: None,
+                },
+            );
+        }
+    }
+    // Modules.
+    for moduleimpl in sem.programme.module_impls() {
+        let Some(id) = moduleimpl.key() else { continue };
+        let codes = split_codes(moduleimpl.module.code_apogee.as_deref());
+        if codes.is_empty() {
+            continue;
+        }
+        let note = match row.map(|r| module_average(r, id)) {
+            Some(Ok(n)) => n,
+            Some(Err(())) => {
+                ambiguous += 1;
+                None
+            }
+            None => None,
+        };
+        if let Some(note) = note {
+            for code in codes {
+                elements.insert(
+                    code,
+                    GradeEntry {
+                        note: Some(note),
+                        result: None,
+                        jury_points: None,
+                    },
+                );
+            }
+        }
+    }
+    // Semester elements.
+    let note = if state.left() {
+        Some(0.01)
+    } else {
+        state.general_average()
+    };
+    for code in sem_codes {
+        elements.insert(
+            code.clone(),
+            GradeEntry {
+                note,
+                result: semester_code.clone(),
+                jury_points: None,
+            },
+        );
+    }
+    ambiguous
+}
+
+/// The year result of a student from the semesters they are in (position in the semester
+/// order, state): the code and the note, or none without a decision.
+fn year_result(states: &[(usize, StudentSemester<'_>)]) -> Option<(String, Option<f64>)> {
+    // The latest semester the student is in, and the one before it.
+    let (cur_pos, cur) = states.iter().max_by_key(|(p, _)| *p)?;
+    // BUT: the year decision of the latest semester (juries are yearly, so it stands even
+    // when that semester has no semester code of its own).
+    let year_decision = cur.year_code();
+    let cur_code = cur.semester_code();
+    if year_decision.is_none() && cur_code.is_none() {
+        return None; // no decision: no year result, like ScoDoc
+    }
+    let previous = states
+        .iter()
+        .filter(|(p, _)| p < cur_pos)
+        .max_by_key(|(p, _)| *p);
+    let left = cur.left()
+        || previous.is_some_and(|(_, p)| p.left())
+        || matches!(year_decision.as_deref(), Some("DEM") | Some("DEF"));
+    let mean = match previous {
+        None => cur.general_average(),
+        Some((_, prev)) => match (cur.general_average(), prev.general_average()) {
+            (Some(a), Some(b)) => Some((a + b) / 2.0),
+            _ => None,
+        },
+    };
+    let code = match (year_decision, cur_code, previous) {
+        // ScoDoc's year decision (BUT) wins.
+        (Some(code), _, _) => code,
+        (None, None, _) => return None,
+        (None, Some(cur_code), None) => cur_code,
+        (None, Some(cur_code), Some((_, prev))) => {
+            let Some(prev_code) = prev.semester_code() else {
+                return None; // no decision in the other semester: no year result
+            };
+            if VALIDATING.contains(&prev_code.as_str()) {
+                cur_code
+            } else {
+                prev_code
+            }
+        }
+    };
+    let note = if left { Some(0.01) } else { mean };
+    Some((code, note))
+}
+
 /// Builds the grade source for `etape` in academic year `year` from the semesters read.
 pub fn grade_source(etape: &str, year: i32, semesters: &[SemesterData]) -> GradeSource {
     let mut source = GradeSource {
@@ -151,78 +283,7 @@ pub fn grade_source(etape: &str, year: i32, semesters: &[SemesterData]) -> Grade
             let elements = source.students.entry(nip.to_string()).or_default();
             let semester_code = state.semester_code();
             if semester_code.is_some() {
-                let row = state.row;
-                // UEs.
-                for ue in &sem.programme.ues {
-                    let Some(ue_id) = ue.key() else { continue };
-                    let codes = split_codes(ue.code_apogee.as_deref());
-                    if codes.is_empty() {
-                        continue;
-                    }
-                    let note = row.and_then(|r| note_value(r.get(&format!("moy_ue_{ue_id}"))));
-                    let result = state
-                        .decision
-                        .and_then(|d| d.ues.iter().find(|u| u.key() == Some(ue_id)))
-                        .and_then(|u| u.code.clone());
-                    // Like ScoDoc, a UE goes to Apogée once the jury decided on it.
-                    if result.is_none() {
-                        continue;
-                    }
-                    for code in codes {
-                        elements.insert(
-                            code,
-                            GradeEntry {
-                                note,
-                                result: result.clone(),
-                                jury_points: None,
-                            },
-                        );
-                    }
-                }
-                // Modules.
-                for moduleimpl in sem.programme.module_impls() {
-                    let Some(id) = moduleimpl.key() else { continue };
-                    let codes = split_codes(moduleimpl.module.code_apogee.as_deref());
-                    if codes.is_empty() {
-                        continue;
-                    }
-                    let note = match row.map(|r| module_average(r, id)) {
-                        Some(Ok(n)) => n,
-                        Some(Err(())) => {
-                            ambiguous_modules += 1;
-                            None
-                        }
-                        None => None,
-                    };
-                    if let Some(note) = note {
-                        for code in codes {
-                            elements.insert(
-                                code,
-                                GradeEntry {
-                                    note: Some(note),
-                                    result: None,
-                                    jury_points: None,
-                                },
-                            );
-                        }
-                    }
-                }
-                // Semester elements.
-                let note = if state.left() {
-                    Some(0.01)
-                } else {
-                    state.general_average()
-                };
-                for code in &sem_codes {
-                    elements.insert(
-                        code.clone(),
-                        GradeEntry {
-                            note,
-                            result: semester_code.clone(),
-                            jury_points: None,
-                        },
-                    );
-                }
+                ambiguous_modules += semester_entries(sem, &state, &sem_codes, elements);
             }
             per_student
                 .entry(nip.to_string())
@@ -239,48 +300,9 @@ pub fn grade_source(etape: &str, year: i32, semesters: &[SemesterData]) -> Grade
     let mut year_codes = vec![etape.to_string()];
     year_codes.extend(latest_year_codes.into_iter().filter(|c| c != etape));
     for (nip, states) in &per_student {
-        // The latest semester the student is in, and the one before it.
-        let Some((cur_pos, cur)) = states.iter().max_by_key(|(p, _)| *p) else {
+        let Some((code, note)) = year_result(states) else {
             continue;
         };
-        // BUT: the year decision of the latest semester (juries are yearly, so it stands even
-        // when that semester has no semester code of its own).
-        let year_decision = cur.year_code();
-        let cur_code = cur.semester_code();
-        if year_decision.is_none() && cur_code.is_none() {
-            continue; // no decision: no year result, like ScoDoc
-        }
-        let previous = states
-            .iter()
-            .filter(|(p, _)| p < cur_pos)
-            .max_by_key(|(p, _)| *p);
-        let left = cur.left()
-            || previous.is_some_and(|(_, p)| p.left())
-            || matches!(year_decision.as_deref(), Some("DEM") | Some("DEF"));
-        let mean = match previous {
-            None => cur.general_average(),
-            Some((_, prev)) => match (cur.general_average(), prev.general_average()) {
-                (Some(a), Some(b)) => Some((a + b) / 2.0),
-                _ => None,
-            },
-        };
-        let code = match (year_decision, cur_code, previous) {
-            // ScoDoc's year decision (BUT) wins.
-            (Some(code), _, _) => code,
-            (None, None, _) => continue,
-            (None, Some(cur_code), None) => cur_code,
-            (None, Some(cur_code), Some((_, prev))) => {
-                let Some(prev_code) = prev.semester_code() else {
-                    continue; // no decision in the other semester: no year result
-                };
-                if VALIDATING.contains(&prev_code.as_str()) {
-                    cur_code
-                } else {
-                    prev_code
-                }
-            }
-        };
-        let note = if left { Some(0.01) } else { mean };
         let elements = source.students.entry(nip.clone()).or_default();
         for c in &year_codes {
             elements.insert(

@@ -169,23 +169,12 @@ pub struct PersonalData {
     pub audit: Vec<PersonalAuditEntry>,
 }
 
-/// Collects the student's data. Read-only. The grade transfers come without their changes:
-/// [`add_grade_changes`] reads them from the document store, once the connection is released.
-pub fn export(
+/// The student's vault and its history.
+fn personal_vault(
     conn: &mut DbConnection,
-    audit_key: &[u8],
-    student: &StudentRow,
-) -> Result<PersonalData, ApiError> {
-    let enrolments = db::students::enrolments_of(conn, &student.id)?
-        .into_iter()
-        .map(|e| PersonalEnrolment {
-            academic_year: e.academic_year,
-            etape: e.etape,
-            composante: e.composante,
-            state: e.state,
-        })
-        .collect();
-    let vault = match vault_repo::by_student(conn, &student.id)? {
+    student_id: &str,
+) -> Result<Option<PersonalVault>, ApiError> {
+    Ok(match vault_repo::by_student(conn, student_id)? {
         Some(v) => {
             let history = vault_repo::history(conn, &v.id)?
                 .into_iter()
@@ -212,19 +201,14 @@ pub fn export(
             })
         }
         None => None,
-    };
-    let consents = consents::events_of(conn, &student.id)?
-        .into_iter()
-        .map(|c| PersonalConsentEvent {
-            purpose: c.purpose,
-            event: c.event,
-            source: c.source,
-            actor: c.actor,
-            evidence_ref: c.evidence_ref,
-            comment: c.comment,
-            at: c.at.and_utc(),
-        })
-        .collect();
+    })
+}
+
+/// The student's split documents and where each stands.
+fn personal_documents(
+    conn: &mut DbConnection,
+    student_id: &str,
+) -> Result<Vec<PersonalDocument>, ApiError> {
     type DocRow = (
         String,
         String,
@@ -241,7 +225,7 @@ pub fn export(
     );
     let rows: Vec<DocRow> = documents::table
         .inner_join(treatments::table)
-        .filter(documents::student_id.eq(&student.id))
+        .filter(documents::student_id.eq(student_id))
         .order(documents::created_at.asc())
         .select((
             documents::id,
@@ -258,7 +242,7 @@ pub fn export(
             documents::file_deleted_at,
         ))
         .load(conn)?;
-    let documents = rows
+    Ok(rows
         .into_iter()
         .map(|r| PersonalDocument {
             document_id: r.0,
@@ -274,7 +258,39 @@ pub fn export(
             receipt_at: r.10.map(|t| t.and_utc()),
             file_stored: r.11.is_none(),
         })
+        .collect())
+}
+
+/// Collects the student's data. Read-only. The grade transfers come without their changes:
+/// [`add_grade_changes`] reads them from the document store, once the connection is released.
+pub fn export(
+    conn: &mut DbConnection,
+    audit_key: &[u8],
+    student: &StudentRow,
+) -> Result<PersonalData, ApiError> {
+    let enrolments = db::students::enrolments_of(conn, &student.id)?
+        .into_iter()
+        .map(|e| PersonalEnrolment {
+            academic_year: e.academic_year,
+            etape: e.etape,
+            composante: e.composante,
+            state: e.state,
+        })
         .collect();
+    let vault = personal_vault(conn, &student.id)?;
+    let consents = consents::events_of(conn, &student.id)?
+        .into_iter()
+        .map(|c| PersonalConsentEvent {
+            purpose: c.purpose,
+            event: c.event,
+            source: c.source,
+            actor: c.actor,
+            evidence_ref: c.evidence_ref,
+            comment: c.comment,
+            at: c.at.and_utc(),
+        })
+        .collect();
+    let documents = personal_documents(conn, &student.id)?;
     let supporting_documents = {
         use crate::db::schema::supporting_documents as sd;
         sd::table
@@ -393,18 +409,8 @@ pub struct ErasureReport {
     pub blobs: Vec<String>,
 }
 
-/// Anonymises the student: identity replaced by a pseudonym, Digiposte identifiers and free
-/// text removed, stored PDFs released (their blobs listed for deletion). Enrolments, statuses
-/// and the audit chain stay, so counts and verification still hold. Grade transfers list the
-/// student under the pseudonym and their stored reports stop naming them; their files are
-/// kept (see [`ErasureReport::grade_transfers_kept`]). A vault still live at Digiposte must
-/// be terminated first (409). Runs inside a write transaction.
-pub fn erase(
-    conn: &mut DbConnection,
-    audit_key: &[u8],
-    student: &StudentRow,
-    actor: &str,
-) -> Result<ErasureReport, ApiError> {
+/// A student is erased once, and only when no vault of theirs is still live at Digiposte.
+fn check_erasable(conn: &mut DbConnection, student: &StudentRow) -> Result<(), ApiError> {
     if student.erased_at.is_some() {
         return Err(ApiError::new(
             ErrorCode::InvalidTransition,
@@ -428,6 +434,22 @@ pub fn erase(
             ),
         ));
     }
+    Ok(())
+}
+
+/// Anonymises the student: identity replaced by a pseudonym, Digiposte identifiers and free
+/// text removed, stored PDFs released (their blobs listed for deletion). Enrolments, statuses
+/// and the audit chain stay, so counts and verification still hold. Grade transfers list the
+/// student under the pseudonym and their stored reports stop naming them; their files are
+/// kept (see [`ErasureReport::grade_transfers_kept`]). A vault still live at Digiposte must
+/// be terminated first (409). Runs inside a write transaction.
+pub fn erase(
+    conn: &mut DbConnection,
+    audit_key: &[u8],
+    student: &StudentRow,
+    actor: &str,
+) -> Result<ErasureReport, ApiError> {
+    check_erasable(conn, student)?;
     let alias = pseudonym(audit_key, &student.cod_etu);
     let now = db::now();
     let mut blobs: Vec<String> = documents::table

@@ -37,7 +37,7 @@ impl Drop for Sim {
 impl Sim {
     /// Starts the simulator with tiny delays and no quota, plus `extra` flags.
     pub fn start(extra: &[&str]) -> Sim {
-        passerelle::outbound::install_tls_provider();
+        passerelle::http_client::install_tls_provider();
         let mut child = Command::new(env!("CARGO_BIN_EXE_digiposte-sim"))
             .args([
                 "--bind",

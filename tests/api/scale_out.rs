@@ -62,7 +62,7 @@ impl Drop for Moto {
 
 impl Moto {
     async fn start() -> Moto {
-        passerelle::outbound::install_tls_provider();
+        passerelle::http_client::install_tls_provider();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")

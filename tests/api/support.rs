@@ -190,7 +190,7 @@ impl TestApp {
         let (server, addr) =
             passerelle::server::start(shared, Some(listener)).expect("server starts");
         actix_web::rt::spawn(server);
-        passerelle::outbound::install_tls_provider();
+        passerelle::http_client::install_tls_provider();
         TestApp {
             base: format!("http://{addr}"),
             // Idle connections are dropped before the server's keep-alive (5 s) closes them, so

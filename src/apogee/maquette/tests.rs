@@ -287,7 +287,13 @@ fn errors_name_the_section_and_line() {
             "8",
         ),
     ];
-    let cases = cases.into_iter().chain(vec![
+    assert_errors(cases);
+}
+
+#[test]
+fn errors_name_the_line_inside_a_section() {
+    let text = maquette_text();
+    assert_errors(vec![
         (
             text.replace("XX-APO_VALEURS-XX", "XX-APO_TITRES-XX"),
             TITRES,
@@ -331,6 +337,10 @@ fn errors_name_the_section_and_line() {
             "column id line",
         ),
     ]);
+}
+
+/// Each file is refused with its section, line and a message naming the fault.
+fn assert_errors(cases: Vec<(String, &str, Option<usize>, &str)>) {
     for (bytes, section, line, needle) in cases {
         let e = err(bytes.as_bytes());
         let expected_code = if section == "file" {

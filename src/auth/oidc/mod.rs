@@ -153,7 +153,7 @@ impl Issuers {
     pub fn from_config(auth: &crate::config::AuthConfig) -> Result<Issuers, String> {
         let mut list = Vec::new();
         for config in &auth.issuers {
-            let http = crate::outbound::client_builder()
+            let http = crate::http_client::client_builder()
                 .timeout(Duration::from_millis(config.http_timeout_ms))
                 .build()
                 .map_err(|e| format!("HTTP client for {}: {e}", config.issuer))?;

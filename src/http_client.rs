@@ -1,4 +1,4 @@
-//! Outbound HTTP (Digiposte, ScoDoc): one place that sets up TLS for reqwest.
+//! The HTTP client for outbound calls (Digiposte, ScoDoc, OpenID provider, S3): one place that sets up TLS for reqwest.
 
 use std::sync::Once;
 
