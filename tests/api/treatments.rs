@@ -580,7 +580,7 @@ async fn confirm_far_body(app: TestApp) {
     let batch = fixture::batch(&BatchSpec {
         students: 601,
         seed: 11,
-        kind: passerelle::pdf::DocumentKind::Attestation,
+        kind: passerelle::pdf::fixture::Edition::Attestation,
         cover_page: false,
         ..BatchSpec::default()
     });
