@@ -573,14 +573,16 @@ impl Config {
                 );
             }
         }
-        let kinds = crate::domain::document_kind::DocumentKinds::with_configured(
-            &self.document_kinds,
-        )
-        .map_err(|e| ConfigError(e.to_string()))?;
+        let kinds =
+            crate::domain::document_kind::DocumentKinds::with_configured(&self.document_kinds)
+                .map_err(|e| ConfigError(e.to_string()))?;
         if kinds.get(self.split.kind.as_str()).is_none() {
             return fail(
                 "split.kind",
-                &format!("must be one of the document kinds: {}", kinds.codes().join(", ")),
+                &format!(
+                    "must be one of the document kinds: {}",
+                    kinds.codes().join(", ")
+                ),
             );
         }
         if self.digiposte.sync_hour_utc > 23 {
@@ -701,7 +703,11 @@ mod tests {
         let c = with_kinds(CERTIFICAT).unwrap();
         assert_eq!(
             c.document_kinds().codes(),
-            ["releve_notes", "attestation_reussite", "certificat_scolarite"]
+            [
+                "releve_notes",
+                "attestation_reussite",
+                "certificat_scolarite"
+            ]
         );
         assert_eq!(
             Config::default().document_kinds().codes(),
@@ -718,15 +724,39 @@ mod tests {
             "{twice}"
         );
         let unlabelled = with_kinds(&CERTIFICAT.replace("label_fr", "# label_fr")).unwrap_err();
-        assert!(unlabelled.to_string().contains("document_kinds[0].label_fr"), "{unlabelled}");
-        let bad_code = with_kinds(&CERTIFICAT.replace("certificat_scolarite", "Certificat"))
-            .unwrap_err();
-        assert!(bad_code.to_string().contains("document kind code"), "{bad_code}");
+        assert!(
+            unlabelled
+                .to_string()
+                .contains("document_kinds[0].label_fr"),
+            "{unlabelled}"
+        );
+        let bad_code =
+            with_kinds(&CERTIFICAT.replace("certificat_scolarite", "Certificat")).unwrap_err();
+        assert!(
+            bad_code.to_string().contains("document kind code"),
+            "{bad_code}"
+        );
         let unknown_split = with_kinds("[split]\nkind = \"diplome\"\n").unwrap_err();
-        assert!(unknown_split.to_string().contains("split.kind"), "{unknown_split}");
+        assert!(
+            unknown_split.to_string().contains("split.kind"),
+            "{unknown_split}"
+        );
         // The former names of the built-in kinds still read.
         let c = with_kinds("[split]\nkind = \"attestation\"\n").unwrap();
         assert_eq!(c.split.kind.as_str(), "attestation_reussite");
+    }
+
+    #[test]
+    fn document_kinds_are_read_from_the_environment_as_an_inline_array() {
+        let c = env_of(&[(
+            "DOCUMENT_KINDS",
+            "[{code=\"certificat_scolarite\", label_fr=\"Certificat de scolarité\", \
+             label_en=\"Certificate of enrolment\", pages=\"one_per_student\"}]",
+        )]);
+        let kinds = c.document_kinds();
+        let k = kinds.get("certificat_scolarite").unwrap();
+        assert_eq!(k.label_fr, "Certificat de scolarité");
+        assert_eq!(k.title(2025), "Certificat de scolarité 2025-2026");
     }
 
     #[test]
@@ -753,7 +783,12 @@ mod tests {
             .insert("certificat_scolarite".into(), "CS".into());
         assert!(c.check_for_serve().is_ok());
         c.digiposte.okapi_key = Secret::default();
-        assert!(c.check_for_serve().unwrap_err().to_string().contains("okapi_key"));
+        assert!(
+            c.check_for_serve()
+                .unwrap_err()
+                .to_string()
+                .contains("okapi_key")
+        );
     }
 
     #[test]

@@ -643,18 +643,16 @@ impl From<crate::pdf::PdfError> for ApiError {
             P::NoStudentFound => ErrorCode::NoStudentFound,
             P::AttestationContinuation { .. } => ErrorCode::AttestationContinuation,
             P::TooComplexPdf(_) => ErrorCode::TooComplexPdf,
-            P::DocumentKindMismatch { .. } => ErrorCode::DocumentKindMismatch,
+            P::DocumentKindMismatch(_) => ErrorCode::DocumentKindMismatch,
             P::UnknownDocumentKind { .. } => ErrorCode::UnknownDocumentKind,
             P::AcademicYearMismatch { .. } => ErrorCode::AcademicYearMismatch,
         };
         debug_assert_eq!(code.as_str(), error.code());
         let problem = ApiError::new(code, error.text());
         match error {
-            P::DocumentKindMismatch {
-                declared, found, ..
-            } => problem
-                .with("declared", declared.as_str())
-                .with("found", found.as_str()),
+            P::DocumentKindMismatch(m) => problem
+                .with("declared", m.declared.as_str())
+                .with("found", m.found.as_str()),
             P::UnknownDocumentKind { known, .. } => problem.with("known_kinds", known),
             P::AcademicYearMismatch { declared, found } => problem
                 .with("declared", format!("{declared}/{}", declared + 1))

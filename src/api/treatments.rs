@@ -68,8 +68,7 @@ pub struct Treatment {
     pub id: String,
     pub label: String,
     pub document_type: DocumentKindCode,
-    /// The kind's label in the request's language ("Relevé de notes", "Certificat de
-    /// scolarité"), as configured.
+    /// The kind's label as configured, in the request's language ("Certificat de scolarité").
     #[schema(value_type = String)]
     pub document_type_label: Localized,
     pub composante: String,
@@ -169,8 +168,7 @@ pub struct UploadForm {
     /// The batch PDF edited from Apogée.
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
-    /// One of the configured kinds (`releve_notes`, `attestation_reussite` and those of
-    /// `[[document_kinds]]`); another answers 422 `unknown_document_kind`.
+    /// A configured kind (built in, or of `[[document_kinds]]`); else 422 `unknown_document_kind`.
     document_type: DocumentKindCode,
     /// 2025 means 2025-2026.
     academic_year: i32,
@@ -477,9 +475,7 @@ async fn list(
     let window = Window::new(query.page, query.per_page)?;
     let (items, total) = state
         .db
-        .run(move |conn| {
-            treatments_page(conn, &scope, &filter, window, overdue_before, &kinds)
-        })
+        .run(move |conn| treatments_page(conn, &scope, &filter, window, overdue_before, &kinds))
         .await?;
     Ok(Either::Left(web::Json(window.wrap(items, total))))
 }
@@ -1274,7 +1270,10 @@ async fn cancel(
         })
         .await?;
     crate::storage::delete_off_thread(&state.store, blobs).await?;
-    Ok(web::Json(Treatment::of(row, &state.config.document_kinds())))
+    Ok(web::Json(Treatment::of(
+        row,
+        &state.config.document_kinds(),
+    )))
 }
 
 impl Treatment {

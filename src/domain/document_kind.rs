@@ -229,10 +229,7 @@ impl DocumentKinds {
                 why: why.to_owned(),
             };
             if seen.contains(&&kind.code) {
-                return Err(fail(
-                    ".code",
-                    &format!("`{}` is declared twice", kind.code),
-                ));
+                return Err(fail(".code", &format!("`{}` is declared twice", kind.code)));
             }
             seen.push(&kind.code);
             if kind.label_fr.trim().is_empty() {
@@ -324,7 +321,11 @@ mod tests {
         let kinds = DocumentKinds::with_configured(&[certificat()]).unwrap();
         assert_eq!(
             kinds.codes(),
-            ["releve_notes", "attestation_reussite", "certificat_scolarite"]
+            [
+                "releve_notes",
+                "attestation_reussite",
+                "certificat_scolarite"
+            ]
         );
         assert_eq!(
             kinds.get("certificat_scolarite").unwrap().title(2025),
@@ -336,16 +337,25 @@ mod tests {
             "Relevé de notes 2025-2026"
         );
         assert_eq!(kinds.label_of("gone").fr, "gone");
-        assert_eq!(kinds.label_of("attestation_reussite").en, "Certificate of achievement");
+        assert_eq!(
+            kinds.label_of("attestation_reussite").en,
+            "Certificate of achievement"
+        );
     }
 
     #[test]
     fn a_configured_entry_replaces_the_built_in_kind_of_its_code() {
-        let mut releve = DocumentKinds::default().get("releve_notes").unwrap().clone();
+        let mut releve = DocumentKinds::default()
+            .get("releve_notes")
+            .unwrap()
+            .clone();
         releve.label_en = "Grade transcript".into();
         let kinds = DocumentKinds::with_configured(&[releve]).unwrap();
         assert_eq!(kinds.codes(), ["releve_notes", "attestation_reussite"]);
-        assert_eq!(kinds.get("releve_notes").unwrap().label_en, "Grade transcript");
+        assert_eq!(
+            kinds.get("releve_notes").unwrap().label_en,
+            "Grade transcript"
+        );
     }
 
     #[test]
@@ -360,14 +370,20 @@ mod tests {
         let mut k = certificat();
         k.label_fr = " ".into();
         let e = DocumentKinds::with_configured(&[k]).unwrap_err();
-        assert_eq!(e.to_string(), "key `document_kinds[0].label_fr`: the French label is required");
+        assert_eq!(
+            e.to_string(),
+            "key `document_kinds[0].label_fr`: the French label is required"
+        );
         let mut k = certificat();
         k.label_en.clear();
         let e = DocumentKinds::with_configured(&[k]).unwrap_err();
         assert_eq!(e.field, ".label_en");
         let mut k = certificat();
         k.markers.push(String::new());
-        assert_eq!(DocumentKinds::with_configured(&[k]).unwrap_err().field, ".markers");
+        assert_eq!(
+            DocumentKinds::with_configured(&[k]).unwrap_err().field,
+            ".markers"
+        );
     }
 
     #[test]

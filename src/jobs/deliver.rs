@@ -207,7 +207,11 @@ impl DeliverHandler {
         let kinds = self.state.config.document_kinds();
         let kind = kinds.get(&ctx.treatment.document_type);
         let Some((kind, nature)) = kind.and_then(|kind| {
-            let nature = self.state.config.digiposte.document_type(kind.code.as_str())?;
+            let nature = self
+                .state
+                .config
+                .digiposte
+                .document_type(kind.code.as_str())?;
             Some((kind, nature.to_owned()))
         }) else {
             // Without the partner's code Digiposte would refuse the deposit.

@@ -6,7 +6,6 @@
 
 use lopdf::{Dictionary, Document, Object, Stream, StringFormat};
 
-
 /// DejaVu Sans, Latin-1 subset (see assets/fonts/DejaVuSans-LICENSE.txt).
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Latin1.ttf");
 

@@ -177,6 +177,16 @@ impl Default for SplitConfig {
     }
 }
 
+/// The kind a batch was declared as, and the kind its pages name (boxed in [`PdfError`]: the
+/// labels are large and the refusal rare).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindMismatch {
+    pub declared: DocumentKindCode,
+    pub declared_label: crate::i18n::Text,
+    pub found: DocumentKindCode,
+    pub found_label: crate::i18n::Text,
+}
+
 /// Why a batch is refused. Each has a stable problem code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PdfError {
@@ -204,13 +214,12 @@ pub enum PdfError {
     AttestationContinuation { page: u32 },
     #[error("the PDF is too complex to process safely: {0}")]
     TooComplexPdf(String),
-    #[error("declared as {}, but the pages are of another kind: {}", declared_label.en, found_label.en)]
-    DocumentKindMismatch {
-        declared: DocumentKindCode,
-        declared_label: crate::i18n::Text,
-        found: DocumentKindCode,
-        found_label: crate::i18n::Text,
-    },
+    #[error(
+        "declared as {}, but the pages are of another kind: {}",
+        .0.declared_label.en,
+        .0.found_label.en
+    )]
+    DocumentKindMismatch(Box<KindMismatch>),
     #[error("`{kind}` is not a configured document kind (known: {})", known.join(", "))]
     UnknownDocumentKind { kind: String, known: Vec<String> },
     #[error(
@@ -254,13 +263,9 @@ impl PdfError {
             PdfError::TooComplexPdf(why) => {
                 format!("le PDF est trop complexe pour être traité sans risque : {why}")
             }
-            PdfError::DocumentKindMismatch {
-                declared_label,
-                found_label,
-                ..
-            } => format!(
+            PdfError::DocumentKindMismatch(m) => format!(
                 "déclaré comme « {} », mais les pages sont d'un autre type : « {} »",
-                declared_label.fr, found_label.fr
+                m.declared_label.fr, m.found_label.fr
             ),
             PdfError::UnknownDocumentKind { kind, known } => format!(
                 "« {kind} » n'est pas un type de document configuré (types connus : {})",
@@ -289,7 +294,7 @@ impl PdfError {
             PdfError::NoStudentFound => "no_student_found",
             PdfError::AttestationContinuation { .. } => "attestation_continuation",
             PdfError::TooComplexPdf(_) => "too_complex_pdf",
-            PdfError::DocumentKindMismatch { .. } => "document_kind_mismatch",
+            PdfError::DocumentKindMismatch(_) => "document_kind_mismatch",
             PdfError::UnknownDocumentKind { .. } => "unknown_document_kind",
             PdfError::AcademicYearMismatch { .. } => "academic_year_mismatch",
         }

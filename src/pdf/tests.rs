@@ -89,14 +89,10 @@ fn releve_batch_splits_per_student_with_the_simple_font() {
         ..BatchSpec::default()
     });
     let mut calls = 0;
-    let outcome = split(
-        &batch.bytes,
-        &cfg(Edition::Releve),
-        &mut |done, total| {
-            calls += 1;
-            assert!(done <= total);
-        },
-    )
+    let outcome = split(&batch.bytes, &cfg(Edition::Releve), &mut |done, total| {
+        calls += 1;
+        assert!(done <= total);
+    })
     .unwrap();
     assert_eq!(calls, outcome.pages);
     assert_matches_truth(&outcome, &batch);
@@ -471,12 +467,12 @@ fn the_declared_kind_and_year_must_be_what_the_pages_say() {
     let mismatch = |declared: Edition, found: Edition| {
         let kinds = cfg(declared).kinds;
         let label = |e: Edition| kinds.label_of(e.code());
-        PdfError::DocumentKindMismatch {
+        PdfError::DocumentKindMismatch(Box::new(KindMismatch {
             declared: DocumentKindCode::parse(declared.code()).unwrap(),
             declared_label: label(declared),
             found: DocumentKindCode::parse(found.code()).unwrap(),
             found_label: label(found),
-        }
+        }))
     };
     assert_eq!(
         validate(&releve.bytes, &cfg(Edition::Attestation)).unwrap_err(),
@@ -580,7 +576,9 @@ fn a_configured_kind_is_recognised_and_split_one_page_per_student() {
         ..SplitConfig::default()
     };
     assert_eq!(
-        split(&batch.bytes, &unknown, &mut |_, _| {}).unwrap_err().code(),
+        split(&batch.bytes, &unknown, &mut |_, _| {})
+            .unwrap_err()
+            .code(),
         "unknown_document_kind"
     );
 }

@@ -203,12 +203,14 @@ fn declared_facts(doc: &Document, cfg: &SplitConfig) -> Result<(), PdfError> {
     if let Some(found) = facts.kind
         && found != declared.code
     {
-        return Err(PdfError::DocumentKindMismatch {
-            declared: declared.code.clone(),
-            declared_label: declared.label(),
-            found_label: cfg.kinds.label_of(found.as_str()),
-            found,
-        });
+        return Err(PdfError::DocumentKindMismatch(Box::new(
+            super::KindMismatch {
+                declared: declared.code.clone(),
+                declared_label: declared.label(),
+                found_label: cfg.kinds.label_of(found.as_str()),
+                found,
+            },
+        )));
     }
     if let (Some(declared), Some(found)) = (cfg.academic_year, facts.academic_year)
         && declared != found

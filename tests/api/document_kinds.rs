@@ -56,10 +56,7 @@ async fn declared_kinds_body(app: TestApp) {
         p["known_kinds"],
         serde_json::json!(["releve_notes", "attestation_reussite", CERTIFICAT])
     );
-    assert!(
-        p["detail"].as_str().unwrap().contains("« diplome »"),
-        "{p}"
-    );
+    assert!(p["detail"].as_str().unwrap().contains("« diplome »"), "{p}");
     // Nothing was recorded for it.
     let list = app.get("/treatments", &admin).await;
     assert_eq!(list.ok(200)["total"], 0, "{}", list.body);
@@ -70,7 +67,10 @@ async fn declared_kinds_body(app: TestApp) {
     assert_eq!(p["declared"], "releve_notes");
     assert_eq!(p["found"], CERTIFICAT);
     assert!(
-        p["detail"].as_str().unwrap().contains("Certificat de scolarité"),
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Certificat de scolarité"),
         "{p}"
     );
     let releves = fixture::batch(&BatchSpec {
@@ -80,7 +80,10 @@ async fn declared_kinds_body(app: TestApp) {
     });
     let r = upload(&app, &admin, releves.bytes, CERTIFICAT, "905").await;
     let p = r.problem(422, "document_kind_mismatch");
-    assert_eq!((&p["declared"], &p["found"]), (&CERTIFICAT.into(), &"releve_notes".into()));
+    assert_eq!(
+        (&p["declared"], &p["found"]),
+        (&CERTIFICAT.into(), &"releve_notes".into())
+    );
 
     // Declared as what they are: split one page per student, labelled as configured.
     let r = upload(&app, &admin, batch.bytes.clone(), CERTIFICAT, "905").await;
@@ -91,7 +94,10 @@ async fn declared_kinds_body(app: TestApp) {
     assert_eq!(t["document_type_label"], "Certificat de scolarité");
     assert_eq!(t["blocks"]["students"], 3, "{t}");
     let en = get_in(&app, &format!("/treatments/{id}"), &admin, "en").await;
-    assert_eq!(en.ok(200)["document_type_label"], "Certificate of enrolment");
+    assert_eq!(
+        en.ok(200)["document_type_label"],
+        "Certificate of enrolment"
+    );
     let docs = app
         .get(&format!("/treatments/{id}/documents"), &admin)
         .await;
@@ -244,7 +250,10 @@ async fn deposited_body(postgres: bool) {
         "Certificate of enrolment"
     );
 }
-with_sim!(a_configured_kind_is_deposited_with_its_title_and_type, deposited_body);
+with_sim!(
+    a_configured_kind_is_deposited_with_its_title_and_type,
+    deposited_body
+);
 
 /// Without a code for the kind, nothing is deposited (Digiposte would refuse it): the
 /// documents end "Non transmis" with the reason, and the stand-in saw no deposit.
@@ -265,8 +274,14 @@ async fn unconfigured_type_body(postgres: bool) {
     let counts = wait_final(&app, &id, Duration::from_secs(60)).await;
     assert_eq!(counts.get("not_transmitted"), Some(&2), "{counts:?}");
     for d in crate::digiposte::documents(&app, &id).await {
-        assert_eq!(d["delivery_reason"], "digiposte_document_type_not_configured");
+        assert_eq!(
+            d["delivery_reason"],
+            "digiposte_document_type_not_configured"
+        );
     }
     assert_eq!(sim.stats().await["deposits_total"], 0);
 }
-with_sim!(a_kind_without_a_digiposte_type_is_never_deposited, unconfigured_type_body);
+with_sim!(
+    a_kind_without_a_digiposte_type_is_never_deposited,
+    unconfigured_type_body
+);
