@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use passerelle::pdf::fixture::{self, BatchSpec};
-use passerelle::pdf::{DocumentKind, SplitConfig, output, split};
+use passerelle::pdf::{SplitConfig, output, split};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -45,10 +45,7 @@ fn main() {
         std::fs::write(path, &batch).expect("write the batch");
     }
     let _ = std::fs::remove_dir_all(&out);
-    let config = SplitConfig {
-        kind: DocumentKind::Releve,
-        ..SplitConfig::default()
-    };
+    let config = SplitConfig::default();
     let started = Instant::now();
     let outcome = split(&batch, &config, &mut |_, _| {}).expect("the batch splits");
     let split_done = started.elapsed();

@@ -93,6 +93,9 @@ pub struct Config {
     pub cors: CorsConfig,
     /// Students' vaults: pre-creation.
     pub vaults: VaultsConfig,
+    /// Kinds of documents besides (or rewording) the built-in `releve_notes` and
+    /// `attestation_reussite`: `[[document_kinds]]` entries (see the README).
+    pub document_kinds: Vec<crate::domain::document_kind::DocumentKind>,
 }
 
 /// How vaults are created (seed 001: "pre-created unless the student refused in writing").
@@ -393,6 +396,7 @@ impl Default for Config {
             database_busy_timeout_ms: 10_000,
             data_dir: PathBuf::from("data"),
             vaults: VaultsConfig::default(),
+            document_kinds: Vec::new(),
             log_format: LogFormat::Text,
             log_level: "info".into(),
             workers: 0,
@@ -569,11 +573,56 @@ impl Config {
                 );
             }
         }
+        let kinds =
+            crate::domain::document_kind::DocumentKinds::with_configured(&self.document_kinds)
+                .map_err(|e| ConfigError(e.to_string()))?;
+        if kinds.get(self.split.kind.as_str()).is_none() {
+            return fail(
+                "split.kind",
+                &format!(
+                    "must be one of the document kinds: {}",
+                    kinds.codes().join(", ")
+                ),
+            );
+        }
         if self.digiposte.sync_hour_utc > 23 {
             return fail("digiposte.sync_hour_utc", "must be an hour, 0 to 23");
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {
             return fail("log_level", &e.to_string());
+        }
+        Ok(())
+    }
+
+    /// The document kinds this site accepts: the built-in ones, then `[[document_kinds]]`.
+    pub fn document_kinds(&self) -> crate::domain::document_kind::DocumentKinds {
+        crate::domain::document_kind::DocumentKinds::unchecked(&self.document_kinds)
+    }
+
+    /// What `serve` needs beyond [`Config::load`]'s checks: with Digiposte configured, the
+    /// La Poste key and a document-nature code for every document kind (Digiposte refuses a
+    /// deposit without one, and a deposit is never sent half-configured).
+    pub fn check_for_serve(&self) -> Result<(), ConfigError> {
+        if !self.digiposte.is_configured() {
+            return Ok(());
+        }
+        if self.digiposte.okapi_key.is_empty() {
+            return Err(ConfigError(
+                "digiposte.okapi_key is not set (PASSERELLE_DIGIPOSTE__OKAPI_KEY): La Poste's \
+                 gateway refuses every call without it"
+                    .into(),
+            ));
+        }
+        for kind in self.document_kinds().iter() {
+            let code = kind.code.as_str();
+            if self.digiposte.document_type(code).is_none() {
+                return Err(ConfigError(format!(
+                    "digiposte.document_types.{code} is not set \
+                     (PASSERELLE_DIGIPOSTE__DOCUMENT_TYPES__{}): choose a code in \
+                     `passerelle digiposte document-types`",
+                    code.to_uppercase()
+                )));
+            }
         }
         Ok(())
     }
@@ -636,6 +685,110 @@ mod tests {
             unsafe { std::env::set_var(format!("{prefix}{k}"), v) };
         }
         Config::load_from(None, Env::prefixed(&prefix).split("__"))
+    }
+
+    fn with_kinds(toml: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, toml).unwrap();
+        Config::load_from(Some(&path), Env::prefixed("PTEST_NONE_"))
+    }
+
+    const CERTIFICAT: &str = "[[document_kinds]]\ncode = \"certificat_scolarite\"\n\
+        label_fr = \"Certificat de scolarité\"\nlabel_en = \"Certificate of enrolment\"\n\
+        markers = [\"certificat de scolarité\"]\npages = \"one_per_student\"\n";
+
+    #[test]
+    fn document_kinds_are_read_after_the_built_in_ones() {
+        let c = with_kinds(CERTIFICAT).unwrap();
+        assert_eq!(
+            c.document_kinds().codes(),
+            [
+                "releve_notes",
+                "attestation_reussite",
+                "certificat_scolarite"
+            ]
+        );
+        assert_eq!(
+            Config::default().document_kinds().codes(),
+            ["releve_notes", "attestation_reussite"]
+        );
+    }
+
+    #[test]
+    fn document_kinds_are_checked() {
+        let twice = with_kinds(&format!("{CERTIFICAT}{CERTIFICAT}")).unwrap_err();
+        assert!(
+            twice.to_string().contains("document_kinds[1].code")
+                && twice.to_string().contains("declared twice"),
+            "{twice}"
+        );
+        let unlabelled = with_kinds(&CERTIFICAT.replace("label_fr", "# label_fr")).unwrap_err();
+        assert!(
+            unlabelled
+                .to_string()
+                .contains("document_kinds[0].label_fr"),
+            "{unlabelled}"
+        );
+        let bad_code =
+            with_kinds(&CERTIFICAT.replace("certificat_scolarite", "Certificat")).unwrap_err();
+        assert!(
+            bad_code.to_string().contains("document kind code"),
+            "{bad_code}"
+        );
+        let unknown_split = with_kinds("[split]\nkind = \"diplome\"\n").unwrap_err();
+        assert!(
+            unknown_split.to_string().contains("split.kind"),
+            "{unknown_split}"
+        );
+        // The former names of the built-in kinds still read.
+        let c = with_kinds("[split]\nkind = \"attestation\"\n").unwrap();
+        assert_eq!(c.split.kind.as_str(), "attestation_reussite");
+    }
+
+    #[test]
+    fn document_kinds_are_read_from_the_environment_as_an_inline_array() {
+        let c = env_of(&[(
+            "DOCUMENT_KINDS",
+            "[{code=\"certificat_scolarite\", label_fr=\"Certificat de scolarité\", \
+             label_en=\"Certificate of enrolment\", pages=\"one_per_student\"}]",
+        )]);
+        let kinds = c.document_kinds();
+        let k = kinds.get("certificat_scolarite").unwrap();
+        assert_eq!(k.label_fr, "Certificat de scolarité");
+        assert_eq!(k.title(2025), "Certificat de scolarité 2025-2026");
+    }
+
+    #[test]
+    fn serve_needs_a_digiposte_type_for_every_kind() {
+        let mut c = with_kinds(CERTIFICAT).unwrap();
+        assert!(c.check_for_serve().is_ok(), "Digiposte not configured");
+        c.digiposte.base_url = "https://digiposte.example/v3".into();
+        c.digiposte.okapi_key = Secret("key".into());
+        for (kind, code) in [("releve_notes", "RN"), ("attestation_reussite", "AR")] {
+            c.digiposte.document_types.insert(kind.into(), code.into());
+        }
+        let err = c.check_for_serve().unwrap_err().to_string();
+        assert!(
+            err.contains("digiposte.document_types.certificat_scolarite")
+                && err.contains("PASSERELLE_DIGIPOSTE__DOCUMENT_TYPES__CERTIFICAT_SCOLARITE"),
+            "{err}"
+        );
+        c.digiposte
+            .document_types
+            .insert("certificat_scolarite".into(), " ".into());
+        assert!(c.check_for_serve().is_err(), "a blank code is no code");
+        c.digiposte
+            .document_types
+            .insert("certificat_scolarite".into(), "CS".into());
+        assert!(c.check_for_serve().is_ok());
+        c.digiposte.okapi_key = Secret::default();
+        assert!(
+            c.check_for_serve()
+                .unwrap_err()
+                .to_string()
+                .contains("okapi_key")
+        );
     }
 
     #[test]

@@ -118,6 +118,8 @@ error_codes! {
     TooComplexPdf = (UNPROCESSABLE_ENTITY, "too_complex_pdf", "PDF too complex"),
     /// The pages are of another kind than the one declared (`declared`, `found`).
     DocumentKindMismatch = (UNPROCESSABLE_ENTITY, "document_kind_mismatch", "The pages are of another kind of document"),
+    /// The declared document kind is not one of the configured kinds (`known_kinds` lists them).
+    UnknownDocumentKind = (UNPROCESSABLE_ENTITY, "unknown_document_kind", "Unknown document kind"),
     /// The pages are printed for another academic year than the one declared (`declared`, `found`).
     AcademicYearMismatch = (UNPROCESSABLE_ENTITY, "academic_year_mismatch", "The pages are of another academic year"),
     // Grade transfers: the maquette, the grade source, ScoDoc.
@@ -213,6 +215,7 @@ impl ErrorCode {
             ErrorCode::AttestationContinuation => "Page d'attestation sans étudiant",
             ErrorCode::TooComplexPdf => "PDF trop complexe",
             ErrorCode::DocumentKindMismatch => "Les pages sont d'un autre type de document",
+            ErrorCode::UnknownDocumentKind => "Type de document inconnu",
             ErrorCode::AcademicYearMismatch => "Les pages sont d'une autre année universitaire",
             ErrorCode::NotAMaquette => "Le fichier n'est pas une maquette Apogée",
             ErrorCode::UnsupportedEncoding => "Encodage non pris en charge",
@@ -640,15 +643,17 @@ impl From<crate::pdf::PdfError> for ApiError {
             P::NoStudentFound => ErrorCode::NoStudentFound,
             P::AttestationContinuation { .. } => ErrorCode::AttestationContinuation,
             P::TooComplexPdf(_) => ErrorCode::TooComplexPdf,
-            P::DocumentKindMismatch { .. } => ErrorCode::DocumentKindMismatch,
+            P::DocumentKindMismatch(_) => ErrorCode::DocumentKindMismatch,
+            P::UnknownDocumentKind { .. } => ErrorCode::UnknownDocumentKind,
             P::AcademicYearMismatch { .. } => ErrorCode::AcademicYearMismatch,
         };
         debug_assert_eq!(code.as_str(), error.code());
         let problem = ApiError::new(code, error.text());
         match error {
-            P::DocumentKindMismatch { declared, found } => problem
-                .with("declared", declared.document_type())
-                .with("found", found.document_type()),
+            P::DocumentKindMismatch(m) => problem
+                .with("declared", m.declared.as_str())
+                .with("found", m.found.as_str()),
+            P::UnknownDocumentKind { known, .. } => problem.with("known_kinds", known),
             P::AcademicYearMismatch { declared, found } => problem
                 .with("declared", format!("{declared}/{}", declared + 1))
                 .with("found", format!("{found}/{}", found + 1)),

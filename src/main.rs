@@ -88,8 +88,10 @@ enum Command {
         file: PathBuf,
         #[arg(long)]
         out: PathBuf,
-        #[arg(long, value_enum, default_value = "releve")]
-        kind: KindArg,
+        /// The document kind's code (`releve_notes`, `attestation_reussite`, a configured
+        /// one; `releve` and `attestation` still read); default: `split.kind`.
+        #[arg(long)]
+        kind: Option<String>,
         /// Accept this Producer/Creator substring too (repeat for several).
         #[arg(long = "allow-producer")]
         allow_producers: Vec<String>,
@@ -129,12 +131,6 @@ enum DigiposteCommand {
 enum SyncCommand {
     /// Read Digiposte's memberships and update the vaults' statuses, accepted and personalised.
     Vaults,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum KindArg {
-    Releve,
-    Attestation,
 }
 
 #[derive(Subcommand)]
@@ -272,7 +268,7 @@ fn run(command: Command, mut config: Config) -> Result<ExitCode, Box<dyn std::er
     match command {
         Command::Serve { bind } => {
             config.bind = bind.unwrap_or(config.bind);
-            check_digiposte_for_serve(&config)?;
+            config.check_for_serve()?;
             serve(config)?;
         }
         Command::Migrate => {
@@ -387,31 +383,6 @@ fn run(command: Command, mut config: Config) -> Result<ExitCode, Box<dyn std::er
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `serve` refuses to start with a Digiposte base URL but no gateway key or document types.
-fn check_digiposte_for_serve(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
-    if config.digiposte.is_configured() {
-        if config.digiposte.okapi_key.is_empty() {
-            return Err(
-                "digiposte.okapi_key is not set (PASSERELLE_DIGIPOSTE__OKAPI_KEY): \
-                 La Poste's gateway refuses every call without it"
-                    .into(),
-            );
-        }
-        for kind in passerelle::domain::delivery::DocumentType::ALL {
-            if config.digiposte.document_type(kind.as_str()).is_none() {
-                return Err(format!(
-                    "digiposte.document_types.{k} is not set (PASSERELLE_DIGIPOSTE__DOCUMENT_TYPES__{K}): \
-                     choose a code in `passerelle digiposte document-types`",
-                    k = kind.as_str(),
-                    K = kind.as_str().to_uppercase()
-                )
-                .into());
-            }
-        }
-    }
-    Ok(())
 }
 
 /// `token`: mints a token with the configured signing key.
@@ -533,14 +504,14 @@ fn split(
     config: Config,
     file: &std::path::Path,
     out: &std::path::Path,
-    kind: KindArg,
+    kind: Option<String>,
     allow_producers: Vec<String>,
 ) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let mut cfg = config.split;
-    cfg.kind = match kind {
-        KindArg::Releve => passerelle::pdf::DocumentKind::Releve,
-        KindArg::Attestation => passerelle::pdf::DocumentKind::Attestation,
+    let kind = match kind {
+        Some(kind) => passerelle::pdf::DocumentKindCode::try_from(kind)?,
+        None => config.split.kind.clone(),
     };
+    let mut cfg = config.split.for_kind(&config.document_kinds(), &kind);
     cfg.producer_allow_list.extend(allow_producers);
     let bytes = std::fs::read(file)?;
     match passerelle::pdf::split(&bytes, &cfg, &mut |_, _| {}) {

@@ -36,12 +36,13 @@ async fn my_vault(
     principal: Principal,
 ) -> Result<web::Json<MyVault>, ApiError> {
     let cod_etu = principal.own_cod_etu()?.to_owned();
+    let kinds = state.config.document_kinds();
     let view = state
         .db
         .run(move |conn| {
             let student = students::get(conn, &DataScope::Student(cod_etu.clone()), &cod_etu)?
                 .ok_or_else(|| ApiError::not_found("student"))?;
-            crate::services::student_vault::my_vault(conn, &student)
+            crate::services::student_vault::my_vault(conn, &student, &kinds)
         })
         .await?;
     Ok(web::Json(view))

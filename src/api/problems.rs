@@ -52,6 +52,7 @@ pub const OPERATION_CODES: &[(&str, &[ErrorCode])] = {
                 AttestationContinuation,
                 TooComplexPdf,
                 DocumentKindMismatch,
+                UnknownDocumentKind,
                 AcademicYearMismatch,
                 DuplicateUpload,
             ],

@@ -12,7 +12,8 @@ use crate::auth::{DataScope, Permission, Principal};
 use crate::db::audit::{self, AuditEvent};
 use crate::db::treatments::{self as repo, Block, TreatmentFilter};
 use crate::db::{composantes, jobs};
-use crate::domain::delivery::{DeliveryStatus, DocumentType, TreatmentStatus};
+use crate::domain::delivery::{DeliveryStatus, TreatmentStatus};
+use crate::domain::document_kind::{DocumentKindCode, DocumentKinds};
 use crate::domain::vault::VaultStatus;
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::i18n::{Localized, Text};
@@ -66,8 +67,10 @@ pub struct Rejection {
 pub struct Treatment {
     pub id: String,
     pub label: String,
-    pub document_type: DocumentType,
-    pub document_type_label: &'static str,
+    pub document_type: DocumentKindCode,
+    /// The kind's label as configured, in the request's language ("Certificat de scolarité").
+    #[schema(value_type = String)]
+    pub document_type_label: Localized,
     pub composante: String,
     pub academic_year: i32,
     pub session: Option<String>,
@@ -99,16 +102,16 @@ pub struct Treatment {
     pub counts: Option<crate::domain::delivery::DeliveryCounts>,
 }
 
-impl From<repo::TreatmentRow> for Treatment {
-    fn from(t: repo::TreatmentRow) -> Self {
+impl Treatment {
+    /// The treatment as the API shows it, its kind labelled as `kinds` say.
+    pub fn of(t: repo::TreatmentRow, kinds: &DocumentKinds) -> Self {
         let status = t.status();
-        let document_type =
-            DocumentType::parse(&t.document_type).unwrap_or(DocumentType::ReleveNotes);
         Treatment {
             status,
             status_label: status.label(),
-            document_type,
-            document_type_label: document_type.label(),
+            document_type_label: Localized(kinds.label_of(&t.document_type)),
+            // Stored codes were checked at upload; a malformed one reads as the default kind.
+            document_type: DocumentKindCode::parse(&t.document_type).unwrap_or_default(),
             rejection: t.rejection_code.map(|code| Rejection {
                 title: ErrorCode::ALL
                     .iter()
@@ -165,7 +168,8 @@ pub struct UploadForm {
     /// The batch PDF edited from Apogée.
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
-    document_type: DocumentType,
+    /// A configured kind (built in, or of `[[document_kinds]]`); else 422 `unknown_document_kind`.
+    document_type: DocumentKindCode,
     /// 2025 means 2025-2026.
     academic_year: i32,
     /// COD_CMP of the composante the batch belongs to.
@@ -233,13 +237,8 @@ async fn upload_batch(
         ErrorCode::FileTooLarge,
     )
     .await?;
-    let document_type = DocumentType::parse(form.required("document_type")?).ok_or_else(|| {
-        field_error(
-            "document_type",
-            "enum",
-            "expected releve_notes or attestation_reussite",
-        )
-    })?;
+    let kinds = state.config.document_kinds();
+    let document_type = delivery::document_kind(&kinds, form.required("document_type")?)?;
     let academic_year: i32 = form
         .required("academic_year")?
         .trim()
@@ -295,11 +294,7 @@ async fn upload_batch(
     let authority = repo::authority_of(&scope);
     let dup_scope = scope.clone();
     // Validation is quick (structure, producer, metadata); the split itself runs as a job.
-    let mut config = state.config.split.clone();
-    config.kind = match document_type {
-        DocumentType::ReleveNotes => crate::pdf::DocumentKind::Releve,
-        DocumentType::AttestationReussite => crate::pdf::DocumentKind::Attestation,
-    };
+    let mut config = state.config.split.for_kind(&kinds, &document_type);
     config.academic_year = Some(academic_year);
     let bytes = file.read().await?;
     let verdict = web::block(move || crate::pdf::validate(&bytes, &config)).await?;
@@ -392,7 +387,7 @@ async fn upload_batch(
     }
     Ok(HttpResponse::Accepted()
         .insert_header((actix_web::http::header::LOCATION, location))
-        .json(Treatment::from(row)))
+        .json(Treatment::of(row, &kinds)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -402,7 +397,7 @@ pub struct TreatmentQuery {
     /// One or more statuses, comma-separated: splitting, split, split_failed, sent, cancelled.
     pub status: Option<String>,
     pub composante: Option<String>,
-    pub document_type: Option<DocumentType>,
+    pub document_type: Option<DocumentKindCode>,
     /// Created at or after (RFC 3339).
     pub from: Option<DateTime<Utc>>,
     /// Created before (RFC 3339).
@@ -465,13 +460,14 @@ async fn list(
         author: query.author,
     };
     let overdue_before = receipts_due_before(&state);
+    let kinds = state.config.document_kinds();
     if export::wants_csv(&req, query.format) {
         return Ok(Either::Right(export::stream(
             &state.db,
             "traitements.csv",
             Treatment::CSV_COLUMNS,
             move |conn, window| {
-                Ok(treatments_page(conn, &scope, &filter, window, overdue_before)?.0)
+                Ok(treatments_page(conn, &scope, &filter, window, overdue_before, &kinds)?.0)
             },
             Treatment::csv_cells,
         )));
@@ -479,7 +475,7 @@ async fn list(
     let window = Window::new(query.page, query.per_page)?;
     let (items, total) = state
         .db
-        .run(move |conn| treatments_page(conn, &scope, &filter, window, overdue_before))
+        .run(move |conn| treatments_page(conn, &scope, &filter, window, overdue_before, &kinds))
         .await?;
     Ok(Either::Left(web::Json(window.wrap(items, total))))
 }
@@ -491,6 +487,7 @@ fn treatments_page(
     filter: &TreatmentFilter,
     window: Window,
     overdue_before: chrono::NaiveDateTime,
+    kinds: &DocumentKinds,
 ) -> Result<(Vec<Treatment>, i64), ApiError> {
     let (rows, total) = repo::list(conn, scope, filter, window)?;
     let ids: Vec<String> = rows.iter().map(|t| t.id.clone()).collect();
@@ -504,7 +501,7 @@ fn treatments_page(
             Treatment {
                 overdue_receipts: n,
                 counts: Some(c),
-                ..Treatment::from(t)
+                ..Treatment::of(t, kinds)
             }
         })
         .collect();
@@ -547,6 +544,7 @@ async fn show(
     let id = id.into_inner();
     let overdue_before = receipts_due_before(&state);
     let year = state.config.current_academic_year();
+    let kinds = state.config.document_kinds();
     let detail = state
         .db
         .run(move |conn| {
@@ -577,7 +575,7 @@ async fn show(
             Ok(TreatmentDetail {
                 treatment: Treatment {
                     overdue_receipts,
-                    ..t.into()
+                    ..Treatment::of(t, &kinds)
                 },
                 blocks,
                 deliverable,
@@ -967,10 +965,10 @@ pub struct SendSummary {
 
 pub use crate::domain::delivery::HeldCount;
 
-impl From<delivery::SendOutcome> for SendSummary {
-    fn from(o: delivery::SendOutcome) -> Self {
+impl SendSummary {
+    fn of(o: delivery::SendOutcome, kinds: &DocumentKinds) -> Self {
         SendSummary {
-            treatment: o.treatment.into(),
+            treatment: Treatment::of(o.treatment, kinds),
             queued: o.queued,
             held: o.held,
             newly_sent: o.newly_sent,
@@ -1075,7 +1073,8 @@ async fn treatment_send(
             service(conn, &actor, &id, expected)
         })
         .await?;
-    Ok(HttpResponse::Accepted().json(SendSummary::from(outcome)))
+    let kinds = state.config.document_kinds();
+    Ok(HttpResponse::Accepted().json(SendSummary::of(outcome, &kinds)))
 }
 
 /// The per-document actions: a service call in one write transaction, answered with the
@@ -1271,7 +1270,10 @@ async fn cancel(
         })
         .await?;
     crate::storage::delete_off_thread(&state.store, blobs).await?;
-    Ok(web::Json(row.into()))
+    Ok(web::Json(Treatment::of(
+        row,
+        &state.config.document_kinds(),
+    )))
 }
 
 impl Treatment {
@@ -1301,7 +1303,7 @@ impl Treatment {
         let counts = self.counts.unwrap_or_default();
         vec![
             self.label,
-            self.document_type_label.to_owned(),
+            self.document_type_label.0.fr.to_string(),
             self.composante,
             self.academic_year.to_string(),
             opt(self.session),

@@ -4,46 +4,6 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// Kinds of Apogée editions passerelle splits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DocumentType {
-    /// Relevé de notes: one or more pages per student.
-    ReleveNotes,
-    /// Attestation de réussite: one page per student.
-    AttestationReussite,
-}
-
-impl DocumentType {
-    pub const ALL: [DocumentType; 2] =
-        [DocumentType::ReleveNotes, DocumentType::AttestationReussite];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DocumentType::ReleveNotes => "releve_notes",
-            DocumentType::AttestationReussite => "attestation_reussite",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        [DocumentType::ReleveNotes, DocumentType::AttestationReussite]
-            .into_iter()
-            .find(|d| d.as_str() == s)
-    }
-    pub fn label(self) -> &'static str {
-        match self {
-            DocumentType::ReleveNotes => "Relevé de notes",
-            DocumentType::AttestationReussite => "Attestation de réussite",
-        }
-    }
-    /// Both labels (French for people, English for programs).
-    pub fn label_text(self) -> crate::i18n::Text {
-        let en = match self {
-            DocumentType::ReleveNotes => "Transcript",
-            DocumentType::AttestationReussite => "Certificate of achievement",
-        };
-        crate::i18n::Text::fixed(self.label(), en)
-    }
-}
-
 /// A treatment's status (the seed's four, plus the split in progress).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -474,10 +434,6 @@ mod tests {
         assert_eq!(
             DeliveryStatus::AwaitingReceipt.label(),
             "En attente du retour"
-        );
-        assert_eq!(
-            DocumentType::parse("releve_notes"),
-            Some(DocumentType::ReleveNotes)
         );
     }
 }

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod consent;
 pub mod csv;
 pub mod delivery;
+pub mod document_kind;
 pub mod enrolment;
 pub mod filetype;
 pub mod locker;

@@ -19,7 +19,7 @@ use super::{HandlerFuture, JobHandler, Outcome};
 use crate::db::deliveries;
 use crate::db::jobs::JobRow;
 use crate::digiposte::{CertifiedDeposit, DigiposteApi, DigiposteError, deposit_file_name};
-use crate::domain::delivery::{DeliveryStatus, DocumentType};
+use crate::domain::delivery::DeliveryStatus;
 use crate::domain::vault::VaultStatus;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -204,15 +204,16 @@ impl DeliverHandler {
         }
 
         // 3. What is needed for the call, before the intent (a failure here sent nothing).
-        let document_type =
-            DocumentType::parse(&ctx.treatment.document_type).unwrap_or(DocumentType::ReleveNotes);
-        let Some(nature) = self
-            .state
-            .config
-            .digiposte
-            .document_type(document_type.as_str())
-            .map(str::to_owned)
-        else {
+        let kinds = self.state.config.document_kinds();
+        let kind = kinds.get(&ctx.treatment.document_type);
+        let Some((kind, nature)) = kind.and_then(|kind| {
+            let nature = self
+                .state
+                .config
+                .digiposte
+                .document_type(kind.code.as_str())?;
+            Some((kind, nature.to_owned()))
+        }) else {
             // Without the partner's code Digiposte would refuse the deposit.
             return self
                 .finish(
@@ -246,7 +247,7 @@ impl DeliverHandler {
         let year = ctx.treatment.academic_year;
         let deposit = CertifiedDeposit {
             route_code: route.clone(),
-            title: format!("{} {}-{}", document_type.label(), year, year + 1),
+            title: kind.title(year),
             doc_type: nature,
             file_name,
             sha256: doc.sha256.clone(),

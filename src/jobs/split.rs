@@ -16,9 +16,9 @@ use super::{HandlerFuture, JobHandler, Outcome};
 use crate::db::jobs::JobRow;
 use crate::db::schema::students;
 use crate::db::treatments::{self, DocumentRow};
-use crate::domain::delivery::{DocumentType, TreatmentStatus, flags};
+use crate::domain::delivery::{TreatmentStatus, flags};
 use crate::error::ApiError;
-use crate::pdf::{self, DocumentKind, PdfError};
+use crate::pdf::{self, DocumentKindCode, PdfError};
 use crate::state::AppState;
 
 pub const KIND: &str = "split";
@@ -58,11 +58,13 @@ async fn split_treatment(state: &web::Data<AppState>, treatment_id: &str) -> Res
     if treatment.status() != TreatmentStatus::Splitting {
         return Ok(());
     }
-    let mut config = state.config.split.clone();
-    config.kind = match DocumentType::parse(&treatment.document_type) {
-        Some(DocumentType::AttestationReussite) => DocumentKind::Attestation,
-        _ => DocumentKind::Releve,
-    };
+    // A code stored at upload; a kind since removed from the configuration fails the split
+    // (`unknown_document_kind`) rather than being split by another kind's rules.
+    let kind = DocumentKindCode::parse(&treatment.document_type).unwrap_or_default();
+    let mut config = state
+        .config
+        .split
+        .for_kind(&state.config.document_kinds(), &kind);
     config.academic_year = Some(treatment.academic_year);
     let store = state.store.clone();
     let db = state.db.clone();

@@ -6,10 +6,46 @@
 
 use lopdf::{Dictionary, Document, Object, Stream, StringFormat};
 
-use super::DocumentKind;
-
 /// DejaVu Sans, Latin-1 subset (see assets/fonts/DejaVuSans-LICENSE.txt).
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Latin1.ttf");
+
+/// Which Apogée edition a batch imitates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Edition {
+    /// Relevés de notes: 1 to 3 pages per student.
+    #[default]
+    Releve,
+    /// Attestations de réussite: one page per student.
+    Attestation,
+    /// Certificats de scolarité (a kind a site configures): one page per student.
+    CertificatScolarite,
+}
+
+impl Edition {
+    /// The document kind code of this edition (the certificat's as
+    /// [`certificat_scolarite_kind`] configures it).
+    pub fn code(self) -> &'static str {
+        match self {
+            Edition::Releve => "releve_notes",
+            Edition::Attestation => "attestation_reussite",
+            Edition::CertificatScolarite => "certificat_scolarite",
+        }
+    }
+}
+
+/// The `[[document_kinds]]` entry of the certificat de scolarité, as the README's example
+/// writes it.
+pub fn certificat_scolarite_kind() -> crate::domain::document_kind::DocumentKind {
+    use crate::domain::document_kind::{DocumentKind, DocumentKindCode, PageLayout};
+    DocumentKind {
+        code: DocumentKindCode::parse(Edition::CertificatScolarite.code()).expect("a code"),
+        label_fr: "Certificat de scolarité".into(),
+        label_en: "Certificate of enrolment".into(),
+        title_template: "{label} {academic_year}".into(),
+        markers: vec!["certificat de scolarité".into()],
+        pages: PageLayout::OnePerStudent,
+    }
+}
 
 /// A fictional student of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +61,7 @@ pub struct FixtureStudent {
 pub struct BatchSpec {
     pub students: usize,
     pub seed: u64,
-    pub kind: DocumentKind,
+    pub kind: Edition,
     pub cover_page: bool,
     /// Use a Type0/CID Identity-H font with a ToUnicode map instead of a simple font.
     pub cid_font: bool,
@@ -47,7 +83,7 @@ impl Default for BatchSpec {
         BatchSpec {
             students: 10,
             seed: 1,
-            kind: DocumentKind::Releve,
+            kind: Edition::Releve,
             cover_page: true,
             cid_font: false,
             reversed_labels: false,
@@ -254,6 +290,21 @@ pub fn attestation_page(s: &FixtureStudent, reversed: bool) -> Vec<String> {
     ]
 }
 
+/// The lines of one certificat de scolarité (one page per student).
+pub fn certificat_scolarite_page(s: &FixtureStudent) -> Vec<String> {
+    vec![
+        "UNIVERSITÉ DE PICARDIE JULES VERNE".to_owned(),
+        "CERTIFICAT DE SCOLARITÉ".to_owned(),
+        "Année universitaire 2025/2026".to_owned(),
+        "Le Président de l'Université certifie que".to_owned(),
+        format!("{} {}", s.first_name, s.last_name),
+        format!("N° étudiant : {}", s.cod_etu),
+        format!("INE : {}", s.ine),
+        "est régulièrement inscrit(e) en Licence Informatique — 1ère année".to_owned(),
+        "Fait à Amiens, le 15 septembre 2025".to_owned(),
+    ]
+}
+
 /// The cover page Apogée puts first.
 pub fn cover_page(students: usize) -> Vec<String> {
     vec![
@@ -278,23 +329,22 @@ pub fn batch(spec: &BatchSpec) -> Batch {
     for (i, s) in students.iter().enumerate() {
         // Most relevés fit on one page, some need two or three (≈ 1.5 pages per student).
         let count = match spec.kind {
-            DocumentKind::Releve => match rng.below(10) {
+            Edition::Releve => match rng.below(10) {
                 0..=5 => 1,
                 6..=8 => 2,
                 _ => 3,
             }
             .min(spec.max_pages_per_student.max(1)),
-            DocumentKind::Attestation => 1,
+            Edition::Attestation | Edition::CertificatScolarite => 1,
         };
         let mut numbers = Vec::with_capacity(count);
         for p in 1..=count {
             let lines = match spec.kind {
-                DocumentKind::Releve => {
+                Edition::Releve => {
                     releve_page(s, p, count, spec.seed.wrapping_add((i * 31 + p) as u64))
                 }
-                DocumentKind::Attestation => {
-                    attestation_page(s, spec.reversed_labels && i % 2 == 1)
-                }
+                Edition::Attestation => attestation_page(s, spec.reversed_labels && i % 2 == 1),
+                Edition::CertificatScolarite => certificat_scolarite_page(s),
             };
             pages.push(PageContent::Lines(lines));
             numbers.push(pages.len() as u32);

@@ -4,7 +4,7 @@
 //! next to a label never counts; two different labelled numbers on one page are reported, not
 //! guessed between.
 
-use super::DocumentKind;
+use super::{DocumentKindCode, DocumentKinds};
 use crate::domain::text::fold;
 
 /// Lower case, accents removed, every character but letters, digits, `°` and `:` turned into
@@ -212,28 +212,27 @@ mod tests {
 
 /// What an edition's pages say of themselves: which kind of document, and which academic year
 /// (its first year: "2025/2026" is 2025), when the text names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EditionFacts {
-    pub kind: Option<DocumentKind>,
+    pub kind: Option<DocumentKindCode>,
     pub academic_year: Option<i32>,
 }
 
-/// Titles of each kind, on folded text.
-const KIND_MARKERS: [(&str, DocumentKind); 4] = [
-    ("releve de notes", DocumentKind::Releve),
-    ("releve des notes", DocumentKind::Releve),
-    ("attestation de reussite", DocumentKind::Attestation),
-    ("attestation de succes", DocumentKind::Attestation),
-];
-
-/// Reads the kind (the title found first) and the academic year (the first two consecutive
-/// years, "2025/2026" or "2025-2026") from folded page text.
-pub fn edition_facts(folded: &str) -> EditionFacts {
-    let kind = KIND_MARKERS
+/// Reads the kind (the marker found first; on the same spot the longer, more precise one;
+/// then the kind listed first) and the academic year (the first two consecutive years,
+/// "2025/2026" or "2025-2026") from folded page text.
+pub fn edition_facts(folded: &str, kinds: &DocumentKinds) -> EditionFacts {
+    let kind = kinds
         .iter()
-        .filter_map(|(marker, kind)| folded.find(marker).map(|at| (at, *kind)))
-        .min_by_key(|(at, _)| *at)
-        .map(|(_, kind)| kind);
+        .flat_map(|kind| kind.markers.iter().map(move |m| (fold_for_match(m), kind)))
+        .filter(|(marker, _)| !marker.is_empty())
+        .filter_map(|(marker, kind)| {
+            folded
+                .find(marker.as_str())
+                .map(|at| (at, std::cmp::Reverse(marker.len()), kind))
+        })
+        .min_by_key(|(at, len, _)| (*at, *len))
+        .map(|(_, _, kind)| kind.code.clone());
     let year = |token: &str| -> Option<i32> {
         (token.len() == 4 && token.bytes().all(|b| b.is_ascii_digit()))
             .then(|| token.parse().ok())
@@ -256,7 +255,11 @@ mod edition_tests {
     use super::*;
 
     fn facts(text: &str) -> EditionFacts {
-        edition_facts(&fold_for_match(text))
+        edition_facts(&fold_for_match(text), &DocumentKinds::default())
+    }
+
+    fn code(s: &str) -> Option<DocumentKindCode> {
+        DocumentKindCode::parse(s)
     }
 
     #[test]
@@ -264,12 +267,12 @@ mod edition_tests {
         let releve = facts(
             "UNIVERSITÉ X\nRELEVÉ DE NOTES ET RÉSULTATS\nSession 1 — Année universitaire 2025/2026\nN° Etudiant : 21900001",
         );
-        assert_eq!(releve.kind, Some(DocumentKind::Releve));
+        assert_eq!(releve.kind, code("releve_notes"));
         assert_eq!(releve.academic_year, Some(2025));
         let attestation = facts(
             "ATTESTATION DE RÉUSSITE\nN° étudiant : 21900001\nSession 1 de l'année universitaire 2023-2024\nFait le 10 juillet 2024",
         );
-        assert_eq!(attestation.kind, Some(DocumentKind::Attestation));
+        assert_eq!(attestation.kind, code("attestation_reussite"));
         assert_eq!(attestation.academic_year, Some(2023));
     }
 
@@ -280,6 +283,36 @@ mod edition_tests {
         assert_eq!(f, EditionFacts::default());
         // The title met first decides.
         let first = facts("attestation de réussite (voir le relevé de notes joint)");
-        assert_eq!(first.kind, Some(DocumentKind::Attestation));
+        assert_eq!(first.kind, code("attestation_reussite"));
+    }
+
+    #[test]
+    fn configured_markers_recognise_a_kind_and_the_longer_marker_wins_a_tie() {
+        use crate::domain::document_kind::{DocumentKind, PageLayout};
+        let kind = |code: &str, marker: &str| DocumentKind {
+            code: DocumentKindCode::parse(code).unwrap(),
+            label_fr: code.into(),
+            label_en: code.into(),
+            title_template: "{label}".into(),
+            markers: vec![marker.into()],
+            pages: PageLayout::OnePerStudent,
+        };
+        let kinds = DocumentKinds::with_configured(&[
+            kind("certificat_scolarite", "Certificat de scolarité"),
+            kind("attestation_diplome", "Attestation de réussite au diplôme"),
+        ])
+        .unwrap();
+        let of = |text: &str| edition_facts(&fold_for_match(text), &kinds).kind;
+        assert_eq!(
+            of("UNIVERSITÉ X\nCERTIFICAT DE SCOLARITÉ\nAnnée 2025/2026"),
+            code("certificat_scolarite")
+        );
+        // "attestation de réussite" starts at the same spot: the precise marker decides.
+        assert_eq!(
+            of("ATTESTATION DE RÉUSSITE AU DIPLÔME de Licence"),
+            code("attestation_diplome")
+        );
+        assert_eq!(of("ATTESTATION DE RÉUSSITE"), code("attestation_reussite"));
+        assert_eq!(of("Page de garde"), None);
     }
 }

@@ -21,34 +21,7 @@ pub use identify::{EditionFacts, Identification, edition_facts, identify_page};
 pub use split::split;
 pub use validate::validate;
 
-/// Which edition a batch is: relevés may run over several pages per student, attestations
-/// are one page each.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum DocumentKind {
-    #[default]
-    Releve,
-    Attestation,
-}
-
-impl DocumentKind {
-    /// The API's `document_type` of this kind.
-    pub fn document_type(self) -> &'static str {
-        match self {
-            DocumentKind::Releve => "releve_notes",
-            DocumentKind::Attestation => "attestation_reussite",
-        }
-    }
-}
-
-impl std::fmt::Display for DocumentKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            DocumentKind::Releve => "relevés de notes",
-            DocumentKind::Attestation => "attestations de réussite",
-        })
-    }
-}
+pub use crate::domain::document_kind::{DocumentKind, DocumentKindCode, DocumentKinds, PageLayout};
 
 /// The structural signs of a rewrite after Apogée that validation refuses (`modified_pdf`).
 /// Each is on by default; a site whose Apogée editions carry one turns that sign off.
@@ -88,7 +61,14 @@ impl Default for ApogeeProfile {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SplitConfig {
-    pub kind: DocumentKind,
+    /// The kind the batch is declared as (per upload; configured: the default of
+    /// `passerelle split`).
+    pub kind: DocumentKindCode,
+    /// Every kind the site accepts: the declared kind's page layout and label, and the
+    /// markers that tell a batch of another kind (from `[[document_kinds]]`, never under
+    /// `[split]`).
+    #[serde(skip)]
+    pub kinds: DocumentKinds,
     /// Largest batch accepted, in bytes.
     pub max_bytes: u64,
     /// Case-insensitive substrings of the Producer or Creator that identify an Apogée edition.
@@ -120,6 +100,25 @@ pub struct SplitConfig {
 }
 
 impl SplitConfig {
+    /// This configuration for a batch declared as `kind`, among `kinds`.
+    pub fn for_kind(&self, kinds: &DocumentKinds, kind: &DocumentKindCode) -> SplitConfig {
+        SplitConfig {
+            kind: kind.clone(),
+            kinds: kinds.clone(),
+            ..self.clone()
+        }
+    }
+
+    /// The declared kind, when it is one of `kinds`.
+    pub fn declared_kind(&self) -> Result<&DocumentKind, PdfError> {
+        self.kinds
+            .get(self.kind.as_str())
+            .ok_or_else(|| PdfError::UnknownDocumentKind {
+                kind: self.kind.to_string(),
+                known: self.kinds.codes(),
+            })
+    }
+
     /// The threads the split uses (at least one).
     pub fn thread_count(&self) -> usize {
         match self.threads {
@@ -132,7 +131,8 @@ impl SplitConfig {
 impl Default for SplitConfig {
     fn default() -> Self {
         SplitConfig {
-            kind: DocumentKind::Releve,
+            kind: DocumentKindCode::default(),
+            kinds: DocumentKinds::default(),
             max_bytes: 200 * 1024 * 1024,
             producer_allow_list: vec![
                 "oracle reports".into(),
@@ -178,6 +178,16 @@ impl Default for SplitConfig {
     }
 }
 
+/// The kind a batch was declared as, and the kind its pages name (boxed in [`PdfError`]: the
+/// labels are large and the refusal rare).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindMismatch {
+    pub declared: DocumentKindCode,
+    pub declared_label: crate::i18n::Text,
+    pub found: DocumentKindCode,
+    pub found_label: crate::i18n::Text,
+}
+
 /// Why a batch is refused. Each has a stable problem code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PdfError {
@@ -205,11 +215,14 @@ pub enum PdfError {
     AttestationContinuation { page: u32 },
     #[error("the PDF is too complex to process safely: {0}")]
     TooComplexPdf(String),
-    #[error("declared as {declared}, but the pages are {found}")]
-    DocumentKindMismatch {
-        declared: DocumentKind,
-        found: DocumentKind,
-    },
+    #[error(
+        "declared as {}, but the pages are of another kind: {}",
+        .0.declared_label.en,
+        .0.found_label.en
+    )]
+    DocumentKindMismatch(Box<KindMismatch>),
+    #[error("`{kind}` is not a configured document kind (known: {})", known.join(", "))]
+    UnknownDocumentKind { kind: String, known: Vec<String> },
     #[error(
         "declared for academic year {declared}/{}, but the pages are of {found}/{}",
         declared + 1,
@@ -251,9 +264,14 @@ impl PdfError {
             PdfError::TooComplexPdf(why) => {
                 format!("le PDF est trop complexe pour être traité sans risque : {why}")
             }
-            PdfError::DocumentKindMismatch { declared, found } => {
-                format!("déclaré comme {declared}, mais les pages sont des {found}")
-            }
+            PdfError::DocumentKindMismatch(m) => format!(
+                "déclaré comme « {} », mais les pages sont d'un autre type : « {} »",
+                m.declared_label.fr, m.found_label.fr
+            ),
+            PdfError::UnknownDocumentKind { kind, known } => format!(
+                "« {kind} » n'est pas un type de document configuré (types connus : {})",
+                known.join(", ")
+            ),
             PdfError::AcademicYearMismatch { declared, found } => format!(
                 "déclaré pour l'année universitaire {declared}/{}, mais les pages sont de \
                  {found}/{}",
@@ -277,7 +295,8 @@ impl PdfError {
             PdfError::NoStudentFound => "no_student_found",
             PdfError::AttestationContinuation { .. } => "attestation_continuation",
             PdfError::TooComplexPdf(_) => "too_complex_pdf",
-            PdfError::DocumentKindMismatch { .. } => "document_kind_mismatch",
+            PdfError::DocumentKindMismatch(_) => "document_kind_mismatch",
+            PdfError::UnknownDocumentKind { .. } => "unknown_document_kind",
             PdfError::AcademicYearMismatch { .. } => "academic_year_mismatch",
         }
     }

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::identify::{fold_for_match, identify_page};
 use super::text::{TextReader, page_has_images};
 use super::validate::load;
-use super::{DocumentKind, PdfError, SplitConfig, SplitDocument, SplitOutcome, flag};
+use super::{PageLayout, PdfError, SplitConfig, SplitDocument, SplitOutcome, flag};
 
 struct Group {
     student: String,
@@ -35,6 +35,8 @@ pub fn split(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<SplitOutcome, PdfError> {
     let (doc, _) = load(bytes, cfg)?;
+    let kind = cfg.declared_kind()?;
+    let one_page_each = kind.pages == PageLayout::OnePerStudent;
     let labels: Vec<String> = cfg
         .student_labels
         .iter()
@@ -94,10 +96,7 @@ pub fn split(
             }
             None => match current {
                 None => skipped.push(number),
-                Some(_) if cfg.kind == DocumentKind::Attestation && !text.is_empty() => {
-                    return Err(PdfError::AttestationContinuation { page: number });
-                }
-                Some(_) if cfg.kind == DocumentKind::Attestation => {
+                Some(_) if one_page_each => {
                     return Err(PdfError::AttestationContinuation { page: number });
                 }
                 Some(i) => {
@@ -115,10 +114,7 @@ pub fn split(
             PdfError::NoStudentFound
         });
     }
-    let kind_label = match cfg.kind {
-        DocumentKind::Releve => "Relevé de notes",
-        DocumentKind::Attestation => "Attestation de réussite",
-    };
+    let kind_label = kind.label_fr.as_str();
     let build = |mut group: Group| -> Result<SplitDocument, PdfError> {
         group.pages.sort_by_key(|(n, _)| *n);
         let title = cfg

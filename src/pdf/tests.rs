@@ -3,18 +3,17 @@
 
 use lopdf::Document;
 
-use super::fixture::{self, BatchSpec, PageContent, PdfOptions};
+use super::fixture::{self, BatchSpec, Edition, PageContent, PdfOptions};
 use super::identify::fold_for_match;
 use super::*;
 
-fn cfg(kind: DocumentKind) -> SplitConfig {
-    SplitConfig {
-        kind,
-        ..SplitConfig::default()
-    }
+/// The split's defaults, with the certificat de scolarité configured as a third kind.
+fn cfg(kind: Edition) -> SplitConfig {
+    let kinds = DocumentKinds::with_configured(&[fixture::certificat_scolarite_kind()]).unwrap();
+    SplitConfig::default().for_kind(&kinds, &DocumentKindCode::parse(kind.code()).unwrap())
 }
 
-fn run(bytes: &[u8], kind: DocumentKind) -> Result<SplitOutcome, PdfError> {
+fn run(bytes: &[u8], kind: Edition) -> Result<SplitOutcome, PdfError> {
     split(bytes, &cfg(kind), &mut |_, _| {})
 }
 
@@ -90,14 +89,10 @@ fn releve_batch_splits_per_student_with_the_simple_font() {
         ..BatchSpec::default()
     });
     let mut calls = 0;
-    let outcome = split(
-        &batch.bytes,
-        &cfg(DocumentKind::Releve),
-        &mut |done, total| {
-            calls += 1;
-            assert!(done <= total);
-        },
-    )
+    let outcome = split(&batch.bytes, &cfg(Edition::Releve), &mut |done, total| {
+        calls += 1;
+        assert!(done <= total);
+    })
     .unwrap();
     assert_eq!(calls, outcome.pages);
     assert_matches_truth(&outcome, &batch);
@@ -121,7 +116,7 @@ fn cid_identity_h_fonts_with_tounicode_are_read() {
         seed: 7,
         ..BatchSpec::default()
     });
-    let outcome = run(&batch.bytes, DocumentKind::Releve).unwrap();
+    let outcome = run(&batch.bytes, Edition::Releve).unwrap();
     assert_matches_truth(&outcome, &batch);
     assert!(name_appears(
         &outcome.documents[0].text,
@@ -133,12 +128,12 @@ fn cid_identity_h_fonts_with_tounicode_are_read() {
 fn attestations_in_both_label_orders() {
     let batch = fixture::batch(&BatchSpec {
         students: 6,
-        kind: DocumentKind::Attestation,
+        kind: Edition::Attestation,
         reversed_labels: true,
         cover_page: false,
         ..BatchSpec::default()
     });
-    let outcome = run(&batch.bytes, DocumentKind::Attestation).unwrap();
+    let outcome = run(&batch.bytes, Edition::Attestation).unwrap();
     assert_matches_truth(&outcome, &batch);
     assert!(outcome.documents.iter().all(|d| d.pages.len() == 1));
 }
@@ -151,14 +146,14 @@ fn continuation_pages_follow_the_previous_student() {
         lines(&["suite du relevé", "UE bonus sport 15,00"]),
         lines(&["N° Etudiant : 21900002", "Nom : MARTIN"]),
     ]);
-    let outcome = run(&bytes, DocumentKind::Releve).unwrap();
+    let outcome = run(&bytes, Edition::Releve).unwrap();
     assert_eq!(outcome.skipped, vec![1]);
     assert_eq!(outcome.documents[0].pages, vec![2, 3]);
     assert_eq!(outcome.documents[0].flags, vec![flag::CONTINUATION]);
     assert!(outcome.documents[1].flags.is_empty());
     // The same layout is an error for attestations, naming the page.
     assert_eq!(
-        run(&bytes, DocumentKind::Attestation).unwrap_err(),
+        run(&bytes, Edition::Attestation).unwrap_err(),
         PdfError::AttestationContinuation { page: 3 }
     );
 }
@@ -170,7 +165,7 @@ fn a_student_in_two_runs_is_merged_in_page_order() {
         lines(&["N° Etudiant : 21900002"]),
         lines(&["N° Etudiant : 21900001", "page 2"]),
     ]);
-    let outcome = run(&bytes, DocumentKind::Releve).unwrap();
+    let outcome = run(&bytes, Edition::Releve).unwrap();
     assert_eq!(outcome.documents[0].pages, vec![1, 3]);
     assert_eq!(outcome.documents[0].flags, vec![flag::MERGED]);
     assert_eq!(outcome.documents[1].pages, vec![2]);
@@ -186,7 +181,7 @@ fn a_student_in_two_runs_is_merged_in_page_order() {
 #[test]
 fn two_numbers_on_a_page_are_flagged_not_guessed() {
     let bytes = pdf(&[lines(&["N° Etudiant : 21900001", "N° Etudiant : 21900002"])]);
-    let outcome = run(&bytes, DocumentKind::Releve).unwrap();
+    let outcome = run(&bytes, Edition::Releve).unwrap();
     assert_eq!(outcome.documents.len(), 1);
     assert!(
         outcome.documents[0]
@@ -202,7 +197,7 @@ fn label_variants_and_line_breaks_in_real_pdfs() {
         lines(&["No étudiant 21900002"]),
         lines(&["n°étudiant:21900003"]),
     ]);
-    let outcome = run(&bytes, DocumentKind::Releve).unwrap();
+    let outcome = run(&bytes, Edition::Releve).unwrap();
     let students: Vec<&str> = outcome
         .documents
         .iter()
@@ -213,7 +208,7 @@ fn label_variants_and_line_breaks_in_real_pdfs() {
 
 #[test]
 fn every_validation_code_has_a_file_that_triggers_it() {
-    let c = cfg(DocumentKind::Releve);
+    let c = cfg(Edition::Releve);
     let good = fixture::batch(&BatchSpec {
         students: 2,
         ..BatchSpec::default()
@@ -310,7 +305,7 @@ fn manifest_has_the_documented_shape() {
         students: 3,
         ..BatchSpec::default()
     });
-    let outcome = run(&batch.bytes, DocumentKind::Releve).unwrap();
+    let outcome = run(&batch.bytes, Edition::Releve).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let manifest = output::write_outcome(&outcome, dir.path(), 2).unwrap();
     let json: serde_json::Value =
@@ -350,7 +345,7 @@ proptest::proptest! {
         cid_font in proptest::prelude::any::<bool>(),
         attestation in proptest::prelude::any::<bool>(),
     ) {
-        let kind = if attestation { DocumentKind::Attestation } else { DocumentKind::Releve };
+        let kind = if attestation { Edition::Attestation } else { Edition::Releve };
         let batch = fixture::batch(&BatchSpec {
             students,
             seed,
@@ -398,7 +393,7 @@ fn releve_with(options: PdfOptions) -> Vec<u8> {
 
 #[test]
 fn each_rewrite_sign_of_the_profile_is_refused_and_can_be_turned_off() {
-    let c = cfg(DocumentKind::Releve);
+    let c = cfg(Edition::Releve);
     let clean = releve_with(PdfOptions::default());
     assert!(
         validate(&clean, &c).is_ok(),
@@ -409,7 +404,7 @@ fn each_rewrite_sign_of_the_profile_is_refused_and_can_be_turned_off() {
         other => panic!("expected modified_pdf, got {other:?}"),
     };
     let off = |change: fn(&mut ApogeeProfile)| {
-        let mut c = cfg(DocumentKind::Releve);
+        let mut c = cfg(Edition::Releve);
         change(&mut c.apogee_profile);
         c
     };
@@ -465,27 +460,52 @@ fn the_declared_kind_and_year_must_be_what_the_pages_say() {
     });
     let attestation = fixture::batch(&BatchSpec {
         students: 3,
-        kind: DocumentKind::Attestation,
+        kind: Edition::Attestation,
         cover_page: false,
         ..BatchSpec::default()
     });
+    let mismatch = |declared: Edition, found: Edition| {
+        let kinds = cfg(declared).kinds;
+        let label = |e: Edition| kinds.label_of(e.code());
+        PdfError::DocumentKindMismatch(Box::new(KindMismatch {
+            declared: DocumentKindCode::parse(declared.code()).unwrap(),
+            declared_label: label(declared),
+            found: DocumentKindCode::parse(found.code()).unwrap(),
+            found_label: label(found),
+        }))
+    };
     assert_eq!(
-        validate(&releve.bytes, &cfg(DocumentKind::Attestation)).unwrap_err(),
-        PdfError::DocumentKindMismatch {
-            declared: DocumentKind::Attestation,
-            found: DocumentKind::Releve
-        }
+        validate(&releve.bytes, &cfg(Edition::Attestation)).unwrap_err(),
+        mismatch(Edition::Attestation, Edition::Releve)
     );
     assert_eq!(
-        validate(&attestation.bytes, &cfg(DocumentKind::Releve)).unwrap_err(),
-        PdfError::DocumentKindMismatch {
-            declared: DocumentKind::Releve,
-            found: DocumentKind::Attestation
-        }
+        validate(&attestation.bytes, &cfg(Edition::Releve)).unwrap_err(),
+        mismatch(Edition::Releve, Edition::Attestation)
     );
+    let certificat = fixture::batch(&BatchSpec {
+        students: 3,
+        kind: Edition::CertificatScolarite,
+        ..BatchSpec::default()
+    });
+    let refused = validate(&certificat.bytes, &cfg(Edition::Attestation)).unwrap_err();
+    assert_eq!(
+        refused,
+        mismatch(Edition::Attestation, Edition::CertificatScolarite)
+    );
+    assert_eq!(
+        refused.text().fr,
+        "déclaré comme « Attestation de réussite », mais les pages sont d'un autre type : \
+         « Certificat de scolarité »"
+    );
+    assert_eq!(
+        validate(&releve.bytes, &cfg(Edition::CertificatScolarite)).unwrap_err(),
+        mismatch(Edition::CertificatScolarite, Edition::Releve)
+    );
+    // Without the kind configured, its pages are of no known kind: not refused as another.
+    assert!(validate(&certificat.bytes, &SplitConfig::default()).is_ok());
     let year = |y| SplitConfig {
         academic_year: Some(y),
-        ..cfg(DocumentKind::Releve)
+        ..cfg(Edition::Releve)
     };
     // The fixtures print "Année universitaire 2025/2026".
     assert!(validate(&releve.bytes, &year(2025)).is_ok());
@@ -505,5 +525,60 @@ fn the_declared_kind_and_year_must_be_what_the_pages_say() {
             .unwrap_err()
             .code(),
         "academic_year_mismatch"
+    );
+}
+
+/// A kind a site configures is split as its `pages` say (one page each here), named with its
+/// label, and a page without a number refuses the batch as for attestations.
+#[test]
+fn a_configured_kind_is_recognised_and_split_one_page_per_student() {
+    let batch = fixture::batch(&BatchSpec {
+        students: 5,
+        kind: Edition::CertificatScolarite,
+        ..BatchSpec::default()
+    });
+    let outcome = run(&batch.bytes, Edition::CertificatScolarite).unwrap();
+    assert_eq!(outcome.skipped, batch.skipped);
+    let got: Vec<(String, Vec<u32>)> = outcome
+        .documents
+        .iter()
+        .map(|d| (d.student.clone(), d.pages.clone()))
+        .collect();
+    assert_eq!(got, batch.expected);
+    let out = Document::load_mem(&outcome.documents[0].pdf).unwrap();
+    let title = out
+        .trailer
+        .get(b"Info")
+        .and_then(|i| out.get_dictionary(i.as_reference()?))
+        .and_then(|info| info.get(b"Title"))
+        .and_then(|t| t.as_str())
+        .unwrap()
+        .to_vec();
+    let utf16: Vec<u16> = title[2..]
+        .chunks(2)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .collect();
+    assert_eq!(
+        String::from_utf16(&utf16).unwrap(),
+        format!("Certificat de scolarité — {}", batch.expected[0].0)
+    );
+    let continued = pdf(&[
+        PageContent::Lines(fixture::certificat_scolarite_page(&batch.students[0])),
+        lines(&["CERTIFICAT DE SCOLARITÉ", "suite sans numéro"]),
+    ]);
+    assert_eq!(
+        run(&continued, Edition::CertificatScolarite).unwrap_err(),
+        PdfError::AttestationContinuation { page: 2 }
+    );
+    // An unknown declared kind is refused before any page is read.
+    let unknown = SplitConfig {
+        kind: DocumentKindCode::parse("diplome").unwrap(),
+        ..SplitConfig::default()
+    };
+    assert_eq!(
+        split(&batch.bytes, &unknown, &mut |_, _| {})
+            .unwrap_err()
+            .code(),
+        "unknown_document_kind"
     );
 }

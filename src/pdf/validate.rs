@@ -207,14 +207,19 @@ fn declared_facts(doc: &Document, cfg: &SplitConfig) -> Result<(), PdfError> {
             text.push(' ');
         }
     }
-    let facts = edition_facts(&text);
+    let declared = cfg.declared_kind()?;
+    let facts = edition_facts(&text, &cfg.kinds);
     if let Some(found) = facts.kind
-        && found != cfg.kind
+        && found != declared.code
     {
-        return Err(PdfError::DocumentKindMismatch {
-            declared: cfg.kind,
-            found,
-        });
+        return Err(PdfError::DocumentKindMismatch(Box::new(
+            super::KindMismatch {
+                declared: declared.code.clone(),
+                declared_label: declared.label(),
+                found_label: cfg.kinds.label_of(found.as_str()),
+                found,
+            },
+        )));
     }
     if let (Some(declared), Some(found)) = (cfg.academic_year, facts.academic_year)
         && declared != found

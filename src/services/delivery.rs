@@ -595,6 +595,23 @@ pub fn document(
         .ok_or_else(|| ApiError::not_found("document"))
 }
 
+/// The kind an upload declares, when it is one of the configured kinds; otherwise 422
+/// `unknown_document_kind` naming the configured codes (`known_kinds`).
+pub fn document_kind(
+    kinds: &crate::domain::document_kind::DocumentKinds,
+    declared: &str,
+) -> Result<crate::domain::document_kind::DocumentKindCode, ApiError> {
+    let declared = declared.trim();
+    match kinds.get(declared) {
+        Some(kind) => Ok(kind.code.clone()),
+        None => Err(crate::pdf::PdfError::UnknownDocumentKind {
+            kind: declared.chars().take(64).collect(),
+            known: kinds.codes(),
+        }
+        .into()),
+    }
+}
+
 /// An upload whose bytes are those of a live treatment the caller can see is refused (409
 /// naming it), unless the caller names that treatment in `replace_of` to confirm a new one on
 /// purpose. (Treatments of other composantes are not named: their documents are guarded at

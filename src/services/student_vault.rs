@@ -11,7 +11,8 @@ use crate::db::schema::{documents, treatments};
 use crate::db::students::StudentRow;
 use crate::db::{DbConnection, consents, vaults};
 use crate::domain::consent::ConsentSource;
-use crate::domain::delivery::{DeliveryStatus, DocumentType};
+use crate::domain::delivery::DeliveryStatus;
+use crate::domain::document_kind::DocumentKinds;
 use crate::domain::vault::VaultStatus;
 use crate::error::ApiError;
 use crate::i18n::{Localized, Text};
@@ -66,7 +67,11 @@ pub struct MyVault {
 }
 
 /// The student's vault page. Read-only; runs inside a database closure.
-pub fn my_vault(conn: &mut DbConnection, student: &StudentRow) -> Result<MyVault, ApiError> {
+pub fn my_vault(
+    conn: &mut DbConnection,
+    student: &StudentRow,
+    kinds: &DocumentKinds,
+) -> Result<MyVault, ApiError> {
     let ids = vec![student.id.clone()];
     let objection = consents::objections_in_force(conn, &ids)?
         .remove(&student.id)
@@ -74,7 +79,7 @@ pub fn my_vault(conn: &mut DbConnection, student: &StudentRow) -> Result<MyVault
             recorded_at: at.and_utc(),
             source,
         });
-    let documents = delivered(conn, &student.id)?;
+    let documents = delivered(conn, &student.id, kinds)?;
     Ok(match vaults::by_student(conn, &student.id)? {
         Some(v) => {
             let status = v.status();
@@ -125,6 +130,7 @@ const SENT: [DeliveryStatus; 5] = [
 fn delivered(
     conn: &mut DbConnection,
     student_id: &str,
+    kinds: &DocumentKinds,
 ) -> Result<Vec<DeliveredDocument>, ApiError> {
     let sent: Vec<&str> = SENT.iter().map(|s| s.as_str()).collect();
     let rows: Vec<(String, i32, Option<chrono::NaiveDateTime>, Option<String>)> = documents::table
@@ -143,10 +149,7 @@ fn delivered(
         .into_iter()
         .filter_map(|(kind, year, deposited_at, status)| {
             let status = DeliveryStatus::parse(status.as_deref()?)?;
-            let label = DocumentType::parse(&kind).map_or_else(
-                || Text::untranslated(kind.clone()),
-                DocumentType::label_text,
-            );
+            let label = kinds.label_of(&kind);
             Some(DeliveredDocument {
                 document_type_label: Localized(label),
                 document_type: kind,

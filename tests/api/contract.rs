@@ -212,6 +212,7 @@ async fn every_error_code_is_produced() {
             good.clone(),
             "attestation_reussite",
         ),
+        (ErrorCode::UnknownDocumentKind, good.clone(), "diplome"),
     ];
     for (code, bytes, kind) in pdf_cases {
         produced.push((

@@ -10,6 +10,7 @@ mod consents;
 mod contract;
 mod delivery;
 mod digiposte;
+mod document_kinds;
 mod drills;
 mod exports;
 mod foundation;

@@ -397,7 +397,7 @@ async fn refused_body(app: TestApp) {
     let batch = fixture::batch(&BatchSpec::default()).bytes;
     upload(&app, &manager, batch.clone(), "bulletin", "905")
         .await
-        .problem(422, "validation_failed");
+        .problem(422, "unknown_document_kind");
     upload(
         &app,
         &app.manager(&["906"]),
@@ -580,7 +580,7 @@ async fn confirm_far_body(app: TestApp) {
     let batch = fixture::batch(&BatchSpec {
         students: 601,
         seed: 11,
-        kind: passerelle::pdf::DocumentKind::Attestation,
+        kind: passerelle::pdf::fixture::Edition::Attestation,
         cover_page: false,
         ..BatchSpec::default()
     });
