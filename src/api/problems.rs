@@ -125,6 +125,7 @@ pub const OPERATION_CODES: &[(&str, &[ErrorCode])] = {
             ],
         ),
         ("listMySupportingDocuments", &[NotFound]),
+        ("createSupportingDocumentPaper", &[InvalidTransition]),
         ("acceptSupportingDocument", &[InvalidTransition]),
         ("rejectSupportingDocument", &[InvalidTransition]),
     ]

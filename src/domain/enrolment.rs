@@ -172,7 +172,10 @@ pub fn rejection_label(code: &str) -> Text {
             "Régime illisible (formation initiale, apprentissage, formation continue)",
             "Unreadable régime (initial training, apprenticeship, continuing education)",
         ),
-        "invalid_boursier" => ("Boursier illisible (oui/non)", "Unreadable boursier (yes/no)"),
+        "invalid_boursier" => (
+            "Boursier illisible (oui/non)",
+            "Unreadable boursier (yes/no)",
+        ),
         "wrong_field_count" => ("Nombre de colonnes incorrect", "Wrong number of fields"),
         "invalid_row" => ("Ligne illisible", "Unreadable row"),
         "unknown_field" => ("Colonne inconnue", "Unknown field"),

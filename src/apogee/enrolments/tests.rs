@@ -299,8 +299,14 @@ fn population_columns_are_optional_and_blank_means_unknown() {
                21900005;EPSILON;Eva;905;L1INF;2025;E;fc;peut-être\n";
     let file = parse_enrolments_csv(csv.as_bytes()).unwrap();
     let ok = |i: usize| file.rows[i].as_ref().unwrap();
-    assert_eq!((ok(0).regime, ok(0).boursier), (Some(Regime::Apprenticeship), Some(true)));
-    assert_eq!((ok(1).regime, ok(1).boursier), (Some(Regime::InitialTraining), Some(false)));
+    assert_eq!(
+        (ok(0).regime, ok(0).boursier),
+        (Some(Regime::Apprenticeship), Some(true))
+    );
+    assert_eq!(
+        (ok(1).regime, ok(1).boursier),
+        (Some(Regime::InitialTraining), Some(false))
+    );
     assert_eq!((ok(2).regime, ok(2).boursier), (None, None));
     assert_eq!(file.rows[3].as_ref().unwrap_err().code, "invalid_regime");
     assert_eq!(file.rows[4].as_ref().unwrap_err().code, "invalid_boursier");
@@ -311,10 +317,14 @@ fn population_columns_are_optional_and_blank_means_unknown() {
     let row = file.rows[0].as_ref().unwrap();
     assert_eq!((row.regime, row.boursier), (None, None));
     // JSON takes the API codes.
-    let json = br#"[{"cod_etu": "21900001", "last_name": "A", "first_name": "B", "composante": "905",
+    let json =
+        br#"[{"cod_etu": "21900001", "last_name": "A", "first_name": "B", "composante": "905",
         "etape": "L1INF", "academic_year": 2025, "enrolment_state": "E",
         "regime": "continuing_education", "boursier": true}]"#;
     let file = parse_enrolments_json(json).unwrap();
     let row = file.rows[0].as_ref().unwrap();
-    assert_eq!((row.regime, row.boursier), (Some(Regime::ContinuingEducation), Some(true)));
+    assert_eq!(
+        (row.regime, row.boursier),
+        (Some(Regime::ContinuingEducation), Some(true))
+    );
 }
