@@ -291,6 +291,9 @@ pub fn search(
     Ok(window.wrap(items, small_len + student_total))
 }
 
+/// A student number, first name and last name.
+type StudentName = (String, String, String);
+
 /// Students visible in `scope` (not erased) matching `q`, by name: one slice and the total.
 fn search_students(
     conn: &mut DbConnection,
@@ -298,7 +301,7 @@ fn search_students(
     q: Option<&str>,
     offset: i64,
     limit: i64,
-) -> Result<(Vec<(String, String, String)>, i64), ApiError> {
+) -> Result<(Vec<StudentName>, i64), ApiError> {
     let build = || {
         let mut query = students::table
             .filter(students::erased_at.is_null())
