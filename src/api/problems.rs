@@ -125,7 +125,7 @@ pub const OPERATION_CODES: &[(&str, &[ErrorCode])] = {
             ],
         ),
         ("listMySupportingDocuments", &[NotFound]),
-        ("createSupportingDocumentPaper", &[InvalidTransition]),
+        ("recordSupportingDocumentPaper", &[InvalidTransition]),
         ("acceptSupportingDocument", &[InvalidTransition]),
         ("rejectSupportingDocument", &[InvalidTransition]),
     ]

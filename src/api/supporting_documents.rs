@@ -509,7 +509,7 @@ async fn decide(
 /// Records a piece a manager received on paper for a student of their composantes (who and
 /// when are kept and audited); pending, or accepted at once with `"accept": true`.
 #[utoipa::path(
-    operation_id = "createSupportingDocumentPaper",
+    operation_id = "recordSupportingDocumentPaper",
     tag = "supporting_documents",
     params(("cod_etu" = String, Path, description = "Student number")),
     request_body = PaperPiece,
