@@ -119,6 +119,8 @@ fn records(n: usize, year: i32) -> Vec<EnrolmentRecord> {
             } else {
                 EnrolmentState::E
             },
+            regime: None,
+            boursier: None,
         })
         .collect()
 }

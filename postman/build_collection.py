@@ -540,6 +540,13 @@ lockers = folder(
                 tests=status(200) + j("pm.test('updated', () => pm.expect(b.updated).to.eql([pm.collectionVariables.get('depositId')]));")),
         request("Sent history (manager)", "GET", "/lockers/me/sent", who=MANAGER,
                 tests=status(200) + j("pm.test('sent', () => pm.expect(b.items.map(i => i.id)).to.include(pm.collectionVariables.get('depositId')));")),
+        request("Find recipients by name or number (manager)", "GET", "/lockers/recipients", who=MANAGER,
+                query=[("q", "{{student1}}")],
+                tests=status(200) + j("pm.test('the student, named', () => {\n"
+                                      "    const found = b.items.find(i => i.address === 'student:' + pm.environment.get('student1'));\n"
+                                      "    pm.expect(found.kind).to.eql('student');\n"
+                                      "    pm.expect(found.name).to.be.a('string');\n"
+                                      "});")),
         request("Move to trash", "POST", "/lockers/me/trash", who=STUDENT,
                 body='{"ids": ["{{depositId}}"]}',
                 tests=status(200) + j("pm.test('trashed', () => pm.expect(b.updated.length).to.eql(1));")),
@@ -589,6 +596,14 @@ supporting = folder(
                 tests=status(200) + j("pm.test('four students', () => pm.expect(b[0].students).to.eql(4));")),
         request("Follow-up of one student", "GET", "/supporting-documents/students/{{student1}}", who=MANAGER,
                 tests=status(200) + j("pm.test('two kinds', () => pm.expect(b[0].documents.length).to.eql(2));")),
+        request("Record a piece received on paper, accepted", "POST", "/supporting-documents/students/{{student1}}/paper",
+                who=MANAGER, body={"kind": "cvec_certificate", "accept": True},
+                tests=status(201) + j("pm.test('on paper, accepted, with who and when', () => {\n"
+                                      "    pm.expect(b.channel).to.eql('paper');\n"
+                                      "    pm.expect(b.status).to.eql('accepted');\n"
+                                      "    pm.expect(b.received_by).to.be.a('string');\n"
+                                      "    pm.expect(b.received_at).to.be.a('string');\n"
+                                      "});")),
     ],
 )
 

@@ -24,6 +24,7 @@ use crate::domain::filetype;
 use crate::domain::locker::{self, Recipient};
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::pagination::{Page, Window};
+use crate::services::lockers::{self as service, NamedRecipient, resolve};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -38,6 +39,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(move_to_trash)
         .service(restore)
         .service(mark_read)
+        .service(search_recipients)
         .service(list_groups)
         .service(show_group)
         .service(put_group)
@@ -184,15 +186,20 @@ pub struct Receipt {
     pub sender: String,
     /// The recipients as addressed (users and groups).
     pub recipients: Vec<String>,
+    /// The same, with the names people read.
+    pub recipient_names: Vec<NamedRecipient>,
     /// The people the recipients resolved to (groups expanded, duplicates removed).
     pub recipient_count: i32,
     pub replaces: Option<String>,
     pub audit: AuditProof,
 }
 
-impl From<&DepositRow> for Receipt {
-    fn from(d: &DepositRow) -> Self {
-        Receipt {
+impl Receipt {
+    /// The receipt of a deposit, its recipients named.
+    fn of(conn: &mut DbConnection, d: &DepositRow) -> Result<Self, ApiError> {
+        let recipients: Vec<String> = serde_json::from_str(&d.recipients).unwrap_or_default();
+        Ok(Receipt {
+            recipient_names: service::names_of(conn, &recipients)?,
             id: d.id.clone(),
             title: d.title.clone(),
             file_name: d.file_name.clone(),
@@ -201,94 +208,15 @@ impl From<&DepositRow> for Receipt {
             size: d.size,
             received_at: d.received_at.and_utc(),
             sender: d.sender_id.clone(),
-            recipients: serde_json::from_str(&d.recipients).unwrap_or_default(),
+            recipients,
             recipient_count: d.recipient_count,
             replaces: d.replaces.clone(),
             audit: AuditProof {
                 seq: d.audit_seq,
                 hash: d.audit_hash.clone(),
             },
-        }
-    }
-}
-
-/// Expands the addressed recipients into locker user ids, within what the sender may address:
-/// staff known to the lockers; students of a manager's composantes (any student for an
-/// admin; a student addresses staff and groups only); the étapes of a manager's composantes.
-/// Everything that does not resolve is named in one `unknown_recipient` problem.
-fn resolve(
-    conn: &mut DbConnection,
-    scope: &DataScope,
-    year: i32,
-    addressed: &[String],
-) -> Result<Vec<String>, ApiError> {
-    let mut unknown = Vec::new();
-    let mut out: Vec<String> = Vec::new();
-    let mut seen = HashSet::new();
-    let mut push = |id: String, out: &mut Vec<String>| {
-        if seen.insert(id.clone()) {
-            out.push(id);
-        }
-    };
-    let student_scope = match scope {
-        // A student addresses no student (not even themselves): no directory of students leaks.
-        DataScope::Student(_) => DataScope::Composantes(Vec::new()),
-        other => other.clone(),
-    };
-    for a in addressed {
-        match Recipient::parse(a) {
-            None => unknown.push(a.clone()),
-            Some(Recipient::Student(c)) => {
-                if repo::known_students(conn, &student_scope, std::slice::from_ref(&c))?
-                    .contains(&c)
-                {
-                    push(format!("student:{c}"), &mut out);
-                } else {
-                    unknown.push(a.clone());
-                }
-            }
-            // A student is answered the same for staff ids that exist and ones that do not,
-            // so the lockers are no directory of staff: a deposit to an unknown id reaches
-            // nobody (or the person of that id, once they use the lockers).
-            Some(Recipient::Staff(id)) if matches!(scope, DataScope::Student(_)) => {
-                push(id, &mut out);
-            }
-            Some(Recipient::Staff(id)) => {
-                if repo::known_staff(conn, std::slice::from_ref(&id))?.contains(&id) {
-                    push(id, &mut out);
-                } else {
-                    unknown.push(a.clone());
-                }
-            }
-            Some(Recipient::Etape(e)) => match repo::etape_students(conn, scope, &e, year)? {
-                Some(list) => {
-                    for c in list {
-                        push(format!("student:{c}"), &mut out);
-                    }
-                }
-                None => unknown.push(a.clone()),
-            },
-            Some(Recipient::Group(g)) => match repo::group_members(conn, &g)? {
-                Some(list) => {
-                    for m in list {
-                        push(m, &mut out);
-                    }
-                }
-                None => unknown.push(a.clone()),
-            },
-        }
-    }
-    if !unknown.is_empty() {
-        return Err(ApiError::new(ErrorCode::UnknownRecipient, {
-            let names = unknown.join(", ");
-            crate::text!(
-                "destinataire(s) inconnu(s), ou auxquels vous ne pouvez pas écrire : {names}",
-                "unknown recipient(s), or ones you may not address: {names}"
-            )
         })
-        .with("recipients", &unknown));
     }
-    Ok(out)
 }
 
 /// Deposits a document into the lockers of users and groups ("Déposer dans un casier").
@@ -357,6 +285,8 @@ async fn deposit(
         .cod_etu
         .clone()
         .filter(|_| principal.role == Role::Student);
+    // Staff are shown by the name their token gave when they deposited; students by the registry.
+    let sender_name = principal.name.clone().filter(|_| student.is_none());
     let (sha, size, temp) = (
         file.sha256.clone(),
         file.size as i64,
@@ -444,9 +374,10 @@ async fn deposit(
                 received_at,
                 audit_seq: seq,
                 audit_hash: hash,
+                sender_name,
             };
             repo::insert_deposit(conn, &row, &recipients)?;
-            Ok(row)
+            Receipt::of(conn, &row)
         })
         .await?;
     drop(file);
@@ -455,7 +386,7 @@ async fn deposit(
             actix_web::http::header::LOCATION,
             format!("/lockers/deposits/{}", row.id),
         ))
-        .json(Receipt::from(&row)))
+        .json(row))
 }
 
 fn audit_hash(conn: &mut DbConnection, seq: i64) -> Result<String, ApiError> {
@@ -549,16 +480,20 @@ async fn show(
                 .last()
                 .map(|v| v.id.clone())
                 .unwrap_or(d.id.clone());
-            let names = repo::names(conn, std::slice::from_ref(&d.sender_id))?;
-            let is_sender = d.sender_id == me;
+            let sender_name = service::sender_name(conn, &d.sender_id, d.sender_name.as_deref())?;
+            let receipt = if d.sender_id == me {
+                Some(Receipt::of(conn, &d)?)
+            } else {
+                None
+            };
             Ok(DepositDetail {
-                receipt: is_sender.then(|| Receipt::from(&d)),
+                receipt,
                 read: item.as_ref().map(|i| i.read_at.is_some()),
                 trashed_at: item
                     .as_ref()
                     .and_then(|i| i.trashed_at)
                     .map(|t| t.and_utc()),
-                sender_name: names.get(&d.sender_id).cloned(),
+                sender_name,
                 version,
                 versions,
                 latest_id,
@@ -742,7 +677,7 @@ async fn folder(
                 .into_iter()
                 .map(|(d, i): (DepositRow, ItemRow)| InboxItem {
                     replaced_by: newer.get(&d.id).cloned(),
-                    sender_name: names.get(&d.sender_id).cloned(),
+                    sender_name: d.sender_name.or_else(|| names.get(&d.sender_id).cloned()),
                     read: i.read_at.is_some(),
                     read_at: i.read_at.map(|t| t.and_utc()),
                     trashed_at: i.trashed_at.map(|t| t.and_utc()),
@@ -800,6 +735,8 @@ pub struct SentItem {
     pub received_at: DateTime<Utc>,
     /// As addressed (users and groups).
     pub recipients: Vec<String>,
+    /// The same, with the names people read.
+    pub recipient_names: Vec<NamedRecipient>,
     pub recipient_count: i32,
     /// Recipients who have opened or downloaded it.
     pub read_count: i64,
@@ -831,11 +768,14 @@ async fn sent(
             let (rows, total) = repo::sent(conn, &me, window)?;
             let ids: Vec<String> = rows.iter().map(|d| d.id.clone()).collect();
             let reads = repo::read_counts(conn, &ids)?;
-            let items = rows
-                .into_iter()
-                .map(|d| SentItem {
+            let mut items = Vec::with_capacity(rows.len());
+            for d in rows {
+                let recipients: Vec<String> =
+                    serde_json::from_str(&d.recipients).unwrap_or_default();
+                items.push(SentItem {
                     read_count: reads.get(&d.id).copied().unwrap_or(0),
-                    recipients: serde_json::from_str(&d.recipients).unwrap_or_default(),
+                    recipient_names: service::names_of(conn, &recipients)?,
+                    recipients,
                     id: d.id,
                     title: d.title,
                     file_name: d.file_name,
@@ -845,8 +785,8 @@ async fn sent(
                     received_at: d.received_at.and_utc(),
                     recipient_count: d.recipient_count,
                     replaces: d.replaces,
-                })
-                .collect();
+                });
+            }
             Ok(window.wrap(items, total))
         })
         .await?;
@@ -1012,6 +952,39 @@ async fn mark_read(
         })
         .await?;
     Ok(web::Json(result))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RecipientsQuery {
+    /// Words of a name, group or étape (accents and case ignored), or a student number prefix.
+    pub q: Option<String>,
+    pub page: Option<u32>,
+    /// Items per page (at most 500).
+    pub per_page: Option<u32>,
+}
+
+/// The people and groups the caller may write to, matching `q`: named groups, étapes, staff,
+/// then students — a manager finds their composantes' students and étapes only, a student
+/// finds staff and groups only (the rules of `POST /lockers/deposits`).
+#[utoipa::path(operation_id = "listLockerRecipients", tag = "lockers", params(RecipientsQuery), responses((status = 200, body = Page<NamedRecipient>)))]
+#[get("/lockers/recipients")]
+async fn search_recipients(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<RecipientsQuery>,
+) -> Result<web::Json<Page<NamedRecipient>>, ApiError> {
+    let (_, scope) = me(&state, &principal).await?;
+    let RecipientsQuery { q, page, per_page } = query.into_inner();
+    let window = Window::new(page, per_page)?;
+    let year = state.config.current_academic_year();
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| service::search(conn, &scope, year, q.as_deref(), window))
+            .await?,
+    ))
 }
 
 /// A named group, as recipients pick it.

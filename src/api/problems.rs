@@ -126,6 +126,7 @@ pub const OPERATION_CODES: &[(&str, &[ErrorCode])] = {
             ],
         ),
         ("listMySupportingDocuments", &[NotFound]),
+        ("recordSupportingDocumentPaper", &[InvalidTransition]),
         ("acceptSupportingDocument", &[InvalidTransition]),
         ("rejectSupportingDocument", &[InvalidTransition]),
     ]

@@ -4,8 +4,6 @@
 //! student sees; the student deposits again after a rejection (history kept). The follow-up
 //! ("suivi") shows completeness per student and per étape.
 
-use std::collections::{BTreeMap, HashMap};
-
 use actix_web::{Either, HttpRequest, HttpResponse, get, post, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,13 +15,16 @@ use super::extract::ValidJson;
 use super::lockers::{check_type, safe_file_name};
 use super::upload;
 use crate::auth::{DataScope, Permission, Principal};
-use crate::db::audit::{self, AuditEvent};
 use crate::db::students;
-use crate::db::supporting_documents::{self as repo, EnrolledStudent, KindRow, SubmissionRow};
-use crate::domain::supporting::{self, SupportingStatus};
-use crate::error::{ApiError, ErrorCode, FieldError};
+use crate::db::supporting_documents as repo;
+use crate::domain::supporting::SupportingStatus;
+use crate::error::{ApiError, ErrorCode};
 use crate::pagination::{Page, Window};
 use crate::services::export::{self, ListFormat};
+use crate::services::supporting_documents::{
+    self as service, EnrolmentDocuments, EtapeFollowUp, KindSpec, PaperPiece, RequiredKind,
+    Submission,
+};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -34,51 +35,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(list)
         .service(follow_up)
         .service(student_follow_up)
+        .service(record_paper)
         .service(accept)
         .service(reject)
         .service(download);
-}
-
-fn field_error(field: &str, code: &str, message: &str) -> ApiError {
-    ApiError::validation(vec![FieldError {
-        field: field.into(),
-        code: code.into(),
-        message: message.into(),
-    }])
-}
-
-/// A kind an étape requires.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RequiredKind {
-    pub academic_year: i32,
-    pub etape: String,
-    /// e.g. `identity_document`, `cvec_certificate`, `photo`, `scholarship_notice`.
-    pub kind: String,
-    /// The label students and managers see, e.g. "Attestation CVEC".
-    pub label: String,
-}
-
-impl From<KindRow> for RequiredKind {
-    fn from(k: KindRow) -> Self {
-        RequiredKind {
-            academic_year: k.academic_year,
-            etape: k.etape,
-            kind: k.kind,
-            label: k.label,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct KindSpec {
-    /// snake_case code; the usual ones (`identity_document`, `cvec_certificate`, `photo`,
-    /// `scholarship_notice`, `previous_diploma`, `apprenticeship_contract`) have a default label.
-    #[validate(length(min = 1, max = 64))]
-    pub kind: String,
-    /// Required for other kinds.
-    #[validate(length(min = 1, max = 200))]
-    pub label: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -112,63 +72,23 @@ async fn put_requirements(
     let year = body
         .academic_year
         .unwrap_or_else(|| state.config.current_academic_year());
-    let mut kinds: Vec<(String, String)> = Vec::new();
-    for (i, k) in body.kinds.iter().enumerate() {
-        if !supporting::valid_kind(&k.kind) {
-            return Err(field_error(
-                &format!("kinds[{i}].kind"),
-                "format",
-                "a snake_case code (a-z, 0-9, _)",
-            ));
-        }
-        let label = match (&k.label, supporting::known_label(&k.kind)) {
-            (Some(l), _) => l.trim().to_owned(),
-            (None, Some(l)) => l.to_owned(),
-            (None, None) => {
-                return Err(field_error(
-                    &format!("kinds[{i}].label"),
-                    "required",
-                    "a label is required for this kind",
-                ));
-            }
-        };
-        if kinds.iter().any(|(existing, _)| *existing == k.kind) {
-            return Err(field_error(
-                &format!("kinds[{i}].kind"),
-                "duplicate",
-                "listed twice",
-            ));
-        }
-        kinds.push((k.kind.clone(), label));
-    }
     let etape = body.etape.trim().to_owned();
     let actor = principal.actor();
     let key = state.audit_key.clone();
     let rows = state
         .db
         .write(move |conn| {
-            repo::set_kinds(conn, year, &etape, &kinds, &actor)?;
-            audit::append(
+            service::set_requirements(
                 conn,
                 key.expose().as_bytes(),
-                AuditEvent {
-                    actor: &actor,
-                    action: "supporting_documents.requirements",
-                    student: None,
-                    object_type: "etape",
-                    object_id: Some(&etape),
-                    details: serde_json::json!({
-                        "academic_year": year,
-                        "kinds": kinds.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-                    }),
-                },
-            )?;
-            repo::kinds(conn, year, Some(&etape))
+                &actor,
+                year,
+                &etape,
+                &body.kinds,
+            )
         })
         .await?;
-    Ok(web::Json(
-        rows.into_iter().map(RequiredKind::from).collect(),
-    ))
+    Ok(web::Json(rows))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -203,159 +123,6 @@ async fn get_requirements(
     Ok(web::Json(
         rows.into_iter().map(RequiredKind::from).collect(),
     ))
-}
-
-/// One deposit of a supporting document.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Submission {
-    pub id: String,
-    pub kind: String,
-    pub etape: String,
-    pub academic_year: i32,
-    pub file_name: String,
-    /// Detected on the content.
-    pub media_type: String,
-    pub sha256: String,
-    pub size: i64,
-    pub status: SupportingStatus,
-    pub status_label: &'static str,
-    /// Why it was rejected (the student sees it).
-    pub reason: Option<String>,
-    pub submitted_at: DateTime<Utc>,
-    pub decided_by: Option<String>,
-    pub decided_at: Option<DateTime<Utc>>,
-}
-
-impl From<&SubmissionRow> for Submission {
-    fn from(s: &SubmissionRow) -> Self {
-        let status = SupportingStatus::parse(&s.status).unwrap_or(SupportingStatus::Pending);
-        Submission {
-            id: s.id.clone(),
-            kind: s.kind.clone(),
-            etape: s.etape.clone(),
-            academic_year: s.academic_year,
-            file_name: s.file_name.clone(),
-            media_type: s.media_type.clone(),
-            sha256: s.sha256.clone(),
-            size: s.size,
-            status,
-            status_label: status.label(),
-            reason: s.reason.clone(),
-            submitted_at: s.submitted_at.and_utc(),
-            decided_by: s.decided_by.clone(),
-            decided_at: s.decided_at.map(|t| t.and_utc()),
-        }
-    }
-}
-
-/// Where one required document stands for a student.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct KindStatus {
-    pub kind: String,
-    pub label: String,
-    pub status: SupportingStatus,
-    /// "Pièce manquante", "En attente de contrôle", "Pièce validée", "Pièce refusée".
-    pub status_label: &'static str,
-    /// The reason of the current rejection.
-    pub reason: Option<String>,
-    /// The current deposit, if any.
-    pub current: Option<Submission>,
-    /// Every deposit of this kind, oldest first (rejected ones included).
-    pub history: Vec<Submission>,
-}
-
-/// A student's supporting documents for one enrolment (étape), and whether they are complete.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EnrolmentDocuments {
-    pub cod_etu: String,
-    pub last_name: String,
-    pub first_name: String,
-    pub academic_year: i32,
-    pub etape: String,
-    pub composante: String,
-    /// Every required document is accepted.
-    pub complete: bool,
-    pub documents: Vec<KindStatus>,
-}
-
-/// The current status of every required document of each enrolled student.
-fn views(
-    year: i32,
-    students: Vec<EnrolledStudent>,
-    kinds: &[KindRow],
-    submissions: &[SubmissionRow],
-) -> Vec<EnrolmentDocuments> {
-    let mut by_key: HashMap<(&str, &str, &str), Vec<&SubmissionRow>> = HashMap::new();
-    for s in submissions {
-        by_key
-            .entry((s.student_id.as_str(), s.etape.as_str(), s.kind.as_str()))
-            .or_default()
-            .push(s);
-    }
-    students
-        .into_iter()
-        .map(|st| {
-            let documents: Vec<KindStatus> = kinds
-                .iter()
-                .filter(|k| k.etape == st.etape)
-                .map(|k| {
-                    let history = by_key
-                        .get(&(st.student_id.as_str(), st.etape.as_str(), k.kind.as_str()))
-                        .cloned()
-                        .unwrap_or_default();
-                    let current = history.last().map(|s| Submission::from(*s));
-                    let status = current
-                        .as_ref()
-                        .map_or(SupportingStatus::Missing, |c| c.status);
-                    KindStatus {
-                        kind: k.kind.clone(),
-                        label: k.label.clone(),
-                        status,
-                        status_label: status.label(),
-                        reason: current
-                            .as_ref()
-                            .filter(|c| c.status == SupportingStatus::Rejected)
-                            .and_then(|c| c.reason.clone()),
-                        current,
-                        history: history.iter().map(|s| Submission::from(*s)).collect(),
-                    }
-                })
-                .collect();
-            EnrolmentDocuments {
-                complete: documents
-                    .iter()
-                    .all(|d| d.status == SupportingStatus::Accepted),
-                cod_etu: st.cod_etu,
-                last_name: st.last_name,
-                first_name: st.first_name,
-                academic_year: year,
-                etape: st.etape,
-                composante: st.composante,
-                documents,
-            }
-        })
-        .collect()
-}
-
-/// Loads the views of the students enrolled in `year` within `scope` (one étape, one student).
-async fn load_views(
-    state: &AppState,
-    scope: DataScope,
-    year: i32,
-    etape: Option<String>,
-    cod_etu: Option<String>,
-) -> Result<Vec<EnrolmentDocuments>, ApiError> {
-    state
-        .db
-        .run(move |conn| {
-            let students =
-                repo::enrolled(conn, &scope, year, etape.as_deref(), cod_etu.as_deref())?;
-            let kinds = repo::kinds(conn, year, etape.as_deref())?;
-            let ids: Vec<String> = students.iter().map(|s| s.student_id.clone()).collect();
-            let submissions = repo::submissions_of(conn, &ids, year)?;
-            Ok(views(year, students, &kinds, &submissions))
-        })
-        .await
 }
 
 /// The multipart form of `POST /me/supporting-documents`.
@@ -419,94 +186,31 @@ async fn my_deposit(
     let year = state.config.current_academic_year();
     let store = state.store.clone();
     let key = state.audit_key.clone();
-    let (sha, size, temp) = (
-        file.sha256.clone(),
-        file.size as i64,
-        file.temp.to_path_buf(),
-    );
-    let row = state
+    let upload = service::Upload {
+        kind,
+        etape,
+        file_name,
+        media_type,
+        sha256: file.sha256.clone(),
+        size: file.size as i64,
+    };
+    let temp = file.temp.to_path_buf();
+    let submission = state
         .db
         .write(move |conn| {
-            let scope = DataScope::Student(cod_etu.clone());
-            let student = students::get(conn, &scope, &cod_etu)?
-                .ok_or_else(|| ApiError::not_found("student"))?;
-            let enrolments = repo::enrolled(conn, &scope, year, etape.as_deref(), None)?;
-            let kinds = repo::kinds(conn, year, None)?;
-            let matching: Vec<&EnrolledStudent> = enrolments
-                .iter()
-                .filter(|e| kinds.iter().any(|k| k.etape == e.etape && k.kind == kind))
-                .collect();
-            let enrolment = match matching.as_slice() {
-                [] => {
-                    return Err(field_error(
-                        "kind",
-                        "not_required",
-                        "this document is not required by any of your current enrolments",
-                    ));
-                }
-                [one] => *one,
-                _ => {
-                    return Err(field_error(
-                        "etape",
-                        "required",
-                        "several of your enrolments require this document: name the étape",
-                    ));
-                }
-            };
-            let current = repo::latest(conn, &student.id, year, &enrolment.etape, &kind)?;
-            let status = current
-                .as_ref()
-                .and_then(|c| SupportingStatus::parse(&c.status))
-                .unwrap_or(SupportingStatus::Missing);
-            if !status.accepts_deposit() {
-                return Err(ApiError::new(ErrorCode::InvalidTransition, {
-                    let (code, label) = (status.as_str(), status.label());
-                    crate::text!(
-                        "cette pièce est déjà « {label} »",
-                        "this document is already {code} ({label})"
-                    )
-                })
-                .with("current_status", status.as_str()));
-            }
-            store.adopt(&temp, &sha)?;
-            let row = SubmissionRow {
-                id: uuid::Uuid::now_v7().to_string(),
-                student_id: student.id.clone(),
-                academic_year: year,
-                etape: enrolment.etape.clone(),
-                composante: enrolment.composante.clone(),
-                kind: kind.clone(),
-                file_name,
-                media_type,
-                sha256: sha,
-                size,
-                status: SupportingStatus::Pending.as_str().into(),
-                reason: None,
-                submitted_at: crate::db::now(),
-                decided_by: None,
-                decided_at: None,
-            };
-            repo::insert(conn, &row)?;
-            audit::append(
+            let sha = upload.sha256.clone();
+            service::deposit(
                 conn,
                 key.expose().as_bytes(),
-                AuditEvent {
-                    actor: "student",
-                    action: "supporting_document.deposit",
-                    student: Some(&student.cod_etu),
-                    object_type: "supporting_document",
-                    object_id: Some(&row.id),
-                    details: serde_json::json!({
-                        "kind": row.kind, "etape": row.etape, "sha256": row.sha256,
-                        "size": row.size, "previous_status": status.as_str(),
-                    }),
-                },
-            )?;
-            Ok(row)
+                year,
+                &cod_etu,
+                upload,
+                || Ok(store.adopt(&temp, &sha)?),
+            )
         })
         .await?;
     drop(file);
-    Ok(HttpResponse::Created().json(Submission::from(&row)))
+    Ok(HttpResponse::Created().json(submission))
 }
 
 /// The caller's supporting documents, per current enrolment: what is required, each one's
@@ -526,14 +230,13 @@ async fn my_documents(
 ) -> Result<web::Json<Vec<EnrolmentDocuments>>, ApiError> {
     let cod_etu = principal.own_cod_etu()?.to_owned();
     let year = state.config.current_academic_year();
-    let views = load_views(
-        &state,
-        DataScope::Student(cod_etu.clone()),
-        year,
-        None,
-        Some(cod_etu),
-    )
-    .await?;
+    let views = state
+        .db
+        .run(move |conn| {
+            let scope = DataScope::Student(cod_etu.clone());
+            service::documents(conn, &scope, year, None, Some(&cod_etu))
+        })
+        .await?;
     Ok(web::Json(views))
 }
 
@@ -618,7 +321,11 @@ async fn list(
     let year = query
         .year
         .unwrap_or_else(|| state.config.current_academic_year());
-    let views = load_views(&state, scope, year, query.etape, None).await?;
+    let etape = query.etape.clone();
+    let views = state
+        .db
+        .run(move |conn| service::documents(conn, &scope, year, etape.as_deref(), None))
+        .await?;
     let rows: Vec<SupportingRow> = views
         .into_iter()
         .flat_map(|v| {
@@ -699,42 +406,6 @@ impl SupportingRow {
     }
 }
 
-/// Counts of one kind over an étape's students.
-#[derive(Debug, Serialize, ToSchema, Default)]
-pub struct KindCounts {
-    pub kind: String,
-    pub label: String,
-    pub missing: i64,
-    pub pending: i64,
-    pub accepted: i64,
-    pub rejected: i64,
-}
-
-/// One student in the follow-up of an étape.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StudentCompleteness {
-    pub cod_etu: String,
-    pub last_name: String,
-    pub first_name: String,
-    pub complete: bool,
-    /// Kinds per status (accepted ones are not listed).
-    pub missing: Vec<String>,
-    pub pending: Vec<String>,
-    pub rejected: Vec<String>,
-}
-
-/// The follow-up ("suivi") of one étape.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EtapeFollowUp {
-    pub etape: String,
-    pub academic_year: i32,
-    pub students: i64,
-    /// Students whose every required document is accepted.
-    pub complete: i64,
-    pub kinds: Vec<KindCounts>,
-    pub by_student: Vec<StudentCompleteness>,
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -762,60 +433,11 @@ async fn follow_up(
     let scope = principal.authorize(Permission::SupportingDocumentsRead)?;
     let FollowUpQuery { etape, year } = query.into_inner();
     let year = year.unwrap_or_else(|| state.config.current_academic_year());
-    let views = load_views(&state, scope, year, etape, None).await?;
-    let mut by_etape: BTreeMap<String, EtapeFollowUp> = BTreeMap::new();
-    for v in views {
-        if v.documents.is_empty() {
-            continue;
-        }
-        let entry = by_etape
-            .entry(v.etape.clone())
-            .or_insert_with(|| EtapeFollowUp {
-                etape: v.etape.clone(),
-                academic_year: year,
-                students: 0,
-                complete: 0,
-                kinds: v
-                    .documents
-                    .iter()
-                    .map(|d| KindCounts {
-                        kind: d.kind.clone(),
-                        label: d.label.clone(),
-                        ..KindCounts::default()
-                    })
-                    .collect(),
-                by_student: Vec::new(),
-            });
-        entry.students += 1;
-        entry.complete += i64::from(v.complete);
-        let mut student = StudentCompleteness {
-            cod_etu: v.cod_etu,
-            last_name: v.last_name,
-            first_name: v.first_name,
-            complete: v.complete,
-            missing: Vec::new(),
-            pending: Vec::new(),
-            rejected: Vec::new(),
-        };
-        for d in v.documents {
-            if let Some(c) = entry.kinds.iter_mut().find(|k| k.kind == d.kind) {
-                match d.status {
-                    SupportingStatus::Missing => c.missing += 1,
-                    SupportingStatus::Pending => c.pending += 1,
-                    SupportingStatus::Accepted => c.accepted += 1,
-                    SupportingStatus::Rejected => c.rejected += 1,
-                }
-            }
-            match d.status {
-                SupportingStatus::Missing => student.missing.push(d.kind),
-                SupportingStatus::Pending => student.pending.push(d.kind),
-                SupportingStatus::Rejected => student.rejected.push(d.kind),
-                SupportingStatus::Accepted => {}
-            }
-        }
-        entry.by_student.push(student);
-    }
-    Ok(web::Json(by_etape.into_values().collect()))
+    let views = state
+        .db
+        .run(move |conn| service::documents(conn, &scope, year, etape.as_deref(), None))
+        .await?;
+    Ok(web::Json(service::follow_up(year, views)))
 }
 
 /// One student's supporting documents per current enrolment (managers: students of their
@@ -837,18 +459,16 @@ async fn student_follow_up(
 ) -> Result<web::Json<Vec<EnrolmentDocuments>>, ApiError> {
     let scope = principal.authorize(Permission::SupportingDocumentsRead)?;
     let cod_etu = cod_etu.into_inner();
-    {
-        let (scope, cod_etu) = (scope.clone(), cod_etu.clone());
+    let year = state.config.current_academic_year();
+    Ok(web::Json(
         state
             .db
             .run(move |conn| {
-                students::get(conn, &scope, &cod_etu)?.ok_or_else(|| ApiError::not_found("student"))
+                students::get(conn, &scope, &cod_etu)?
+                    .ok_or_else(|| ApiError::not_found("student"))?;
+                service::documents(conn, &scope, year, None, Some(&cod_etu))
             })
-            .await?;
-    }
-    let year = state.config.current_academic_year();
-    Ok(web::Json(
-        load_views(&state, scope, year, None, Some(cod_etu)).await?,
+            .await?,
     ))
 }
 
@@ -870,42 +490,63 @@ async fn decide(
     let scope = principal.authorize(Permission::SupportingDocumentsReview)?;
     let actor = principal.actor();
     let key = state.audit_key.clone();
-    let row = state
+    state
         .db
         .write(move |conn| {
-            let s = repo::get(conn, &scope, &id)?
-                .ok_or_else(|| ApiError::not_found("supporting document"))?;
-            let current = SupportingStatus::parse(&s.status).unwrap_or(SupportingStatus::Pending);
-            let latest = repo::latest(conn, &s.student_id, s.academic_year, &s.etape, &s.kind)?;
-            if current != SupportingStatus::Pending || latest.is_some_and(|l| l.id != s.id) {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidTransition,
-                    "only the current, pending deposit can be accepted or rejected",
-                )
-                .with("current_status", current.as_str()));
-            }
-            let row = repo::decide(conn, &s.id, status.as_str(), reason.as_deref(), &actor)?;
-            let student = students::find(conn, &s.student_id)?;
-            audit::append(
+            service::decide(
                 conn,
                 key.expose().as_bytes(),
-                AuditEvent {
-                    actor: &actor,
-                    action: if status == SupportingStatus::Accepted {
-                        "supporting_document.accept"
-                    } else {
-                        "supporting_document.reject"
-                    },
-                    student: Some(&student.cod_etu),
-                    object_type: "supporting_document",
-                    object_id: Some(&row.id),
-                    details: serde_json::json!({"kind": row.kind, "etape": row.etape}),
-                },
-            )?;
-            Ok(row)
+                &scope,
+                &actor,
+                &id,
+                status,
+                reason.as_deref(),
+            )
+        })
+        .await
+}
+
+/// Records a piece a manager received on paper for a student of their composantes (who and
+/// when are kept and audited); pending, or accepted at once with `"accept": true`.
+#[utoipa::path(
+    operation_id = "recordSupportingDocumentPaper",
+    tag = "supporting_documents",
+    params(("cod_etu" = String, Path, description = "Student number")),
+    request_body = PaperPiece,
+    responses(
+        (status = 201, body = Submission),
+        (status = 404, description = "No such student within the caller's scope"),
+        (status = 409, description = "The current piece is pending or accepted (`invalid_transition`)"),
+        (status = 422, description = "Kind not required of the student, or a date of receipt in the future"),
+    )
+)]
+#[post("/supporting-documents/students/{cod_etu}/paper")]
+async fn record_paper(
+    state: web::Data<AppState>,
+    principal: Principal,
+    cod_etu: web::Path<String>,
+    body: ValidJson<PaperPiece>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = principal.authorize(Permission::SupportingDocumentsReview)?;
+    let (actor, name, key) = (
+        principal.actor(),
+        principal.name.clone(),
+        state.audit_key.clone(),
+    );
+    let year = state.config.current_academic_year();
+    let cod_etu = cod_etu.into_inner();
+    let submission = state
+        .db
+        .write(move |conn| {
+            let by = service::Recorder {
+                scope: &scope,
+                actor: &actor,
+                name: name.as_deref(),
+            };
+            service::record_paper(conn, key.expose().as_bytes(), year, &by, &cod_etu, &body.0)
         })
         .await?;
-    Ok(Submission::from(&row))
+    Ok(HttpResponse::Created().json(submission))
 }
 
 /// Accepts a pending supporting document (managers of the student's composante).
@@ -990,7 +631,9 @@ async fn download(
     let s = state
         .db
         .run(move |conn| {
-            repo::get(conn, &scope, &id)?.ok_or_else(|| ApiError::not_found("supporting document"))
+            repo::get(conn, &scope, &id)?
+                .filter(|s| !s.sha256.is_empty())
+                .ok_or_else(|| ApiError::not_found("supporting document file"))
         })
         .await?;
     let store = state.store.clone();

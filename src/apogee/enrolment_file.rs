@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::enrolments;
-use crate::domain::enrolment::{EnrolmentRecord, EnrolmentState, Rejection};
+use crate::domain::enrolment::{EnrolmentRecord, EnrolmentState, Regime, Rejection};
 use crate::error::{ApiError, ErrorCode};
 
 /// One enrolment row in a JSON import (the same data as the Apogée CSV, English names). This
@@ -42,6 +42,11 @@ pub struct EnrolmentInput {
     /// consent event with source `import`).
     #[serde(default)]
     pub vault_objection: bool,
+    /// The régime: `initial_training` (FI), `apprenticeship` (FA) or `continuing_education`
+    /// (FC); absent or null: unknown (an existing enrolment keeps the régime it had).
+    pub regime: Option<Regime>,
+    /// Whether the student holds a scholarship; absent or null: unknown.
+    pub boursier: Option<bool>,
 }
 
 /// An extraction, read.
@@ -93,6 +98,8 @@ fn from_file(file: enrolments::EnrolmentFile) -> ParsedEnrolments {
                     composante: row.composante,
                     etape: row.etape,
                     academic_year: row.academic_year,
+                    regime: row.regime,
+                    boursier: row.boursier,
                     state: match row.state {
                         enrolments::EnrolmentState::E => EnrolmentState::E,
                         enrolments::EnrolmentState::A => EnrolmentState::A,

@@ -22,8 +22,12 @@
 //! | `enrolment_state` | ETA_IAE, enrolment_state, etat, etat_inscription | yes |
 //! | `email` | ADR_MAIL_PERSO, email, mail_perso, email_perso | no |
 //! | `vault_objection` | vault_objection, opposition_coffre | no |
+//! | `regime` | regime, regime_inscription — `FI`/formation initiale, `FA`/apprentissage, `FC`/formation continue (or the API codes `initial_training`, `apprenticeship`, `continuing_education`) | no |
+//! | `boursier` | boursier, scholarship_holder — yes/no (1/0, O/N, oui/non, true/false) | no |
 //!
-//! Other columns are ignored. Dates: `DD/MM/YYYY`, `YYYY-MM-DD`, or `DD/MM/YY`, optionally
+//! A missing `regime` or `boursier` column, or a blank cell, means "unknown" (the student's
+//! population is not known: see the supporting documents' requirements). Other columns are
+//! ignored. Dates: `DD/MM/YYYY`, `YYYY-MM-DD`, or `DD/MM/YY`, optionally
 //! followed by a time (` 00:00:00`, Oracle exports). A two-digit year is read as the latest
 //! year that makes the student at least 14 during the row's academic year (COD_ANU 2025:
 //! `11` → 2011, `12` → 1912). `COD_ANU` is the first year of the academic year (2025 = 2025-2026);
@@ -40,6 +44,7 @@ use serde::Serialize;
 use super::csv::{CsvReader, count_unquoted, first_non_blank, looks_binary};
 use super::ine::{IneFormat, check_ine};
 use super::text::{TextEncoding, decode, detect_encoding, detect_utf16};
+use crate::domain::enrolment::Regime;
 
 /// Apogée's ETA_IAE: the state of an administrative enrolment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -74,6 +79,10 @@ pub struct EnrolmentRow {
     pub email: Option<String>,
     /// The student objected to the vault's pre-creation at enrolment.
     pub vault_objection: bool,
+    /// None: the column is absent or the cell blank (unknown).
+    pub regime: Option<Regime>,
+    /// None: the column is absent or the cell blank (unknown).
+    pub boursier: Option<bool>,
 }
 
 /// A row that was not accepted.
@@ -82,7 +91,8 @@ pub struct RowRejection {
     pub line: usize,
     /// Stable snake_case code: missing_field, invalid_cod_etu, invalid_ine, invalid_name,
     /// invalid_date, invalid_composante, invalid_etape, invalid_etape_version, invalid_year,
-    /// invalid_state, invalid_email, invalid_vault_objection, wrong_field_count, invalid_row,
+    /// invalid_state, invalid_email, invalid_vault_objection, invalid_regime, invalid_boursier,
+    /// wrong_field_count, invalid_row,
     /// unknown_field, conflicting_duplicate, duplicate_ine.
     pub code: &'static str,
     /// What is wrong, naming the field and the shape (never the value).
@@ -148,9 +158,11 @@ enum Field {
     State,
     Email,
     VaultObjection,
+    Regime,
+    Boursier,
 }
 
-const FIELD_COUNT: usize = 13;
+const FIELD_COUNT: usize = 15;
 
 impl Field {
     const ALL: [Field; FIELD_COUNT] = [
@@ -167,6 +179,8 @@ impl Field {
         Field::State,
         Field::Email,
         Field::VaultObjection,
+        Field::Regime,
+        Field::Boursier,
     ];
 
     fn index(self) -> usize {
@@ -189,6 +203,8 @@ impl Field {
             Field::State => "enrolment_state",
             Field::Email => "email",
             Field::VaultObjection => "vault_objection",
+            Field::Regime => "regime",
+            Field::Boursier => "boursier",
         }
     }
 
@@ -208,6 +224,8 @@ impl Field {
             Field::State => "enrolment_state (ETA_IAE)",
             Field::Email => "email (ADR_MAIL_PERSO)",
             Field::VaultObjection => "vault_objection",
+            Field::Regime => "regime",
+            Field::Boursier => "boursier",
         }
     }
 
@@ -246,6 +264,8 @@ impl Field {
             Field::State => &["eta_iae", "enrolment_state", "etat", "etat_inscription"],
             Field::Email => &["adr_mail_perso", "email", "mail_perso", "email_perso"],
             Field::VaultObjection => &["vault_objection", "opposition_coffre"],
+            Field::Regime => &["regime", "regime_inscription"],
+            Field::Boursier => &["boursier", "scholarship_holder"],
         }
     }
 
@@ -593,6 +613,33 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
         })?,
     };
 
+    let regime = match raw.get(Field::Regime) {
+        None => None,
+        Some(v) => Some(Regime::parse(v).ok_or_else(|| {
+            reject(
+                line,
+                "invalid_regime",
+                format!(
+                    "{} must be FI (formation initiale), FA (apprentissage) or FC (formation continue)",
+                    Field::Regime.display()
+                ),
+            )
+        })?),
+    };
+    let boursier = match raw.get(Field::Boursier) {
+        None => None,
+        Some(v) => Some(parse_flag(v).ok_or_else(|| {
+            reject(
+                line,
+                "invalid_boursier",
+                format!(
+                    "{} must be a yes/no value (1/0, O/N, true/false)",
+                    Field::Boursier.display()
+                ),
+            )
+        })?),
+    };
+
     Ok(EnrolmentRow {
         line,
         cod_etu: cod_etu.to_string(),
@@ -608,6 +655,8 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
         state,
         email,
         vault_objection,
+        regime,
+        boursier,
     })
 }
 
@@ -708,7 +757,8 @@ pub fn parse_enrolments_csv(bytes: &[u8]) -> Result<EnrolmentFile, EnrolmentFile
 
 /// Parses the same data as a JSON array of objects with the English field names
 /// (`cod_etu`, `ine`, `last_name`, `first_name`, `birth_date`, `composante`, `etape`,
-/// `etape_version`, `academic_year`, `enrolment_state`, `email`, `vault_objection`).
+/// `etape_version`, `academic_year`, `enrolment_state`, `email`, `vault_objection`, `regime`,
+/// `boursier`).
 /// Item `n` (1-based) is reported as line `n`.
 pub fn parse_enrolments_json(bytes: &[u8]) -> Result<EnrolmentFile, EnrolmentFileError> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {

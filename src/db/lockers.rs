@@ -31,6 +31,8 @@ pub struct DepositRow {
     pub received_at: NaiveDateTime,
     pub audit_seq: i64,
     pub audit_hash: String,
+    /// A staff sender's display name when they deposited (JWT `name` claim).
+    pub sender_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -52,7 +54,8 @@ pub struct GroupRow {
     pub updated_at: NaiveDateTime,
 }
 
-/// Records a staff member the first time they use their locker, so others can address them.
+/// Records a staff member the first time they use their locker, so others can address them;
+/// later, keeps the name their token gives (JWT `name` claim) when it changed.
 pub fn ensure_user(
     conn: &mut DbConnection,
     id: &str,
@@ -61,11 +64,18 @@ pub fn ensure_user(
 ) -> Result<(), ApiError> {
     let known = locker_users::table
         .find(id)
-        .select(locker_users::id)
-        .first::<String>(conn)
-        .optional()?
-        .is_some();
-    if known {
+        .select(locker_users::display_name)
+        .first::<Option<String>>(conn)
+        .optional()?;
+    if let Some(known) = known {
+        if display_name.is_some() && known.as_deref() != display_name {
+            diesel::update(locker_users::table.find(id))
+                .set((
+                    locker_users::display_name.eq(display_name),
+                    locker_users::last_seen_at.eq(super::now()),
+                ))
+                .execute(conn)?;
+        }
         return Ok(());
     }
     let now = super::now();

@@ -48,6 +48,8 @@ diesel::table! {
         state -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        regime -> Nullable<Text>,
+        boursier -> Nullable<Bool>,
     }
 }
 
@@ -306,6 +308,7 @@ diesel::table! {
         received_at -> Timestamp,
         audit_seq -> BigInt,
         audit_hash -> Text,
+        sender_name -> Nullable<Text>,
     }
 }
 
@@ -326,6 +329,8 @@ diesel::table! {
         label -> Text,
         created_by -> Text,
         created_at -> Timestamp,
+        regimes -> Nullable<Text>,
+        boursier -> Nullable<Bool>,
     }
 }
 
@@ -346,6 +351,10 @@ diesel::table! {
         submitted_at -> Timestamp,
         decided_by -> Nullable<Text>,
         decided_at -> Nullable<Timestamp>,
+        channel -> Text,
+        received_by -> Nullable<Text>,
+        received_by_name -> Nullable<Text>,
+        received_at -> Nullable<Timestamp>,
     }
 }
 

@@ -68,6 +68,10 @@ pub struct EnrolmentRow {
     pub state: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// `Regime` code; None: unknown.
+    pub regime: Option<String>,
+    /// None: unknown.
+    pub boursier: Option<bool>,
 }
 
 #[derive(Debug, Insertable)]
@@ -301,8 +305,20 @@ pub fn import_chunk(
         }
 
         let key = (student_id.clone(), row.academic_year, row.etape.clone());
+        // The population columns are optional: a row without them keeps what is known.
+        let regime = row
+            .regime
+            .map(|r| r.as_str().to_owned())
+            .or_else(|| enrolled.get(&key).and_then(|e| e.regime.clone()));
+        let boursier = row
+            .boursier
+            .or_else(|| enrolled.get(&key).and_then(|e| e.boursier));
         match enrolled.get(&key) {
-            Some(e) if e.composante == row.composante && e.state == row.state.as_str() => {}
+            Some(e)
+                if e.composante == row.composante
+                    && e.state == row.state.as_str()
+                    && e.regime == regime
+                    && e.boursier == boursier => {}
             Some(_) => {
                 diesel::update(enrolments::table.find((
                     &student_id,
@@ -312,6 +328,8 @@ pub fn import_chunk(
                 .set((
                     enrolments::composante.eq(&row.composante),
                     enrolments::state.eq(row.state.as_str()),
+                    enrolments::regime.eq(&regime),
+                    enrolments::boursier.eq(boursier),
                     enrolments::updated_at.eq(now),
                 ))
                 .execute(conn)?;
@@ -329,6 +347,8 @@ pub fn import_chunk(
                     state: row.state.as_str().into(),
                     created_at: now,
                     updated_at: now,
+                    regime: regime.clone(),
+                    boursier,
                 });
             }
         }
@@ -340,6 +360,8 @@ pub fn import_chunk(
             state: row.state.as_str().into(),
             created_at: now,
             updated_at: now,
+            regime,
+            boursier,
         };
         enrolled.insert(key, entry);
         touched.insert(row.cod_etu.clone(), student_id);

@@ -19,6 +19,18 @@ pub struct KindRow {
     pub label: String,
     pub created_by: String,
     pub created_at: NaiveDateTime,
+    /// Comma-separated `Regime` codes; None: every régime.
+    pub regimes: Option<String>,
+    /// None: boursiers or not.
+    pub boursier: Option<bool>,
+}
+
+/// One kind an étape requires, as set.
+pub struct NewKind {
+    pub kind: String,
+    pub label: String,
+    pub regimes: Option<String>,
+    pub boursier: Option<bool>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -39,6 +51,12 @@ pub struct SubmissionRow {
     pub submitted_at: NaiveDateTime,
     pub decided_by: Option<String>,
     pub decided_at: Option<NaiveDateTime>,
+    /// `upload` or `paper`.
+    pub channel: String,
+    /// Paper: who recorded it (actor) and their display name, and when it was received.
+    pub received_by: Option<String>,
+    pub received_by_name: Option<String>,
+    pub received_at: Option<NaiveDateTime>,
 }
 
 /// A student validly enrolled in an étape, as the follow-up lists them.
@@ -50,6 +68,9 @@ pub struct EnrolledStudent {
     pub first_name: String,
     pub etape: String,
     pub composante: String,
+    /// `Regime` code; None: unknown.
+    pub regime: Option<String>,
+    pub boursier: Option<bool>,
 }
 
 /// Replaces the kinds an étape requires in a year.
@@ -57,7 +78,7 @@ pub fn set_kinds(
     conn: &mut DbConnection,
     year: i32,
     etape: &str,
-    kinds: &[(String, String)],
+    kinds: &[NewKind],
     actor: &str,
 ) -> Result<(), ApiError> {
     diesel::delete(
@@ -67,13 +88,15 @@ pub fn set_kinds(
     )
     .execute(conn)?;
     let now = super::now();
-    for (kind, label) in kinds {
+    for k in kinds {
         diesel::insert_into(supporting_document_kinds::table)
             .values((
                 supporting_document_kinds::academic_year.eq(year),
                 supporting_document_kinds::etape.eq(etape),
-                supporting_document_kinds::kind.eq(kind),
-                supporting_document_kinds::label.eq(label),
+                supporting_document_kinds::kind.eq(&k.kind),
+                supporting_document_kinds::label.eq(&k.label),
+                supporting_document_kinds::regimes.eq(&k.regimes),
+                supporting_document_kinds::boursier.eq(k.boursier),
                 supporting_document_kinds::created_by.eq(actor),
                 supporting_document_kinds::created_at.eq(now),
             ))
@@ -140,6 +163,8 @@ pub fn enrolled(
         students::first_name,
         enrolments::etape,
         enrolments::composante,
+        enrolments::regime,
+        enrolments::boursier,
     ))
     .load(conn)?)
 }
@@ -207,7 +232,7 @@ pub fn latest(
         .optional()?)
 }
 
-/// Records a manager's decision on a pending deposit.
+/// Records a manager's decision on a pending deposit (a paper piece's too).
 pub fn decide(
     conn: &mut DbConnection,
     id: &str,

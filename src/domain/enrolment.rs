@@ -35,6 +35,64 @@ impl EnrolmentState {
     }
 }
 
+/// The régime of an enrolment (formation initiale, apprentissage, formation continue), as the
+/// import's optional `regime` column gives it; supporting documents may be required by régime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Regime {
+    InitialTraining,
+    Apprenticeship,
+    ContinuingEducation,
+}
+
+impl Regime {
+    pub const ALL: [Regime; 3] = [
+        Regime::InitialTraining,
+        Regime::Apprenticeship,
+        Regime::ContinuingEducation,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Regime::InitialTraining => "initial_training",
+            Regime::Apprenticeship => "apprenticeship",
+            Regime::ContinuingEducation => "continuing_education",
+        }
+    }
+
+    /// The API code, or the words an extraction uses (accents, case and separators folded):
+    /// `FI`/`formation initiale`, `FA`/`apprentissage`/`apprenti`, `FC`/`formation continue`.
+    /// Numeric Apogée codes (COD_RGI) differ between institutions and are not guessed.
+    pub fn parse(s: &str) -> Option<Regime> {
+        let folded: String = crate::domain::text::fold(s)
+            .chars()
+            .map(|c| if c.is_alphanumeric() { c } else { '_' })
+            .collect();
+        match folded.as_str() {
+            "initial_training" | "fi" | "formation_initiale" | "initiale" => {
+                Some(Regime::InitialTraining)
+            }
+            "apprenticeship" | "fa" | "apprentissage" | "apprenti" | "formation_apprentissage" => {
+                Some(Regime::Apprenticeship)
+            }
+            "continuing_education" | "fc" | "formation_continue" | "continue" => {
+                Some(Regime::ContinuingEducation)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn label(self) -> Text {
+        match self {
+            Regime::InitialTraining => Text::fixed("Formation initiale", "Initial training"),
+            Regime::Apprenticeship => Text::fixed("Apprentissage", "Apprenticeship"),
+            Regime::ContinuingEducation => {
+                Text::fixed("Formation continue", "Continuing education")
+            }
+        }
+    }
+}
+
 /// One valid row of an enrolment import: a student's identity and one enrolment.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EnrolmentRecord {
@@ -50,6 +108,10 @@ pub struct EnrolmentRecord {
     pub etape: String,
     pub academic_year: i32,
     pub state: EnrolmentState,
+    /// Optional column; None: unknown (an existing enrolment keeps what it had).
+    pub regime: Option<Regime>,
+    /// Optional column; None: unknown (an existing enrolment keeps what it had).
+    pub boursier: Option<bool>,
 }
 
 impl EnrolmentRecord {
@@ -105,6 +167,14 @@ pub fn rejection_label(code: &str) -> Text {
         "invalid_vault_objection" => (
             "Opposition au coffre illisible (oui/non)",
             "Unreadable vault objection (yes/no)",
+        ),
+        "invalid_regime" => (
+            "Régime illisible (formation initiale, apprentissage, formation continue)",
+            "Unreadable régime (initial training, apprenticeship, continuing education)",
+        ),
+        "invalid_boursier" => (
+            "Boursier illisible (oui/non)",
+            "Unreadable boursier (yes/no)",
         ),
         "wrong_field_count" => ("Nombre de colonnes incorrect", "Wrong number of fields"),
         "invalid_row" => ("Ligne illisible", "Unreadable row"),

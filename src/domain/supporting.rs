@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::enrolment::Regime;
+
 /// Where a required document stands for a student.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -71,6 +73,64 @@ pub fn known_label(kind: &str) -> Option<&'static str> {
         .map(|(_, l)| *l)
 }
 
+/// Whether a requirement applies to a student, by population.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applies {
+    Yes,
+    No,
+    /// The requirement targets a population and the student's is unknown (the import had no
+    /// such column): it is required — a filter never silently skips a student — and flagged so
+    /// that a manager checks it.
+    Unknown,
+}
+
+/// Whether a requirement for `regimes` (empty: every régime) and `boursier` (None: either)
+/// applies to a student of `regime` and `boursier` (None: unknown).
+pub fn applies(
+    regimes: &[Regime],
+    boursier: Option<bool>,
+    student_regime: Option<Regime>,
+    student_boursier: Option<bool>,
+) -> Applies {
+    let by_regime = match (regimes.is_empty(), student_regime) {
+        (true, _) => Applies::Yes,
+        (false, None) => Applies::Unknown,
+        (false, Some(r)) if regimes.contains(&r) => Applies::Yes,
+        (false, Some(_)) => Applies::No,
+    };
+    let by_boursier = match (boursier, student_boursier) {
+        (None, _) => Applies::Yes,
+        (Some(_), None) => Applies::Unknown,
+        (Some(want), Some(is)) if want == is => Applies::Yes,
+        (Some(_), Some(_)) => Applies::No,
+    };
+    match (by_regime, by_boursier) {
+        (Applies::No, _) | (_, Applies::No) => Applies::No,
+        (Applies::Unknown, _) | (_, Applies::Unknown) => Applies::Unknown,
+        _ => Applies::Yes,
+    }
+}
+
+/// A requirement's régimes as stored (comma-separated codes; None: every régime).
+pub fn regimes_column(regimes: &[Regime]) -> Option<String> {
+    (!regimes.is_empty()).then(|| {
+        regimes
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    })
+}
+
+/// The régimes of a stored requirement (unknown codes are dropped).
+pub fn parse_regimes(column: Option<&str>) -> Vec<Regime> {
+    column
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(Regime::parse)
+        .collect()
+}
+
 /// Kind codes are snake_case, 1 to 64 characters.
 pub fn valid_kind(kind: &str) -> bool {
     !kind.is_empty()
@@ -93,5 +153,29 @@ mod tests {
         assert!(!SupportingStatus::Pending.accepts_deposit());
         assert_eq!(known_label("cvec_certificate"), Some("Attestation CVEC"));
         assert!(valid_kind("photo") && !valid_kind("Photo") && !valid_kind(""));
+    }
+
+    #[test]
+    fn requirements_apply_by_population_and_an_unknown_population_is_not_skipped() {
+        use Regime::*;
+        let fa = [Apprenticeship];
+        assert_eq!(applies(&[], None, None, None), Applies::Yes);
+        assert_eq!(applies(&fa, None, Some(Apprenticeship), None), Applies::Yes);
+        assert_eq!(applies(&fa, None, Some(InitialTraining), None), Applies::No);
+        assert_eq!(applies(&fa, None, None, Some(true)), Applies::Unknown);
+        assert_eq!(
+            applies(&[], Some(true), Some(InitialTraining), Some(true)),
+            Applies::Yes
+        );
+        assert_eq!(applies(&[], Some(true), None, Some(false)), Applies::No);
+        assert_eq!(applies(&[], Some(true), None, None), Applies::Unknown);
+        // A known mismatch wins over an unknown.
+        assert_eq!(applies(&fa, Some(true), None, Some(false)), Applies::No);
+        let both = [Apprenticeship, ContinuingEducation];
+        assert_eq!(
+            parse_regimes(regimes_column(&both).as_deref()),
+            both.to_vec()
+        );
+        assert_eq!(regimes_column(&[]), None);
     }
 }

@@ -4,6 +4,8 @@
 pub mod consents;
 pub mod delivery;
 pub mod export;
+pub mod lockers;
 pub mod personal_data;
 pub mod student_vault;
+pub mod supporting_documents;
 pub mod vault_subscriptions;

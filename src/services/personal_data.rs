@@ -473,6 +473,8 @@ pub fn erase(
         };
         let mut pj: Vec<String> = supporting_documents::table
             .filter(supporting_documents::student_id.eq(&student.id))
+            // A piece received on paper has no file.
+            .filter(supporting_documents::sha256.ne(""))
             .select(supporting_documents::sha256)
             .load(conn)?;
         diesel::delete(

@@ -646,3 +646,166 @@ mod limits_and_forbidden_types {
         super::limits(app).await;
     }
 }
+
+fn named_manager(app: &TestApp, sub: &str, composantes: &[&str], name: &str) -> String {
+    let now = jsonwebtoken::get_current_timestamp();
+    app.mint(passerelle::auth::jwt::Claims {
+        sub: sub.into(),
+        iss: String::new(),
+        aud: String::new(),
+        exp: now + 3600,
+        iat: now,
+        role: passerelle::auth::Role::Manager,
+        composantes: composantes.iter().map(|c| c.to_string()).collect(),
+        cod_etu: None,
+        scopes: vec![],
+        name: Some(name.into()),
+    })
+}
+
+fn addresses(body: &serde_json::Value) -> Vec<String> {
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["address"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn names_and_recipient_search(app: TestApp) {
+    setup(&app).await;
+    app.import(vec![
+        row(
+            "21900005",
+            "LEFÈVRE",
+            "Zoé",
+            "905",
+            "L2INF",
+            CURRENT_YEAR,
+            "E",
+        ),
+        row(
+            "21900006",
+            "LEFEBVRE",
+            "Léa",
+            "906",
+            "L2",
+            CURRENT_YEAR,
+            "E",
+        ),
+    ])
+    .await;
+    let jeanne = named_manager(&app, "jdupont", &["905"], "Jeanne Dupont");
+    let paul = named_manager(&app, "pmartin", &["906"], "Paul Martin");
+    app.get("/lockers/me/inbox", &paul).await.ok(200);
+    let anne = app.student("21900001");
+
+    // Sender and recipients by name: the staff sender by their token's name, students by the
+    // registry, staff recipients as their token named them.
+    let r = deposit(
+        &app,
+        &jeanne,
+        PDF,
+        "cours.pdf",
+        "Cours",
+        "student:21900001, manager:pmartin, etape:L1INF",
+        None,
+    )
+    .await;
+    let names = r.ok(201)["recipient_names"].clone();
+    assert_eq!(
+        names,
+        json!([
+            {"address": "student:21900001", "kind": "student", "name": "Anne ALPHA"},
+            {"address": "manager:pmartin", "kind": "staff", "name": "Paul Martin"},
+            {"address": "etape:L1INF", "kind": "etape", "name": "L1INF"},
+        ])
+    );
+    let id = id_of(&r);
+    let inbox = app.get("/lockers/me/inbox", &anne).await;
+    assert_eq!(inbox.ok(200)["items"][0]["sender_name"], "Jeanne Dupont");
+    let detail = app.get(&format!("/lockers/deposits/{id}"), &anne).await;
+    assert_eq!(detail.ok(200)["sender_name"], "Jeanne Dupont");
+    let sent = app.get("/lockers/me/sent", &jeanne).await;
+    assert_eq!(sent.ok(200)["items"][0]["recipient_names"], names);
+    // A student sender is named by the registry, to staff.
+    deposit(&app, &anne, PDF, "d.pdf", "Devoir", "manager:jdupont", None)
+        .await
+        .ok(201);
+    let inbox = app.get("/lockers/me/inbox", &jeanne).await;
+    assert_eq!(inbox.ok(200)["items"][0]["sender_name"], "Anne ALPHA");
+
+    // The search: accent-folded names, student numbers, pages, and the scope of deposits.
+    let found = app.get("/lockers/recipients?q=lefevre", &jeanne).await;
+    assert_eq!(addresses(found.ok(200)), vec!["student:21900005"]);
+    assert_eq!(found.body["items"][0]["name"], "Zoé LEFÈVRE");
+    let found = app
+        .get("/lockers/recipients?q=ZOE%20Lefèvre", &jeanne)
+        .await;
+    assert_eq!(addresses(&found.body), vec!["student:21900005"]);
+    let found = app.get("/lockers/recipients?q=2190000", &jeanne).await;
+    // 905's students only (not DELTA nor LEFEBVRE of 906), by name; GAMMA's enrolment is
+    // cancelled but she is still a student of 905, as a deposit to her resolves.
+    assert_eq!(
+        addresses(&found.body),
+        vec![
+            "student:21900001",
+            "student:21900002",
+            "student:21900003",
+            "student:21900005"
+        ]
+    );
+    // A 905 manager never finds a 906 student, by name or number.
+    for q in ["lefebvre", "21900006", "delta", "21900004"] {
+        let r = app
+            .get(&format!("/lockers/recipients?q={q}"), &jeanne)
+            .await;
+        assert_eq!(r.ok(200)["total"], 0, "{q}");
+    }
+    // 906's manager finds Léa, not Zoé.
+    let r = app.get("/lockers/recipients?q=lef", &paul).await;
+    assert_eq!(addresses(r.ok(200)), vec!["student:21900006"]);
+    // Pages: étapes and staff first, then students by name.
+    let all = app.get("/lockers/recipients?per_page=2", &jeanne).await;
+    assert_eq!(all.ok(200)["total"], 8, "{}", all.body);
+    assert_eq!(addresses(&all.body), vec!["etape:L1INF", "etape:L2INF"]);
+    let p2 = app
+        .get("/lockers/recipients?per_page=2&page=2", &jeanne)
+        .await;
+    assert_eq!(
+        addresses(&p2.body),
+        vec!["manager:jdupont", "manager:pmartin"]
+    );
+    let p3 = app
+        .get("/lockers/recipients?per_page=3&page=2", &jeanne)
+        .await;
+    assert_eq!(
+        addresses(&p3.body),
+        vec!["manager:pmartin", "student:21900001", "student:21900002"]
+    );
+    let staff = app.get("/lockers/recipients?q=jeanne", &jeanne).await;
+    assert_eq!(staff.ok(200)["items"][0]["name"], "Jeanne Dupont");
+    // A student finds staff and groups only, never a student nor an étape.
+    for q in ["alpha", "21900002", "l1inf", "lefevre"] {
+        let r = app.get(&format!("/lockers/recipients?q={q}"), &anne).await;
+        assert_eq!(r.ok(200)["total"], 0, "{q}");
+    }
+    let r = app.get("/lockers/recipients?q=dupont", &anne).await;
+    assert_eq!(addresses(r.ok(200)), vec!["manager:jdupont"]);
+    let r = app.get("/lockers/recipients", &anne).await;
+    assert!(
+        addresses(r.ok(200))
+            .iter()
+            .all(|a| a.starts_with("manager:")),
+        "{}",
+        r.body
+    );
+    // Services have no locker.
+    app.get("/lockers/recipients", &app.service(&["students:read"]))
+        .await
+        .problem(403, "forbidden");
+}
+both_backends!(
+    lockers_name_people_and_search_recipients,
+    names_and_recipient_search
+);

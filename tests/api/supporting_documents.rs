@@ -306,3 +306,256 @@ async fn full_cycle(app: TestApp) {
     );
 }
 both_backends!(supporting_documents_full_cycle_with_scope, full_cycle);
+
+fn kinds_of(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn by_student(app: &TestApp, token: &str, cod_etu: &str) -> Value {
+    let follow = app
+        .get("/supporting-documents/follow-up?etape=M1INF", token)
+        .await;
+    follow.ok(200)[0]["by_student"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["cod_etu"] == cod_etu)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+async fn populations_and_paper(app: TestApp) {
+    app.composantes(&["905", "906"]).await;
+    let mut apprenti = row(
+        "21900011",
+        "APPRENTI",
+        "Alex",
+        "905",
+        "M1INF",
+        CURRENT_YEAR,
+        "E",
+    );
+    apprenti["regime"] = json!("apprenticeship");
+    apprenti["boursier"] = json!(false);
+    let mut initiale = row(
+        "21900012",
+        "INITIALE",
+        "Inès",
+        "905",
+        "M1INF",
+        CURRENT_YEAR,
+        "E",
+    );
+    initiale["regime"] = json!("initial_training");
+    initiale["boursier"] = json!(true);
+    let report = app.import(vec![apprenti, initiale]).await;
+    assert_eq!(report["created"], 2);
+    // An import without the population columns works; the population stays unknown.
+    let report = app
+        .import(vec![row(
+            "21900013",
+            "INCONNU",
+            "Ugo",
+            "905",
+            "M1INF",
+            CURRENT_YEAR,
+            "E",
+        )])
+        .await;
+    assert_eq!(
+        (report["created"].clone(), report["rejected"].clone()),
+        (json!(1), json!(0))
+    );
+    let r = app
+        .put(
+            "/supporting-documents/requirements",
+            &app.admin(),
+            json!({"etape": "M1INF", "kinds": [
+                {"kind": "identity_document"},
+                {"kind": "apprenticeship_contract", "regimes": ["apprenticeship"]},
+                {"kind": "scholarship_notice", "boursier": true},
+            ]}),
+        )
+        .await;
+    let contract = r.ok(200).as_array().unwrap()[0].clone();
+    assert_eq!(contract["kind"], "apprenticeship_contract");
+    assert_eq!(contract["regimes"], json!(["apprenticeship"]));
+    assert!(contract["boursier"].is_null());
+
+    let manager = app.manager(&["905"]);
+    let other = app.manager(&["906"]);
+    // Only what applies to each student's étape and population is required: the apprentice's
+    // contract is not asked of the formation initiale student, the scholarship notice only of
+    // the boursière; an unknown population is asked everything, flagged to check.
+    let alex = by_student(&app, &manager, "21900011").await;
+    assert_eq!(
+        kinds_of(&alex["missing"]),
+        vec!["apprenticeship_contract", "identity_document"]
+    );
+    let ines = by_student(&app, &manager, "21900012").await;
+    assert_eq!(
+        kinds_of(&ines["missing"]),
+        vec!["identity_document", "scholarship_notice"]
+    );
+    let ugo = by_student(&app, &manager, "21900013").await;
+    assert_eq!(ugo["missing"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        kinds_of(&ugo["population_unknown"]),
+        vec!["apprenticeship_contract", "scholarship_notice"]
+    );
+    let one = app
+        .get("/supporting-documents/students/21900013", &manager)
+        .await;
+    assert!(one.ok(200)[0]["regime"].is_null() && one.body[0]["boursier"].is_null());
+    let mine = app
+        .get("/me/supporting-documents", &app.student("21900011"))
+        .await;
+    assert_eq!(mine.ok(200)[0]["regime"], "apprenticeship");
+    assert_eq!(mine.body[0]["documents"].as_array().unwrap().len(), 2);
+    // The formation initiale student cannot deposit the apprentice's contract.
+    submit(
+        &app,
+        &app.student("21900012"),
+        "apprenticeship_contract",
+        PDF,
+    )
+    .await
+    .problem(422, "validation_failed");
+    let list = app
+        .get(
+            "/supporting-documents?etape=M1INF&kind=scholarship_notice",
+            &manager,
+        )
+        .await;
+    let holders: Vec<Value> = list.ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["cod_etu"].clone())
+        .collect();
+    // By name: INCONNU (population unknown) and INITIALE (boursière), not APPRENTI.
+    assert_eq!(holders, vec![json!("21900013"), json!("21900012")]);
+
+    // A piece received on paper: recorded with who and when, then accepted.
+    let now = jsonwebtoken::get_current_timestamp();
+    let jeanne = app.mint(passerelle::auth::jwt::Claims {
+        sub: "jdupont".into(),
+        iss: String::new(),
+        aud: String::new(),
+        exp: now + 3600,
+        iat: now,
+        role: passerelle::auth::Role::Manager,
+        composantes: vec!["905".into()],
+        cod_etu: None,
+        scopes: vec![],
+        name: Some("Jeanne Dupont".into()),
+    });
+    let paper = json!({"kind": "apprenticeship_contract", "received_at": "2025-09-02T10:00:00Z"});
+    app.post(
+        "/supporting-documents/students/21900011/paper",
+        &other,
+        paper.clone(),
+    )
+    .await
+    .problem(404, "not_found");
+    app.post(
+        "/supporting-documents/students/21900012/paper",
+        &jeanne,
+        paper.clone(),
+    )
+    .await
+    .problem(422, "validation_failed");
+    app.post(
+        "/supporting-documents/students/21900011/paper",
+        &jeanne,
+        json!({"kind": "apprenticeship_contract", "received_at": "2999-01-01T00:00:00Z"}),
+    )
+    .await
+    .problem(422, "validation_failed");
+    let r = app
+        .post(
+            "/supporting-documents/students/21900011/paper",
+            &jeanne,
+            paper.clone(),
+        )
+        .await;
+    let piece = r.ok(201).clone();
+    assert_eq!(piece["channel"], "paper");
+    assert_eq!(piece["status"], "pending");
+    assert_eq!(piece["received_by"], "manager:jdupont");
+    assert_eq!(piece["received_by_name"], "Jeanne Dupont");
+    assert_eq!(piece["received_at"], "2025-09-02T10:00:00Z");
+    let id = piece["id"].as_str().unwrap().to_owned();
+    app.post(
+        "/supporting-documents/students/21900011/paper",
+        &jeanne,
+        paper,
+    )
+    .await
+    .problem(409, "invalid_transition");
+    app.get(&format!("/supporting-documents/{id}/file"), &manager)
+        .await
+        .problem(404, "not_found");
+    let accepted = app
+        .post(
+            &format!("/supporting-documents/{id}/accept"),
+            &manager,
+            json!({}),
+        )
+        .await;
+    assert_eq!(accepted.ok(200)["status"], "accepted");
+    assert_eq!(accepted.body["received_by_name"], "Jeanne Dupont");
+    assert_eq!(accepted.body["decided_by"], "manager:manager-905");
+    let alex = by_student(&app, &manager, "21900011").await;
+    assert_eq!(kinds_of(&alex["missing"]), vec!["identity_document"]);
+    let audit = app
+        .get("/audit?action=supporting_document.paper", &app.admin())
+        .await;
+    let entry = audit.ok(200)["items"][0].clone();
+    assert_eq!(entry["actor"], "manager:jdupont");
+    assert_eq!(entry["details"]["received_by"], "manager:jdupont");
+    assert_eq!(entry["details"]["received_at"], "2025-09-02T10:00:00+00:00");
+    // Recorded and accepted in one step.
+    let r = app
+        .post(
+            "/supporting-documents/students/21900012/paper",
+            &jeanne,
+            json!({"kind": "scholarship_notice", "accept": true}),
+        )
+        .await;
+    assert_eq!(r.ok(201)["status"], "accepted");
+    assert_eq!(r.body["decided_by"], "manager:jdupont");
+    let ines = by_student(&app, &manager, "21900012").await;
+    assert_eq!(kinds_of(&ines["missing"]), vec!["identity_document"]);
+    assert_eq!(
+        app.get("/audit?action=supporting_document.accept", &app.admin())
+            .await
+            .ok(200)["total"],
+        1
+    );
+
+    // A later import without the columns keeps the population known.
+    app.import(vec![row(
+        "21900012",
+        "INITIALE",
+        "Inès",
+        "905",
+        "M1INF",
+        CURRENT_YEAR,
+        "E",
+    )])
+    .await;
+    let one = app
+        .get("/supporting-documents/students/21900012", &manager)
+        .await;
+    assert_eq!(one.ok(200)[0]["boursier"], true);
+    assert_eq!(one.body[0]["regime"], "initial_training");
+}
+both_backends!(
+    supporting_documents_by_population_and_on_paper,
+    populations_and_paper
+);

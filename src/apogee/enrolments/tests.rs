@@ -288,3 +288,43 @@ fn reads_excel_utf16_exports() {
         ("Lefèvre", "Zoé")
     );
 }
+
+#[test]
+fn population_columns_are_optional_and_blank_means_unknown() {
+    let csv = "COD_ETU;LIB_NOM_PAT_IND;LIB_PR1_IND;COD_CMP;COD_ETP;COD_ANU;ETA_IAE;Régime;Boursier\n\
+               21900001;ALPHA;Anne;905;L1INF;2025;E;FA;oui\n\
+               21900002;BETA;Bruno;905;L1INF;2025;E;Formation initiale;0\n\
+               21900003;GAMMA;Chloé;905;L1INF;2025;E;;\n\
+               21900004;DELTA;Denis;905;L1INF;2025;E;CDI;\n\
+               21900005;EPSILON;Eva;905;L1INF;2025;E;fc;peut-être\n";
+    let file = parse_enrolments_csv(csv.as_bytes()).unwrap();
+    let ok = |i: usize| file.rows[i].as_ref().unwrap();
+    assert_eq!(
+        (ok(0).regime, ok(0).boursier),
+        (Some(Regime::Apprenticeship), Some(true))
+    );
+    assert_eq!(
+        (ok(1).regime, ok(1).boursier),
+        (Some(Regime::InitialTraining), Some(false))
+    );
+    assert_eq!((ok(2).regime, ok(2).boursier), (None, None));
+    assert_eq!(file.rows[3].as_ref().unwrap_err().code, "invalid_regime");
+    assert_eq!(file.rows[4].as_ref().unwrap_err().code, "invalid_boursier");
+    // Without the columns: unknown.
+    let csv = "COD_ETU;LIB_NOM_PAT_IND;LIB_PR1_IND;COD_CMP;COD_ETP;COD_ANU;ETA_IAE\n\
+               21900001;ALPHA;Anne;905;L1INF;2025;E\n";
+    let file = parse_enrolments_csv(csv.as_bytes()).unwrap();
+    let row = file.rows[0].as_ref().unwrap();
+    assert_eq!((row.regime, row.boursier), (None, None));
+    // JSON takes the API codes.
+    let json =
+        br#"[{"cod_etu": "21900001", "last_name": "A", "first_name": "B", "composante": "905",
+        "etape": "L1INF", "academic_year": 2025, "enrolment_state": "E",
+        "regime": "continuing_education", "boursier": true}]"#;
+    let file = parse_enrolments_json(json).unwrap();
+    let row = file.rows[0].as_ref().unwrap();
+    assert_eq!(
+        (row.regime, row.boursier),
+        (Some(Regime::ContinuingEducation), Some(true))
+    );
+}

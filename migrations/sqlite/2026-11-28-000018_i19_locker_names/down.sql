@@ -1,0 +1,1 @@
+ALTER TABLE locker_deposits DROP COLUMN sender_name;
