@@ -188,6 +188,7 @@ pub fn record_deposit(
     document_id: &str,
     digiposte_id: &str,
 ) -> Result<bool, ApiError> {
+    super::receipts::lock_reference(conn, digiposte_id)?;
     let now = super::now();
     let updated = diesel::update(
         documents::table
@@ -255,6 +256,10 @@ pub fn resolve_uncertain(
                 documents::delivery_status.eq(DeliveryStatus::Queued.as_str()),
                 documents::delivery_reason.eq(None::<String>),
                 documents::deposit_started_at.eq(None::<NaiveDateTime>),
+                // An earlier deposit whose receipt never came: its late receipt must not
+                // settle the new one.
+                documents::digiposte_document_id.eq(None::<String>),
+                documents::deposited_at.eq(None::<NaiveDateTime>),
                 documents::updated_at.eq(now),
             ))
             .execute(conn)?,
@@ -354,4 +359,34 @@ pub fn counts_by_treatment(
         counts.entry(treatment).or_default().add(status, n);
     }
     Ok(counts)
+}
+
+/// Documents awaiting their receipt since before `before` (their deposit's time), oldest
+/// first, at most `limit`: the ones to reconcile.
+pub fn awaiting_since(
+    conn: &mut DbConnection,
+    before: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<String>, ApiError> {
+    Ok(documents::table
+        .filter(documents::delivery_status.eq(DeliveryStatus::AwaitingReceipt.as_str()))
+        .filter(documents::deposited_at.lt(before))
+        .order(documents::deposited_at.asc())
+        .limit(limit)
+        .select(documents::id)
+        .load(conn)?)
+}
+
+/// A document awaiting its receipt: its id, Digiposte's reference and its student.
+pub fn awaiting_receipt(
+    conn: &mut DbConnection,
+    document_id: &str,
+) -> Result<Option<(String, Option<String>)>, ApiError> {
+    Ok(documents::table
+        .filter(documents::id.eq(document_id))
+        .filter(documents::delivery_status.eq(DeliveryStatus::AwaitingReceipt.as_str()))
+        .select((documents::digiposte_document_id, documents::cod_etu))
+        .first::<(Option<String>, String)>(conn)
+        .optional()?
+        .map(|(reference, cod_etu)| (cod_etu, reference)))
 }

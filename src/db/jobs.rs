@@ -16,6 +16,10 @@ pub mod kind {
     pub const DELIVER: &str = "deliver";
     /// Reads Digiposte's memberships and updates the vaults (nightly, or on demand).
     pub const VAULT_SYNC: &str = "vault_sync";
+    /// Periodic: queues a `RECEIPT_STATUS` job per document whose receipt is overdue.
+    pub const RECEIPT_RECONCILE: &str = "receipt_reconcile";
+    /// Reads one overdue document's status at Digiposte and applies it as its receipt.
+    pub const RECEIPT_STATUS: &str = "receipt_status";
 }
 
 /// The subject of a periodic job (one open job per periodic kind, re-enqueued when it ends).
