@@ -240,7 +240,7 @@ pub(crate) async fn subscribe_all(app: &TestApp, n: i64) {
 
 /// Imports `n` students, subscribes their vaults, uploads their batch and sends it; returns
 /// the treatment id.
-async fn prepared_treatment(app: &TestApp, n: usize) -> String {
+pub(crate) async fn prepared_treatment(app: &TestApp, n: usize) -> String {
     app.composantes(&["905"]).await;
     crate::treatments::batch_with_students(app, n).await;
     subscribe_all(app, n as i64).await;
@@ -634,7 +634,7 @@ async fn cancelled_body(postgres: bool) {
     );
 }
 
-fn signed(app: &TestApp, body: &Value, age_secs: i64, secret: &str) -> reqwest::RequestBuilder {
+pub(crate) fn signed(app: &TestApp, body: &Value, age_secs: i64, secret: &str) -> reqwest::RequestBuilder {
     let bytes = serde_json::to_vec(body).unwrap();
     let ts = (chrono::Utc::now().timestamp() - age_secs).to_string();
     app.request(Method::POST, "/webhooks/digiposte")

@@ -19,6 +19,7 @@ mod lockers;
 mod oidc;
 mod precreation;
 mod queue;
+mod reconcile;
 mod scale_out;
 mod scodoc;
 mod security;
