@@ -621,6 +621,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_status_read_is_labelled_by_its_template_and_read_in_its_shape() {
+        let template = "/document/{id_routage}/status";
+        assert_eq!(
+            operation(&Method::GET, "/document/abc/status", template),
+            "GET /document/{id_routage}/status"
+        );
+        // Not configured: the path is its own label; other calls keep theirs.
+        assert_eq!(
+            operation(&Method::GET, "/document/abc/status", ""),
+            "GET /document/abc/status"
+        );
+        assert_eq!(
+            operation(&Method::DELETE, "/membership/42", template),
+            "DELETE /membership/{id}"
+        );
+        assert_eq!(
+            operation(&Method::POST, "/document/certified", template),
+            "POST /document/certified"
+        );
+        assert_eq!(
+            parse_status_answer(br#"{"id_routage":"a","status":"FAILED","reason":"virus"}"#),
+            Ok(DocumentStatus::Failed {
+                reason: Some("virus".into())
+            })
+        );
+        assert_eq!(
+            parse_status_answer(br#"{"id_routage":"a","status":"PROCESSING"}"#),
+            Ok(DocumentStatus::Processing)
+        );
+        assert!(parse_status_answer(br#"{"status":"LOST"}"#).is_err());
+        assert!(parse_status_answer(b"not json").is_err());
+    }
+
+    #[test]
     fn breaker_opens_and_reopens_by_itself() {
         let b = Breaker::new(3, Duration::from_millis(30));
         for _ in 0..2 {

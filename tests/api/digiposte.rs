@@ -1189,6 +1189,32 @@ async fn the_client_speaks_every_call_to_the_stand_in() {
     assert!(e.reason().contains("(type)"), "{}", e.reason());
     let types = api.document_types().await.unwrap();
     assert!(types.to_string().contains("RELEVE_NOTES"), "{types}");
+    // The status read (passerelle's own design): none without its path, asking nothing.
+    use passerelle::digiposte::{DocumentStatus, StatusRead};
+    assert_eq!(
+        api.document_status(&d.id_routage).await.unwrap(),
+        StatusRead::NotAvailable
+    );
+    assert_eq!(sim.stats().await["status_reads"], 0);
+    let reading = {
+        let mut c = Config::default();
+        configure(&mut c, &sim);
+        c.digiposte.document_status_path = "/document/{id_routage}/status".into();
+        passerelle::digiposte::DigiposteClient::new(&c.digiposte).unwrap()
+    };
+    // The receipt is due 100 ms after the deposit: the deposit is delivered by then.
+    let known = until("the deposit settled", Duration::from_secs(5), async || {
+        match reading.document_status(&d.id_routage).await.unwrap() {
+            StatusRead::Known(DocumentStatus::Processing) => None,
+            other => Some(other),
+        }
+    })
+    .await;
+    assert_eq!(known, StatusRead::Known(DocumentStatus::Delivered));
+    assert_eq!(
+        reading.document_status("not-a-deposit").await.unwrap(),
+        StatusRead::UnknownReference
+    );
     // Once the student customised the account, no link any more (409).
     sim.user(&account.route_code, "finalise").await;
     let e = api.customization_url("21900001").await.unwrap_err();

@@ -243,3 +243,54 @@ async fn repeated_receipt_body(postgres: bool) {
         "transmitted"
     );
 }
+
+/// The simulator's status read (its own extra) sits behind the gateway's checks like every
+/// call, and reads its records.
+#[actix_web::test]
+async fn the_stand_in_status_read_checks_the_key_and_knows_its_deposits() {
+    let sim = Sim::start(&[]);
+    let http = reqwest::Client::new();
+    let url = |id: &str| format!("{}/digiposte/v3/document/{id}/status", sim.url);
+    // Without the application key, or with another one: 401.
+    let r = http.get(url("unknown")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http
+        .get(url("unknown"))
+        .header("X-Okapi-Key", "not-the-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // With the key but no token: 401 too.
+    let r = http
+        .get(url("unknown"))
+        .header("X-Okapi-Key", crate::digiposte::SIM_OKAPI_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let token: Value = http
+        .post(format!("{}/digiposte/v3/oauth/token", sim.url))
+        .header("X-Okapi-Key", crate::digiposte::SIM_OKAPI_KEY)
+        .basic_auth("passerelle", Some("sim-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    // An unknown reference: 404, in the published error shape.
+    let r = http
+        .get(url("unknown"))
+        .header("X-Okapi-Key", crate::digiposte::SIM_OKAPI_KEY)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body[0]["error"], "not_found", "{body}");
+    assert_eq!(sim.stats().await["status_reads"], 1);
+}
