@@ -194,7 +194,10 @@ async fn main() {
     // The import pre-creates the vaults (`vaults.auto_subscribe`); the others are asked here.
     let subscribe = futures_util::stream::iter(vault_ids.into_iter().map(|id| {
         let api = &api;
-        async move { api.try_post(&format!("/vaults/{id}/subscribe"), json!({})).await }
+        async move {
+            api.try_post(&format!("/vaults/{id}/subscribe"), json!({}))
+                .await
+        }
     }));
     use futures_util::StreamExt;
     subscribe.buffer_unordered(16).collect::<Vec<_>>().await;

@@ -691,12 +691,7 @@ async fn deposit(
 }
 
 /// Posts the deposit's receipt(s), signed; retries while passerelle does not acknowledge.
-async fn send_receipts(
-    sim: web::Data<Sim>,
-    faults: Faults,
-    deposit: Deposit,
-    receipt_id: String,
-) {
+async fn send_receipts(sim: web::Data<Sim>, faults: Faults, deposit: Deposit, receipt_id: String) {
     let document_id = deposit.id_routage;
     let Some(url) = faults.webhook_url.clone() else {
         return;

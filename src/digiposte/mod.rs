@@ -76,9 +76,13 @@ pub enum DocumentStatus {
     Processing,
     Delivered,
     /// Rejected by Digiposte, with its reason.
-    Failed { reason: Option<String> },
+    Failed {
+        reason: Option<String>,
+    },
     /// The vault was closed before the document landed.
-    VaultClosed { reason: Option<String> },
+    VaultClosed {
+        reason: Option<String>,
+    },
 }
 
 impl DocumentStatus {
@@ -263,7 +267,10 @@ mod tests {
         // One receipt id per deposit: reconciled twice, the second is a duplicate.
         assert_eq!(
             delivered.receipt_id,
-            DocumentStatus::Delivered.as_receipt("r1").unwrap().receipt_id
+            DocumentStatus::Delivered
+                .as_receipt("r1")
+                .unwrap()
+                .receipt_id
         );
         let failed = DocumentStatus::from_answer("FAILED", Some("virus".into()))
             .unwrap()

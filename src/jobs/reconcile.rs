@@ -88,9 +88,8 @@ impl JobHandler for ReconcileScanHandler {
 
     fn run<'a>(&'a self, _job: &'a JobRow) -> HandlerFuture<'a> {
         Box::pin(async move {
-            let after = chrono::Duration::seconds(
-                self.state.config.digiposte.reconcile_after_secs.max(0),
-            );
+            let after =
+                chrono::Duration::seconds(self.state.config.digiposte.reconcile_after_secs.max(0));
             let before = crate::db::now() - after;
             let queued = self
                 .state
@@ -290,7 +289,10 @@ mod tests {
         else {
             panic!("the last read settles it")
         };
-        assert!(why.starts_with("receipt_never_came: still processing"), "{why}");
+        assert!(
+            why.starts_with("receipt_never_came: still processing"),
+            "{why}"
+        );
         let Decision::Uncertain(why) = decide(StatusRead::NotAvailable, 1) else {
             panic!("no status read: a manager decides")
         };

@@ -634,7 +634,12 @@ async fn cancelled_body(postgres: bool) {
     );
 }
 
-pub(crate) fn signed(app: &TestApp, body: &Value, age_secs: i64, secret: &str) -> reqwest::RequestBuilder {
+pub(crate) fn signed(
+    app: &TestApp,
+    body: &Value,
+    age_secs: i64,
+    secret: &str,
+) -> reqwest::RequestBuilder {
     let bytes = serde_json::to_vec(body).unwrap();
     let ts = (chrono::Utc::now().timestamp() - age_secs).to_string();
     app.request(Method::POST, "/webhooks/digiposte")
@@ -1203,12 +1208,14 @@ async fn the_client_speaks_every_call_to_the_stand_in() {
         passerelle::digiposte::DigiposteClient::new(&c.digiposte).unwrap()
     };
     // The receipt is due 100 ms after the deposit: the deposit is delivered by then.
-    let known = until("the deposit settled", Duration::from_secs(5), async || {
-        match reading.document_status(&d.id_routage).await.unwrap() {
+    let known = until(
+        "the deposit settled",
+        Duration::from_secs(5),
+        async || match reading.document_status(&d.id_routage).await.unwrap() {
             StatusRead::Known(DocumentStatus::Processing) => None,
             other => Some(other),
-        }
-    })
+        },
+    )
     .await;
     assert_eq!(known, StatusRead::Known(DocumentStatus::Delivered));
     assert_eq!(

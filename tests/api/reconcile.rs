@@ -107,10 +107,7 @@ async fn status_read_body(postgres: bool) {
     assert_eq!(reconciled_audit(&app).await["total"], 3);
 
     // The receipt comes after all, late: taken, changes nothing, not an error.
-    let delivered = docs
-        .iter()
-        .find(|d| d["id"] != rejected.as_str())
-        .unwrap();
+    let delivered = docs.iter().find(|d| d["id"] != rejected.as_str()).unwrap();
     let delivered = delivered["id"].as_str().unwrap();
     for (doc, status) in [(delivered, "FAILED"), (rejected.as_str(), "DELIVERED")] {
         let late = json!({
