@@ -40,6 +40,11 @@ pub struct StateLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OperationLabels {
     pub operation: String,
 }
@@ -62,6 +67,8 @@ pub struct Metrics {
     pub digiposte_circuit_state: Gauge,
     /// Deposits whose answer was lost (now `uncertain`, awaiting a manager).
     pub digiposte_uncertain_deposits: Counter,
+    /// Overdue receipts reconciled, by outcome (the state reached, `processing`, `ignored`).
+    pub digiposte_reconciled: Family<OutcomeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -152,8 +159,15 @@ impl Metrics {
             "Deposits whose answer was lost: put in the uncertain state for a manager to check",
             digiposte_uncertain_deposits.clone(),
         );
+        let digiposte_reconciled = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "digiposte_reconciled",
+            "Documents whose receipt was overdue, reconciled by a status read (or left uncertain), by outcome",
+            digiposte_reconciled.clone(),
+        );
         Metrics {
             registry,
+            digiposte_reconciled,
             http_requests,
             http_duration,
             jobs_pending,
@@ -199,6 +213,15 @@ impl Metrics {
         self.digiposte_calls
             .get_or_create(&OperationLabels {
                 operation: operation.to_owned(),
+            })
+            .inc();
+    }
+
+    /// One overdue receipt reconciled (`outcome`: the state reached, `processing`, `ignored`).
+    pub fn digiposte_reconciled(&self, outcome: &str) {
+        self.digiposte_reconciled
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_owned(),
             })
             .inc();
     }

@@ -30,13 +30,18 @@
 //!   simulator answers `{"documents": [{"code", "label"}]}`;
 //! - receipts: a signed `POST` of `{receipt_id, document_id (= id_routage), status, reason}`
 //!   to `--webhook-url` after `--receipt-delay-ms` (passerelle's own design);
+//! - a status read of one deposit, `GET /document/{id_routage}/status` → `{id_routage,
+//!   status, reason}` from the simulator's own records: `PROCESSING` until the deposit's
+//!   receipt is due (`--receipt-delay-ms` after it), then `DELIVERED`, or `FAILED` with a
+//!   reason for a file named in `reject_file_names`; 404 for an unknown reference; 401
+//!   without the application key or the token, like every call (passerelle's own design);
 //! - fault injection (flags, or `POST /admin/faults` with the same names in JSON):
 //!   `error_rate` (503 before processing), `error_after_commit_rate` (deposit stored, then
 //!   500), `timeout_rate` (deposit stored, then the answer hangs `hang_ms`),
 //!   `latency_min_ms`/`latency_max_ms`, `duplicate_receipt_rate`, `out_of_order_rate` (a late
 //!   `PROCESSING` after the final receipt), `receipt_delay_ms`, `quota_per_minute` (0: none;
-//!   over it 429 with `Retry-After`), `refuse_partner_user_ids`, `webhook_url`,
-//!   `webhook_secret`;
+//!   over it 429 with `Retry-After`), `refuse_partner_user_ids`, `reject_file_names` (deposits
+//!   accepted, then rejected: `FAILED` receipt and status), `webhook_url`, `webhook_secret`;
 //! - admin: `GET /admin/stats` (deposits per file name and per hash, 429s, deposits sent
 //!   without `X-Api-Version-Minor`…), `GET /admin/accounts`, `POST
 //!   /admin/users/{route_code}/cancel` (a membership cancelled behind passerelle's back),
@@ -65,7 +70,8 @@ use sha2::{Digest as _, Sha256, Sha512};
     about = "A Digiposte partner API (v3) stand-in for tests, held to the published contract",
     after_help = "NOT PUBLISHED by Digiposte (the simulator's own extras): the receipts webhook \
 (--webhook-url, --webhook-secret, --receipt-delay-ms, --duplicate-receipt-rate, \
---out-of-order-rate), fault injection (--error-rate, --error-after-commit-rate, --timeout-rate, \
+--out-of-order-rate), the status read of one deposit (GET /document/{id_routage}/status), \
+fault injection (--error-rate, --error-after-commit-rate, --timeout-rate, \
 --hang-ms, --latency-*-ms, --quota-per-minute), the answer shape of GET /profile/documents, \
 and /admin/*. See docs/digiposte.md."
 )]
@@ -138,6 +144,8 @@ struct Faults {
     out_of_order_rate: f64,
     quota_per_minute: u32,
     refuse_partner_user_ids: Vec<String>,
+    /// Deposits of these file names are accepted, then rejected (`FAILED`).
+    reject_file_names: Vec<String>,
     webhook_url: Option<String>,
     webhook_secret: String,
 }
@@ -182,6 +190,24 @@ struct Deposit {
     hash: String,
     title: String,
     size: usize,
+    /// Its final state (`DELIVERED` or `FAILED`), reached at `settles_at`.
+    status: &'static str,
+    reason: Option<String>,
+    #[serde(skip)]
+    settles_at: Option<Instant>,
+}
+
+impl Deposit {
+    /// NOT PUBLISHED: the status read's answer.
+    fn status_now(&self, now: Instant) -> Value {
+        let settled = self.settles_at.is_none_or(|t| t <= now);
+        let (status, reason) = if settled {
+            (self.status, self.reason.clone())
+        } else {
+            ("PROCESSING", None)
+        };
+        json!({"id_routage": self.id_routage, "status": status, "reason": reason})
+    }
 }
 
 #[derive(Default)]
@@ -204,6 +230,8 @@ struct State {
     receipts_throttled: u64,
     /// Receipts never acknowledged after every attempt.
     receipts_given_up: u64,
+    /// Status reads answered (any answer past the gateway checks).
+    status_reads: u64,
 }
 
 struct Sim {
@@ -616,6 +644,7 @@ async fn deposit(
             }
             Some(_) => {}
         }
+        let rejected = faults.reject_file_names.contains(&fields["file_name"]);
         let d = Deposit {
             id_routage: uuid::Uuid::new_v4().simple().to_string(),
             route_code: route,
@@ -623,6 +652,9 @@ async fn deposit(
             title: fields["title"].clone(),
             hash,
             size: file.len(),
+            status: if rejected { "FAILED" } else { "DELIVERED" },
+            reason: rejected.then(|| "rejected by the simulator (reject_file_names)".to_owned()),
+            settles_at: Some(Instant::now() + Duration::from_millis(faults.receipt_delay_ms)),
         };
         s.deposits.push(d.clone());
         d
@@ -631,7 +663,7 @@ async fn deposit(
     actix_web::rt::spawn(send_receipts(
         sim.clone(),
         faults.clone(),
-        deposit.id_routage.clone(),
+        deposit.clone(),
         receipt_id,
     ));
     if chance(faults.timeout_rate) {
@@ -659,19 +691,16 @@ async fn deposit(
 }
 
 /// Posts the deposit's receipt(s), signed; retries while passerelle does not acknowledge.
-async fn send_receipts(
-    sim: web::Data<Sim>,
-    faults: Faults,
-    document_id: String,
-    receipt_id: String,
-) {
+async fn send_receipts(sim: web::Data<Sim>, faults: Faults, deposit: Deposit, receipt_id: String) {
+    let document_id = deposit.id_routage;
     let Some(url) = faults.webhook_url.clone() else {
         return;
     };
     let jitter = rand::random_range(0..=faults.receipt_delay_ms / 2 + 1);
     actix_web::rt::time::sleep(Duration::from_millis(faults.receipt_delay_ms + jitter)).await;
     let mut receipts = vec![json!({
-        "receipt_id": receipt_id, "document_id": document_id, "status": "DELIVERED", "reason": null
+        "receipt_id": receipt_id, "document_id": document_id, "status": deposit.status,
+        "reason": deposit.reason
     })];
     if chance(faults.duplicate_receipt_rate) {
         receipts.push(receipts[0].clone());
@@ -716,6 +745,23 @@ async fn send_receipts(
             let wait = (100u64 << attempt.min(4)).min(1000);
             actix_web::rt::time::sleep(Duration::from_millis(wait)).await;
         }
+    }
+}
+
+/// NOT PUBLISHED (passerelle's own design): the status of one deposit, from the simulator's
+/// records, behind the same gateway checks as every call.
+async fn document_status(
+    sim: web::Data<Sim>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let _faults = gate!(sim, req);
+    let id = path.into_inner();
+    let mut s = sim.lock();
+    s.status_reads += 1;
+    match s.deposits.iter().find(|d| d.id_routage == id) {
+        Some(d) => HttpResponse::Ok().json(d.status_now(Instant::now())),
+        None => dp_error(404, "not_found", "no such document"),
     }
 }
 
@@ -768,6 +814,7 @@ async fn admin_stats(sim: web::Data<Sim>) -> HttpResponse {
         "receipts_refused": s.receipts_refused,
         "receipts_throttled": s.receipts_throttled,
         "receipts_given_up": s.receipts_given_up,
+        "status_reads": s.status_reads,
     }))
 }
 
@@ -826,6 +873,7 @@ async fn main() -> std::io::Result<()> {
         out_of_order_rate: args.out_of_order_rate,
         quota_per_minute: args.quota_per_minute,
         refuse_partner_user_ids: Vec::new(),
+        reject_file_names: Vec::new(),
         webhook_url: args.webhook_url.clone(),
         webhook_secret: args.webhook_secret.clone(),
     };
@@ -852,7 +900,12 @@ async fn main() -> std::io::Result<()> {
             .route("/profile/documents", web::get().to(profile_documents))
             .route("/memberships", web::get().to(memberships))
             .route("/membership/{id}", web::delete().to(cancel_membership))
-            .route("/document/certified", web::post().to(deposit));
+            .route("/document/certified", web::post().to(deposit))
+            // NOT PUBLISHED: passerelle's own status read.
+            .route(
+                "/document/{id_routage}/status",
+                web::get().to(document_status),
+            );
         App::new()
             .app_data(sim.clone())
             .app_data(web::PayloadConfig::new(64 * 1024 * 1024))

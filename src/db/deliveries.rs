@@ -79,6 +79,35 @@ pub fn queue(conn: &mut DbConnection, document_id: &str) -> Result<bool, ApiErro
         == 1)
 }
 
+/// [`queue`] for many documents (a bulk send of thousands): a few statements per 500
+/// documents rather than one per document (on PostgreSQL each is a round trip). Returns the
+/// ids queued now (those never sent). Runs inside the send's transaction.
+pub fn queue_many(conn: &mut DbConnection, document_ids: &[&str]) -> Result<Vec<String>, ApiError> {
+    allowed(None, DeliveryTrigger::Send, DeliveryStatus::Queued)?;
+    let now = super::now();
+    let mut queued = Vec::with_capacity(document_ids.len());
+    for chunk in document_ids.chunks(500) {
+        let fresh: Vec<String> = documents::table
+            .filter(documents::id.eq_any(chunk))
+            .filter(documents::delivery_status.is_null())
+            .select(documents::id)
+            .load(conn)?;
+        diesel::update(
+            documents::table
+                .filter(documents::id.eq_any(&fresh))
+                .filter(documents::delivery_status.is_null()),
+        )
+        .set((
+            documents::delivery_status.eq(DeliveryStatus::Queued.as_str()),
+            documents::queued_at.eq(now),
+            documents::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        queued.extend(fresh);
+    }
+    Ok(queued)
+}
+
 /// Records that a document will not be sent, and why (no active vault, identity to check…),
 /// with the earlier document a duplicate or a correction refers to.
 pub fn hold(
@@ -211,6 +240,7 @@ pub fn record_deposit(
     document_id: &str,
     digiposte_id: &str,
 ) -> Result<bool, ApiError> {
+    super::receipts::lock_reference(conn, digiposte_id)?;
     allowed(
         Some(DeliveryStatus::Queued),
         DeliveryTrigger::Deposited,
@@ -288,6 +318,10 @@ pub fn resolve_uncertain(
                 documents::delivery_status.eq(DeliveryStatus::Queued.as_str()),
                 documents::delivery_reason.eq(None::<String>),
                 documents::deposit_started_at.eq(None::<NaiveDateTime>),
+                // An earlier deposit whose receipt never came: its late receipt must not
+                // settle the new one.
+                documents::digiposte_document_id.eq(None::<String>),
+                documents::deposited_at.eq(None::<NaiveDateTime>),
                 documents::updated_at.eq(now),
             ))
             .execute(conn)?,
@@ -343,6 +377,33 @@ pub fn finish(
         == 1)
 }
 
+/// The receipt never came and Digiposte cannot tell: the document goes from awaiting its
+/// receipt to `uncertain`, for a manager to check the vault. No receipt time is recorded.
+pub fn receipt_lost(
+    conn: &mut DbConnection,
+    document_id: &str,
+    reason: &str,
+) -> Result<bool, ApiError> {
+    allowed(
+        Some(DeliveryStatus::AwaitingReceipt),
+        DeliveryTrigger::ReceiptLost,
+        DeliveryStatus::Uncertain,
+    )?;
+    let now = super::now();
+    Ok(diesel::update(
+        documents::table
+            .filter(documents::id.eq(document_id))
+            .filter(documents::delivery_status.eq(DeliveryStatus::AwaitingReceipt.as_str())),
+    )
+    .set((
+        documents::delivery_status.eq(DeliveryStatus::Uncertain.as_str()),
+        documents::delivery_reason.eq(Some(reason)),
+        documents::updated_at.eq(now),
+    ))
+    .execute(conn)?
+        == 1)
+}
+
 /// Documents still awaiting their receipt that were deposited before `before`, per treatment.
 pub fn overdue_by_treatment(
     conn: &mut DbConnection,
@@ -387,4 +448,34 @@ pub fn counts_by_treatment(
         counts.entry(treatment).or_default().add(status, n);
     }
     Ok(counts)
+}
+
+/// Documents awaiting their receipt since before `before` (their deposit's time), oldest
+/// first, at most `limit`: the ones to reconcile.
+pub fn awaiting_since(
+    conn: &mut DbConnection,
+    before: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<String>, ApiError> {
+    Ok(documents::table
+        .filter(documents::delivery_status.eq(DeliveryStatus::AwaitingReceipt.as_str()))
+        .filter(documents::deposited_at.lt(before))
+        .order(documents::deposited_at.asc())
+        .limit(limit)
+        .select(documents::id)
+        .load(conn)?)
+}
+
+/// A document awaiting its receipt: its id, Digiposte's reference and its student.
+pub fn awaiting_receipt(
+    conn: &mut DbConnection,
+    document_id: &str,
+) -> Result<Option<(String, Option<String>)>, ApiError> {
+    Ok(documents::table
+        .filter(documents::id.eq(document_id))
+        .filter(documents::delivery_status.eq(DeliveryStatus::AwaitingReceipt.as_str()))
+        .select((documents::digiposte_document_id, documents::cod_etu))
+        .first::<(Option<String>, String)>(conn)
+        .optional()?
+        .map(|(reference, cod_etu)| (cod_etu, reference)))
 }

@@ -16,6 +16,10 @@ pub mod kind {
     pub const DELIVER: &str = "deliver";
     /// Reads Digiposte's memberships and updates the vaults (nightly, or on demand).
     pub const VAULT_SYNC: &str = "vault_sync";
+    /// Periodic: queues a `RECEIPT_STATUS` job per document whose receipt is overdue.
+    pub const RECEIPT_RECONCILE: &str = "receipt_reconcile";
+    /// Reads one overdue document's status at Digiposte and applies it as its receipt.
+    pub const RECEIPT_STATUS: &str = "receipt_status";
 }
 
 /// The subject of a periodic job (one open job per periodic kind, re-enqueued when it ends).
@@ -209,6 +213,27 @@ pub fn cancel_pending(
     .execute(conn)?)
 }
 
+/// The queue's own bookkeeping (claim, lease, outcome) commits without waiting for the disk on
+/// PostgreSQL (`synchronous_commit = off` for that transaction only): a commit is otherwise
+/// a WAL flush, several per delivered document. Safe because losing one to a server crash
+/// only replays a job, and handlers are idempotent; and a later durable commit (a deposit's
+/// intent, a receipt) flushes the WAL up to it anyway. SQLite (WAL, `synchronous = NORMAL`)
+/// already commits so.
+fn bookkeeping<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    if matches!(conn, DbConnection::Postgresql(_)) {
+        return conn.transaction(|conn| {
+            if let DbConnection::Postgresql(pg) = conn {
+                diesel::sql_query("SET LOCAL synchronous_commit = off").execute(pg)?;
+            }
+            f(conn)
+        });
+    }
+    f(conn)
+}
+
 #[derive(QueryableByName)]
 struct ClaimedId {
     #[diesel(sql_type = diesel::sql_types::Text)]
@@ -233,10 +258,14 @@ pub fn claim(
     // own partial index), then the oldest due pending job straight off the (status, run_at)
     // index. One query with an OR and an ORDER BY sorted every due job at every claim, which
     // made draining a queue of n jobs cost n².
-    let claimed_id = match claim_one(conn, worker, kinds, now, until, Probe::Expired)? {
-        Some(id) => Some(id),
-        None => claim_one(conn, worker, kinds, now, until, Probe::Due)?,
-    };
+    let claimed_id = bookkeeping(conn, |conn| {
+        Ok(
+            match claim_one(conn, worker, kinds, now, until, Probe::Expired)? {
+                Some(id) => Some(id),
+                None => claim_one(conn, worker, kinds, now, until, Probe::Due)?,
+            },
+        )
+    })?;
     match claimed_id {
         Some(id) => Ok(Some(
             jobs::table
@@ -327,38 +356,42 @@ pub fn renew(
     worker: &str,
     lease: chrono::Duration,
 ) -> Result<bool, ApiError> {
-    let now = super::now();
-    Ok(diesel::update(
-        jobs::table
-            .filter(jobs::id.eq(id))
-            .filter(jobs::status.eq(status::RUNNING))
-            .filter(jobs::locked_by.eq(worker)),
-    )
-    .set((jobs::locked_until.eq(now + lease), jobs::updated_at.eq(now)))
-    .execute(conn)?
-        == 1)
+    bookkeeping(conn, |conn| {
+        let now = super::now();
+        Ok(diesel::update(
+            jobs::table
+                .filter(jobs::id.eq(id))
+                .filter(jobs::status.eq(status::RUNNING))
+                .filter(jobs::locked_by.eq(worker)),
+        )
+        .set((jobs::locked_until.eq(now + lease), jobs::updated_at.eq(now)))
+        .execute(conn)?
+            == 1)
+    })
 }
 
 /// Marks a claimed job done (only if this worker still holds it); the row keeps the worker's
 /// name in `locked_by`.
 pub fn complete(conn: &mut DbConnection, id: &str, worker: &str) -> Result<bool, ApiError> {
-    let now = super::now();
-    Ok(diesel::update(
-        jobs::table
-            .filter(jobs::id.eq(id))
-            .filter(jobs::status.eq(status::RUNNING))
-            .filter(jobs::locked_by.eq(worker)),
-    )
-    .set((
-        jobs::status.eq(status::DONE),
-        // `locked_by` stays: which worker (and so which instance) ran the job.
-        jobs::locked_until.eq(None::<NaiveDateTime>),
-        jobs::last_error.eq(None::<String>),
-        jobs::updated_at.eq(now),
-        jobs::finished_at.eq(now),
-    ))
-    .execute(conn)?
-        == 1)
+    bookkeeping(conn, |conn| {
+        let now = super::now();
+        Ok(diesel::update(
+            jobs::table
+                .filter(jobs::id.eq(id))
+                .filter(jobs::status.eq(status::RUNNING))
+                .filter(jobs::locked_by.eq(worker)),
+        )
+        .set((
+            jobs::status.eq(status::DONE),
+            // `locked_by` stays: which worker (and so which instance) ran the job.
+            jobs::locked_until.eq(None::<NaiveDateTime>),
+            jobs::last_error.eq(None::<String>),
+            jobs::updated_at.eq(now),
+            jobs::finished_at.eq(now),
+        ))
+        .execute(conn)?
+            == 1)
+    })
 }
 
 /// Puts a claimed job back for a later attempt, or fails it for good (`retry_at: None`).
@@ -369,28 +402,30 @@ pub fn release(
     error: &str,
     retry_at: Option<NaiveDateTime>,
 ) -> Result<bool, ApiError> {
-    let now = super::now();
-    let (new_status, finished, run_at) = match retry_at {
-        Some(at) => (status::PENDING, None, at),
-        None => (status::FAILED, Some(now), now),
-    };
-    Ok(diesel::update(
-        jobs::table
-            .filter(jobs::id.eq(id))
-            .filter(jobs::status.eq(status::RUNNING))
-            .filter(jobs::locked_by.eq(worker)),
-    )
-    .set((
-        jobs::status.eq(new_status),
-        jobs::run_at.eq(run_at),
-        jobs::locked_by.eq(None::<String>),
-        jobs::locked_until.eq(None::<NaiveDateTime>),
-        jobs::last_error.eq(error),
-        jobs::updated_at.eq(now),
-        jobs::finished_at.eq(finished),
-    ))
-    .execute(conn)?
-        == 1)
+    bookkeeping(conn, |conn| {
+        let now = super::now();
+        let (new_status, finished, run_at) = match retry_at {
+            Some(at) => (status::PENDING, None, at),
+            None => (status::FAILED, Some(now), now),
+        };
+        Ok(diesel::update(
+            jobs::table
+                .filter(jobs::id.eq(id))
+                .filter(jobs::status.eq(status::RUNNING))
+                .filter(jobs::locked_by.eq(worker)),
+        )
+        .set((
+            jobs::status.eq(new_status),
+            jobs::run_at.eq(run_at),
+            jobs::locked_by.eq(None::<String>),
+            jobs::locked_until.eq(None::<NaiveDateTime>),
+            jobs::last_error.eq(error),
+            jobs::updated_at.eq(now),
+            jobs::finished_at.eq(finished),
+        ))
+        .execute(conn)?
+            == 1)
+    })
 }
 
 /// Pending jobs per kind with the age of the oldest (queue depth metrics).

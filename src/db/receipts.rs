@@ -87,6 +87,20 @@ fn document_of(conn: &mut DbConnection, digiposte_id: &str) -> Result<Option<Str
         .optional()?)
 }
 
+/// Serialises, per deposit reference, the recording of a deposit and of its receipts. On
+/// PostgreSQL (read committed) a receipt arriving while the deposit's bookkeeping commits
+/// could otherwise miss the document, and the bookkeeping miss the receipt: both committed,
+/// the receipt would wait for ever. SQLite's single writer already orders them.
+pub fn lock_reference(conn: &mut DbConnection, digiposte_id: &str) -> Result<(), ApiError> {
+    if let DbConnection::Postgresql(pg) = conn {
+        // Two-key form: apart from the one-key locks taken elsewhere.
+        diesel::sql_query("SELECT pg_advisory_xact_lock(16, hashtext($1))")
+            .bind::<diesel::sql_types::Text, _>(digiposte_id)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
 /// Processes one authenticated receipt. Must run inside a write transaction.
 pub fn record(
     conn: &mut DbConnection,
@@ -94,12 +108,22 @@ pub fn record(
     raw: &str,
     signed_at: NaiveDateTime,
 ) -> Result<(ReceiptOutcome, Option<String>), ApiError> {
-    let seen: Option<Option<String>> = digiposte_receipts::table
+    lock_reference(conn, &receipt.document_id)?;
+    let seen: Option<(Option<String>, String)> = digiposte_receipts::table
         .find(&receipt.receipt_id)
-        .select(digiposte_receipts::document_id)
+        .select((digiposte_receipts::document_id, digiposte_receipts::outcome))
         .first(conn)
         .optional()?;
-    if let Some(document) = seen {
+    if let Some((document, outcome)) = seen {
+        if document.is_none() && outcome == ReceiptOutcome::UnknownDocument.as_str() {
+            // Kept while its deposit was unknown: if the deposit is known now, apply it (a
+            // repeated receipt is never left waiting).
+            apply_waiting(conn, &receipt.document_id)?;
+            return Ok((
+                ReceiptOutcome::Duplicate,
+                document_of(conn, &receipt.document_id)?,
+            ));
+        }
         return Ok((ReceiptOutcome::Duplicate, document));
     }
     let document = document_of(conn, &receipt.document_id)?;

@@ -17,7 +17,7 @@ use tokio::sync::Mutex;
 use super::error::parse_error_body;
 use super::{
     ApiFuture, CertifiedDeposit, Deposited, DigiposteApi, DigiposteConfig, DigiposteError,
-    Membership, PartialAccount, PartialUser,
+    DocumentStatus, Membership, PartialAccount, PartialUser, StatusRead,
 };
 
 /// The La Poste gateway's application-key header, on every call.
@@ -210,7 +210,7 @@ impl DigiposteClient {
         let checked = self.breaker.check();
         self.observe_breaker();
         checked?;
-        let operation = operation(&method, path);
+        let operation = operation(&method, path, &self.config.document_status_path);
         let mut retry = 0;
         let mut refreshed = false;
         loop {
@@ -329,12 +329,35 @@ pub fn parse_memberships(body: &[u8]) -> Result<Vec<Membership>, serde_json::Err
     serde_json::from_slice::<Answer>(body).map(|a| a.memberships)
 }
 
-/// The metrics label of a call: its method and path template (ids replaced by `{id}`).
-fn operation(method: &Method, path: &str) -> String {
+/// The metrics label of a call: its method and path template (ids replaced by `{id}`, the
+/// status read by its configured template).
+fn operation(method: &Method, path: &str, status_template: &str) -> String {
+    if let Some((before, after)) = status_template
+        .trim()
+        .split_once(super::STATUS_PATH_PLACEHOLDER)
+        && path.len() > before.len() + after.len()
+        && path.starts_with(before)
+        && path.ends_with(after)
+    {
+        return format!("{method} {}", status_template.trim());
+    }
     match path.strip_prefix("/membership/") {
         Some(_) => format!("{method} /membership/{{id}}"),
         None => format!("{method} {path}"),
     }
+}
+
+/// Reads the answer of the status read: `{id_routage, status, reason}`.
+pub fn parse_status_answer(body: &[u8]) -> Result<DocumentStatus, String> {
+    #[derive(Deserialize)]
+    struct Answer {
+        status: String,
+        #[serde(default)]
+        reason: Option<String>,
+    }
+    let a: Answer = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    DocumentStatus::from_answer(&a.status, a.reason)
+        .ok_or_else(|| format!("unknown document status {:?}", a.status))
 }
 
 fn describe(e: &reqwest::Error) -> &'static str {
@@ -449,6 +472,24 @@ impl DigiposteApi for DigiposteClient {
 
     fn document_types(&self) -> ApiFuture<'_, serde_json::Value> {
         Box::pin(self.json(Method::GET, "/profile/documents", |r| r))
+    }
+
+    fn document_status<'a>(&'a self, id_routage: &'a str) -> ApiFuture<'a, StatusRead> {
+        Box::pin(async move {
+            let Some(path) = super::status_path(&self.config.document_status_path, id_routage)
+            else {
+                return Ok(StatusRead::NotAvailable);
+            };
+            match self.call(Method::GET, &path, Repeat::Safe, |r| r).await {
+                Ok(body) => parse_status_answer(&body)
+                    .map(StatusRead::Known)
+                    .map_err(|e| DigiposteError::BadResponse(format!("status read: {e}"))),
+                Err(DigiposteError::Refused { status: 404, .. }) => {
+                    Ok(StatusRead::UnknownReference)
+                }
+                Err(e) => Err(e),
+            }
+        })
     }
 }
 
@@ -578,6 +619,40 @@ impl Breaker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_status_read_is_labelled_by_its_template_and_read_in_its_shape() {
+        let template = "/document/{id_routage}/status";
+        assert_eq!(
+            operation(&Method::GET, "/document/abc/status", template),
+            "GET /document/{id_routage}/status"
+        );
+        // Not configured: the path is its own label; other calls keep theirs.
+        assert_eq!(
+            operation(&Method::GET, "/document/abc/status", ""),
+            "GET /document/abc/status"
+        );
+        assert_eq!(
+            operation(&Method::DELETE, "/membership/42", template),
+            "DELETE /membership/{id}"
+        );
+        assert_eq!(
+            operation(&Method::POST, "/document/certified", template),
+            "POST /document/certified"
+        );
+        assert_eq!(
+            parse_status_answer(br#"{"id_routage":"a","status":"FAILED","reason":"virus"}"#),
+            Ok(DocumentStatus::Failed {
+                reason: Some("virus".into())
+            })
+        );
+        assert_eq!(
+            parse_status_answer(br#"{"id_routage":"a","status":"PROCESSING"}"#),
+            Ok(DocumentStatus::Processing)
+        );
+        assert!(parse_status_answer(br#"{"status":"LOST"}"#).is_err());
+        assert!(parse_status_answer(b"not json").is_err());
+    }
 
     #[test]
     fn breaker_opens_and_reopens_by_itself() {

@@ -45,6 +45,15 @@ pub struct DigiposteConfig {
     pub reconcile_delay_ms: u64,
     /// A document still awaiting its receipt after this long is reported overdue, in seconds.
     pub receipt_timeout_secs: i64,
+    /// NOT PUBLISHED by Digiposte: the path (under `base_url`) of a status read of one
+    /// deposit, with `{id_routage}` where its reference goes, e.g.
+    /// `/document/{id_routage}/status`; empty: no status read, and a receipt that never
+    /// came is left to a manager (`uncertain`).
+    pub document_status_path: String,
+    /// A document still awaiting its receipt this long after its deposit is reconciled: its
+    /// status is read (when `document_status_path` is set), else it goes to `uncertain`, in
+    /// seconds.
+    pub reconcile_after_secs: i64,
     /// Hour (UTC) of the nightly membership synchronisation.
     pub sync_hour_utc: u32,
     /// Run the nightly synchronisation.
@@ -71,6 +80,9 @@ impl Default for DigiposteConfig {
             webhook_tolerance_secs: 300,
             reconcile_delay_ms: 5_000,
             receipt_timeout_secs: 48 * 3600,
+            document_status_path: String::new(),
+            // Receipts come within the day; one not there a day later is taken as lost.
+            reconcile_after_secs: 24 * 3600,
             sync_hour_utc: 2,
             sync_enabled: true,
         }

@@ -13,6 +13,7 @@
 //! | end of a membership | `DELETE /membership/{id}` → the membership, `CANCEL_IN_PROGRESS` |
 //! | certified deposit | `POST /document/certified` (multipart, `X-RouteCode`, `X-Api-Version-Minor: 2`, the PDF in the `archive` part) → `{document: {…, id_routage}}` |
 //! | document natures | `GET /profile/documents` (named by the description; answer shape not published) |
+//! | status of one deposit | NOT PUBLISHED: `GET <digiposte.document_status_path>` (`{id_routage}` in it) → `{id_routage, status, reason}`, only when configured |
 pub mod client;
 pub mod config;
 pub mod error;
@@ -50,7 +51,95 @@ pub trait DigiposteApi: Send + Sync {
     /// The partner's document natures (`GET /profile/documents`), as Digiposte answers them
     /// (the shape is not published, so it is passed through).
     fn document_types(&self) -> ApiFuture<'_, serde_json::Value>;
+    /// The status of one deposit, by its `id_routage`. Not a published call (see
+    /// `docs/digiposte.md`): asked only when `digiposte.document_status_path` is configured,
+    /// otherwise answered [`StatusRead::NotAvailable`] without a request.
+    fn document_status<'a>(&'a self, id_routage: &'a str) -> ApiFuture<'a, StatusRead>;
 }
+
+/// What a status read of one deposit told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusRead {
+    /// No status read is configured (`digiposte.document_status_path` empty): nothing asked.
+    NotAvailable,
+    /// Digiposte does not know this reference (404).
+    UnknownReference,
+    /// Digiposte's status of the deposit.
+    Known(DocumentStatus),
+}
+
+/// The state of one deposit at Digiposte, in the receipts' vocabulary (`receipt_status`), so
+/// an answer is applied exactly as a receipt would be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocumentStatus {
+    /// Still being processed: ask again later.
+    Processing,
+    Delivered,
+    /// Rejected by Digiposte, with its reason.
+    Failed {
+        reason: Option<String>,
+    },
+    /// The vault was closed before the document landed.
+    VaultClosed {
+        reason: Option<String>,
+    },
+}
+
+impl DocumentStatus {
+    /// Reads the published-by-us answer `{id_routage, status, reason}` of a status read.
+    pub fn from_answer(status: &str, reason: Option<String>) -> Option<DocumentStatus> {
+        Some(match status {
+            receipt_status::PROCESSING => DocumentStatus::Processing,
+            receipt_status::DELIVERED => DocumentStatus::Delivered,
+            receipt_status::FAILED => DocumentStatus::Failed { reason },
+            receipt_status::VAULT_CLOSED => DocumentStatus::VaultClosed { reason },
+            _ => return None,
+        })
+    }
+
+    /// The receipt this status amounts to (`None` while processing): the reconciliation
+    /// applies it through the receipts' own path.
+    pub fn as_receipt(&self, id_routage: &str) -> Option<Receipt> {
+        let (status, reason) = match self {
+            DocumentStatus::Processing => return None,
+            DocumentStatus::Delivered => (receipt_status::DELIVERED, None),
+            DocumentStatus::Failed { reason } => (receipt_status::FAILED, reason.clone()),
+            DocumentStatus::VaultClosed { reason } => {
+                (receipt_status::VAULT_CLOSED, reason.clone())
+            }
+        };
+        Some(Receipt {
+            // One per deposit: a second reconciliation of the same deposit is a duplicate.
+            receipt_id: format!("status-read:{id_routage}"),
+            document_id: id_routage.to_owned(),
+            status: status.to_owned(),
+            reason,
+        })
+    }
+}
+
+/// The path of the status read of one deposit, from the configured template (`None`: no
+/// status read configured, or no `{id_routage}` in it).
+pub fn status_path(template: &str, id_routage: &str) -> Option<String> {
+    let template = template.trim();
+    if template.is_empty() || !template.contains(STATUS_PATH_PLACEHOLDER) {
+        return None;
+    }
+    // A path segment: unreserved characters as they are, every other byte percent-encoded.
+    let escaped: String = id_routage
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    Some(template.replace(STATUS_PATH_PLACEHOLDER, &escaped))
+}
+
+/// Where the deposit's reference goes in `digiposte.document_status_path`.
+pub const STATUS_PATH_PLACEHOLDER: &str = "{id_routage}";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PartialUser {
@@ -148,4 +237,53 @@ pub mod receipt_status {
     pub const DELIVERED: &str = "DELIVERED";
     pub const FAILED: &str = "FAILED";
     pub const VAULT_CLOSED: &str = "VAULT_CLOSED";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_path_from_its_template() {
+        assert_eq!(status_path("", "abc"), None);
+        assert_eq!(status_path("/document/status", "abc"), None);
+        assert_eq!(
+            status_path("/document/{id_routage}/status", "abc-1"),
+            Some("/document/abc-1/status".into())
+        );
+        // A reference is one path segment, whatever it holds.
+        assert_eq!(
+            status_path("/document/{id_routage}", "a/b c"),
+            Some("/document/a%2Fb%20c".into())
+        );
+    }
+
+    #[test]
+    fn a_status_is_applied_as_the_receipt_it_amounts_to() {
+        assert_eq!(DocumentStatus::Processing.as_receipt("r1"), None);
+        let delivered = DocumentStatus::Delivered.as_receipt("r1").unwrap();
+        assert_eq!(delivered.status, receipt_status::DELIVERED);
+        assert_eq!(delivered.document_id, "r1");
+        // One receipt id per deposit: reconciled twice, the second is a duplicate.
+        assert_eq!(
+            delivered.receipt_id,
+            DocumentStatus::Delivered
+                .as_receipt("r1")
+                .unwrap()
+                .receipt_id
+        );
+        let failed = DocumentStatus::from_answer("FAILED", Some("virus".into()))
+            .unwrap()
+            .as_receipt("r2")
+            .unwrap();
+        assert_eq!(
+            (failed.status.as_str(), failed.reason.as_deref()),
+            ("FAILED", Some("virus"))
+        );
+        assert_eq!(
+            DocumentStatus::from_answer("VAULT_CLOSED", None),
+            Some(DocumentStatus::VaultClosed { reason: None })
+        );
+        assert_eq!(DocumentStatus::from_answer("LOST", None), None);
+    }
 }

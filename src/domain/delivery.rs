@@ -69,6 +69,7 @@ pub enum DeliveryStatus {
     NotTransmitted,
     /// À vérifier: the deposit was sent but its answer was lost, so it may or may not be in
     /// the vault; no published call can tell, so it is never sent again without a manager.
+    /// Also a deposit whose receipt never came and whose status Digiposte could not tell.
     Uncertain,
     /// Cancelled before deposit (e.g. the student withdrew their consent).
     Cancelled,
@@ -419,6 +420,8 @@ mod tests {
         assert!(!DeliveryStatus::Uncertain.is_final());
         assert!(!DeliveryStatus::Uncertain.may_become(DeliveryStatus::AwaitingReceipt));
         assert!(!DeliveryStatus::Uncertain.may_become(DeliveryStatus::NotTransmitted));
+        // A receipt that never came, unreadable by the status read: a manager decides too.
+        assert!(DeliveryStatus::AwaitingReceipt.may_become(DeliveryStatus::Uncertain));
         assert_eq!(DeliveryStatus::Uncertain.label(), "À vérifier");
     }
 

@@ -15,6 +15,7 @@ use crate::db::jobs::{self, JobRow};
 
 pub mod deliver;
 pub mod locker_purge;
+pub mod reconcile;
 pub mod retention;
 pub mod split;
 pub mod sync;
@@ -62,6 +63,13 @@ pub fn handlers(state: &actix_web::web::Data<crate::state::AppState>) -> Vec<Arc
             api: api.clone(),
         }));
     }
+    handlers.push(Arc::new(reconcile::ReconcileScanHandler {
+        state: state.clone(),
+    }));
+    handlers.push(Arc::new(reconcile::ReceiptStatusHandler {
+        state: state.clone(),
+        api: api.clone(),
+    }));
     handlers.push(Arc::new(sync::SyncHandler {
         state: state.clone(),
         api,

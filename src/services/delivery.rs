@@ -203,6 +203,30 @@ fn queue_one(conn: &mut DbConnection, d: &DocumentRow, actor: &str) -> Result<bo
     Ok(queued)
 }
 
+/// Queues every deliverable document of a send: the never-sent ones in batches, the held or
+/// failed ones (sent again) one by one. Returns how many were queued.
+fn queue_all(conn: &mut DbConnection, docs: &[&DocumentRow], actor: &str) -> Result<i64, ApiError> {
+    let (fresh, again): (Vec<&DocumentRow>, Vec<&DocumentRow>) =
+        docs.iter().partition(|d| d.delivery_status.is_none());
+    let ids: Vec<&str> = fresh.iter().map(|d| d.id.as_str()).collect();
+    let queued = deliveries::queue_many(conn, &ids)?;
+    let queued_ids: Vec<&str> = queued.iter().map(String::as_str).collect();
+    jobs::enqueue_many(
+        conn,
+        crate::db::jobs::kind::DELIVER,
+        &queued_ids,
+        |_| serde_json::json!({}),
+        actor,
+    )?;
+    let mut count = queued.len() as i64;
+    for d in again {
+        if queue_one(conn, d, actor)? {
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
 fn mismatch(deliverable: i64, expected: i64) -> Result<(), ApiError> {
     if deliverable != expected {
         return Err(ApiError::new(
@@ -256,19 +280,16 @@ pub fn send_treatment(
     let verdicts = repo::deliverability(conn, &t, actor.year)?;
     mismatch(deliverable(&verdicts, &t), expected)?;
     let mut blocks = live_blocks(conn, &t, &verdicts, actor.year)?;
-    let mut queued = 0;
+    let mut deliverable = Vec::new();
     for (d, verdict) in &verdicts {
         match verdict {
-            Ok(()) => {
-                if queue_one(conn, d, actor.name)? {
-                    queued += 1;
-                }
-            }
+            Ok(()) => deliverable.push(d),
             Err(held) => {
                 deliveries::hold(conn, &d.id, held.hold.as_str(), held.earlier.as_deref())?
             }
         }
     }
+    let queued = queue_all(conn, &deliverable, actor.name)?;
     repo::change_status(
         conn,
         &t.id,
@@ -313,18 +334,15 @@ pub fn send_held(
     must_be_sent(&t)?;
     let verdicts = repo::deliverability(conn, &t, actor.year)?;
     mismatch(deliverable(&verdicts, &t), expected)?;
-    let mut queued = 0;
+    let mut deliverable = Vec::new();
     let mut still_held: Vec<Hold> = Vec::new();
     for (d, verdict) in candidates(&verdicts, &t) {
         match verdict {
-            Ok(()) => {
-                if queue_one(conn, d, actor.name)? {
-                    queued += 1;
-                }
-            }
+            Ok(()) => deliverable.push(d),
             Err(h) => still_held.push(h.hold),
         }
     }
+    let queued = queue_all(conn, &deliverable, actor.name)?;
     let held = count_holds(&still_held);
     audit(
         conn,

@@ -240,7 +240,7 @@ pub(crate) async fn subscribe_all(app: &TestApp, n: i64) {
 
 /// Imports `n` students, subscribes their vaults, uploads their batch and sends it; returns
 /// the treatment id.
-async fn prepared_treatment(app: &TestApp, n: usize) -> String {
+pub(crate) async fn prepared_treatment(app: &TestApp, n: usize) -> String {
     app.composantes(&["905"]).await;
     crate::treatments::batch_with_students(app, n).await;
     subscribe_all(app, n as i64).await;
@@ -634,7 +634,12 @@ async fn cancelled_body(postgres: bool) {
     );
 }
 
-fn signed(app: &TestApp, body: &Value, age_secs: i64, secret: &str) -> reqwest::RequestBuilder {
+pub(crate) fn signed(
+    app: &TestApp,
+    body: &Value,
+    age_secs: i64,
+    secret: &str,
+) -> reqwest::RequestBuilder {
     let bytes = serde_json::to_vec(body).unwrap();
     let ts = (chrono::Utc::now().timestamp() - age_secs).to_string();
     app.request(Method::POST, "/webhooks/digiposte")
@@ -1189,6 +1194,34 @@ async fn the_client_speaks_every_call_to_the_stand_in() {
     assert!(e.reason().contains("(type)"), "{}", e.reason());
     let types = api.document_types().await.unwrap();
     assert!(types.to_string().contains("RELEVE_NOTES"), "{types}");
+    // The status read (passerelle's own design): none without its path, asking nothing.
+    use passerelle::digiposte::{DocumentStatus, StatusRead};
+    assert_eq!(
+        api.document_status(&d.id_routage).await.unwrap(),
+        StatusRead::NotAvailable
+    );
+    assert_eq!(sim.stats().await["status_reads"], 0);
+    let reading = {
+        let mut c = Config::default();
+        configure(&mut c, &sim);
+        c.digiposte.document_status_path = "/document/{id_routage}/status".into();
+        passerelle::digiposte::DigiposteClient::new(&c.digiposte).unwrap()
+    };
+    // The receipt is due 100 ms after the deposit: the deposit is delivered by then.
+    let known = until(
+        "the deposit settled",
+        Duration::from_secs(5),
+        async || match reading.document_status(&d.id_routage).await.unwrap() {
+            StatusRead::Known(DocumentStatus::Processing) => None,
+            other => Some(other),
+        },
+    )
+    .await;
+    assert_eq!(known, StatusRead::Known(DocumentStatus::Delivered));
+    assert_eq!(
+        reading.document_status("not-a-deposit").await.unwrap(),
+        StatusRead::UnknownReference
+    );
     // Once the student customised the account, no link any more (409).
     sim.user(&account.route_code, "finalise").await;
     let e = api.customization_url("21900001").await.unwrap_err();

@@ -20,6 +20,7 @@ mod lockers;
 mod oidc;
 mod precreation;
 mod queue;
+mod reconcile;
 mod scale_out;
 mod scodoc;
 mod security;
