@@ -215,6 +215,8 @@ async fn deposited_body(postgres: bool) {
             .document_types
             .insert(CERTIFICAT.into(), CERTIFICAT_TYPE.into());
         c.digiposte.base_url = format!("{proxied}/digiposte/v3");
+        // The proxy is one more hop: a slow answer must not end a deposit "uncertain".
+        c.digiposte.timeout_ms = 10_000;
     })
     .await;
     app.composantes(&["905"]).await;
@@ -228,7 +230,7 @@ async fn deposited_body(postgres: bool) {
     })
     .await;
     assert_eq!(send(&app, &id).await, 3);
-    let counts = wait_final(&app, &id, Duration::from_secs(60)).await;
+    let counts = wait_final(&app, &id, Duration::from_secs(180)).await;
     assert_eq!(counts.get("transmitted"), Some(&3), "{counts:?}");
     let deposits = recorder.deposits.lock().unwrap().clone();
     assert_eq!(deposits.len(), 3, "{deposits:?}");
