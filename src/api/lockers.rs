@@ -199,7 +199,7 @@ impl Receipt {
     fn of(conn: &mut DbConnection, d: &DepositRow) -> Result<Self, ApiError> {
         let recipients: Vec<String> = serde_json::from_str(&d.recipients).unwrap_or_default();
         Ok(Receipt {
-            recipient_names: service::names_of(conn, &recipients)?,
+            recipient_names: service::names_of(conn, &d.sender_id, &recipients)?,
             id: d.id.clone(),
             title: d.title.clone(),
             file_name: d.file_name.clone(),
@@ -774,7 +774,7 @@ async fn sent(
                     serde_json::from_str(&d.recipients).unwrap_or_default();
                 items.push(SentItem {
                     read_count: reads.get(&d.id).copied().unwrap_or(0),
-                    recipient_names: service::names_of(conn, &recipients)?,
+                    recipient_names: service::names_of(conn, &d.sender_id, &recipients)?,
                     recipients,
                     id: d.id,
                     title: d.title,
@@ -967,7 +967,7 @@ pub struct RecipientsQuery {
 
 /// The people and groups the caller may write to, matching `q`: named groups, étapes, staff,
 /// then students — a manager finds their composantes' students and étapes only, a student
-/// finds staff and groups only (the rules of `POST /lockers/deposits`).
+/// finds named groups only (staff are no directory for students).
 #[utoipa::path(operation_id = "listLockerRecipients", tag = "lockers", params(RecipientsQuery), responses((status = 200, body = Page<NamedRecipient>)))]
 #[get("/lockers/recipients")]
 async fn search_recipients(

@@ -4,7 +4,9 @@
 //! Who may write to whom (unchanged by the search, which applies the same rules): a manager
 //! writes to the students and étapes of their composantes, an admin to anyone; both to staff
 //! known to the lockers and named groups. A student writes to staff and named groups only —
-//! never to a student or an étape, so the lockers are no directory of students.
+//! never to a student or an étape, so the lockers are no directory of students; and a student
+//! is answered the same for staff ids that exist and ones that do not (no directory of staff
+//! either): the search shows students named groups only.
 
 use std::collections::HashSet;
 
@@ -138,12 +140,17 @@ fn kind_of(address: &str) -> RecipientKind {
     }
 }
 
-/// The names of addressed recipients, in the order given.
+/// The names of addressed recipients, in the order given. A student's deposits name no staff
+/// member (null, known or not), so that the lockers stay no directory of staff for students.
 pub fn names_of(
     conn: &mut DbConnection,
+    sender: &str,
     addressed: &[String],
 ) -> Result<Vec<NamedRecipient>, ApiError> {
-    let people = repo::names(conn, addressed)?;
+    let mut people = repo::names(conn, addressed)?;
+    if sender.starts_with("student:") {
+        people.retain(|id, _| id.starts_with("student:"));
+    }
     let groups: Vec<String> = addressed
         .iter()
         .filter_map(|a| a.strip_prefix("group:").map(str::to_owned))
@@ -200,7 +207,7 @@ fn matches(words: &[String], text: &str) -> bool {
 /// The recipients the caller may write to whose name or address matches `q` (accent- and
 /// case-folded words; a student number prefix), one page: named groups, étapes, staff, then
 /// students by name. The rules are those of [`resolve`]: a manager finds only their
-/// composantes' students and étapes, a student finds staff and groups only.
+/// composantes' students and étapes, a student finds named groups only.
 pub fn search(
     conn: &mut DbConnection,
     scope: &DataScope,
@@ -248,10 +255,16 @@ pub fn search(
             });
         }
     }
-    let staff: Vec<(String, Option<String>)> = locker_users::table
-        .order(locker_users::id.asc())
-        .select((locker_users::id, locker_users::display_name))
-        .load(conn)?;
+    // Students are answered the same for staff who exist and who do not (see `resolve`): the
+    // search is no directory of staff for them.
+    let staff: Vec<(String, Option<String>)> = if matches!(scope, DataScope::Student(_)) {
+        Vec::new()
+    } else {
+        locker_users::table
+            .order(locker_users::id.asc())
+            .select((locker_users::id, locker_users::display_name))
+            .load(conn)?
+    };
     for (id, name) in staff {
         if matches(
             &words,

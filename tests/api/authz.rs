@@ -220,6 +220,10 @@ fn group_body() -> Value {
 fn requirements() -> Value {
     json!({"etape": "L2", "kinds": [{"kind": "photo"}]})
 }
+fn paper() -> Value {
+    json!({"kind": "identity_document"})
+}
+
 fn rejection() -> Value {
     json!({"reason": "Illisible"})
 }
@@ -582,6 +586,7 @@ fn matrix() -> Vec<Row> {
         rb("POST", "/lockers/me/restore", None, selection, PEOPLE),
         rb("POST", "/lockers/me/read", None, selection, PEOPLE),
         r("GET", "/lockers/groups", None, PEOPLE),
+        r("GET", "/lockers/recipients", None, PEOPLE),
         r("GET", "/lockers/groups/{group}", None, ADMIN_ONLY),
         rb(
             "PUT",
@@ -649,6 +654,13 @@ fn matrix() -> Vec<Row> {
             "/supporting-documents/{pj}/file",
             Some("supporting_documents:read"),
             MANAGER_OBJECT,
+        ),
+        rb(
+            "POST",
+            "/supporting-documents/students/{cod_etu}/paper",
+            Some("supporting_documents:write"),
+            paper,
+            MANAGER_OBJECT_ACTION,
         ),
         rb(
             "POST",

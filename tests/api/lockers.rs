@@ -785,21 +785,27 @@ async fn names_and_recipient_search(app: TestApp) {
     );
     let staff = app.get("/lockers/recipients?q=jeanne", &jeanne).await;
     assert_eq!(staff.ok(200)["items"][0]["name"], "Jeanne Dupont");
-    // A student finds staff and groups only, never a student nor an étape.
+    // A student finds named groups only, never a student nor an étape.
     for q in ["alpha", "21900002", "l1inf", "lefevre"] {
         let r = app.get(&format!("/lockers/recipients?q={q}"), &anne).await;
         assert_eq!(r.ok(200)["total"], 0, "{q}");
     }
+    // Nor staff: students are answered the same for staff who exist and who do not.
     let r = app.get("/lockers/recipients?q=dupont", &anne).await;
-    assert_eq!(addresses(r.ok(200)), vec!["manager:jdupont"]);
+    assert_eq!(r.ok(200)["total"], 0);
+    // Named groups they do find.
+    let admin = app.admin();
+    app.put(
+        "/lockers/groups/enseignants-l1",
+        &admin,
+        json!({"label": "Enseignants L1", "members": ["manager:jdupont"]}),
+    )
+    .await
+    .ok(201);
     let r = app.get("/lockers/recipients", &anne).await;
-    assert!(
-        addresses(r.ok(200))
-            .iter()
-            .all(|a| a.starts_with("manager:")),
-        "{}",
-        r.body
-    );
+    assert_eq!(addresses(r.ok(200)), vec!["group:enseignants-l1"]);
+    let r = app.get("/lockers/recipients?q=enseignants", &jeanne).await;
+    assert_eq!(r.ok(200)["items"][0]["name"], "Enseignants L1");
     // Services have no locker.
     app.get("/lockers/recipients", &app.service(&["students:read"]))
         .await
