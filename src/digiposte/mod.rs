@@ -260,7 +260,7 @@ mod tests {
 
     #[test]
     fn a_status_is_applied_as_the_receipt_it_amounts_to() {
-        assert_eq!(DocumentStatus::Processing.as_receipt("r1"), None);
+        assert!(DocumentStatus::Processing.as_receipt("r1").is_none());
         let delivered = DocumentStatus::Delivered.as_receipt("r1").unwrap();
         assert_eq!(delivered.status, receipt_status::DELIVERED);
         assert_eq!(delivered.document_id, "r1");

@@ -270,7 +270,8 @@ async fn the_stand_in_status_read_checks_the_key_and_knows_its_deposits() {
         .post(format!("{}/digiposte/v3/oauth/token", sim.url))
         .header("X-Okapi-Key", crate::digiposte::SIM_OKAPI_KEY)
         .basic_auth("passerelle", Some("sim-secret"))
-        .form(&[("grant_type", "client_credentials")])
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
         .send()
         .await
         .unwrap()
