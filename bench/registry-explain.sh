@@ -14,14 +14,14 @@ backend=$1 target=$2
 C="(SELECT student_id FROM enrolments WHERE composante = '901')"
 T="(SELECT student_id FROM student_terms WHERE term >= 'lefevre' AND term < 'lefevrf')"
 J="FROM vaults JOIN students ON students.id = vaults.student_id WHERE vaults.student_id IN $C"
-R="FROM vault_registry r JOIN vaults v ON v.id = r.vault_id JOIN students s ON s.id = r.student_id WHERE r.composante = '901'"
+R="FROM vault_registry r JOIN vaults v ON v.id = r.vault_id JOIN students s ON s.id = v.student_id WHERE r.composante = '901'"
 SUM="COALESCE(SUM(CASE WHEN vaults.status = 'active' THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN vaults.status = 'not_transmitted' THEN 1 ELSE 0 END), 0)"
 while IFS='|' read -r name sql; do
   echo "### $name"
   echo "$sql"
   if [ "$backend" = sqlite ]; then
     sqlite3 "$target" "EXPLAIN QUERY PLAN $sql" | sed 's/^/  plan: /'
-    for _ in 1 2 3 4 5; do sqlite3 "$target" ".timer on" "$sql" 2>&1 | grep -o 'real [0-9.]*'; done \
+    for _ in 1 2 3 4 5; do printf ".timer on\n%s;\n" "$sql" | sqlite3 "$target" 2>&1 | grep -o "real [0-9.]*"; done \
       | sort -k2 -n | head -1 | sed 's/^/  best of 5: /'
   else
     psql -qtA "$target" -c "$sql" >/dev/null
