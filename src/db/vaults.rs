@@ -181,11 +181,15 @@ macro_rules! registry_where {
         use crate::domain::text::{prefix_upper_bound, search_terms};
         let mut query = $query.filter(r::composante.eq($composante.to_owned()));
         if !$filter.statuses.is_empty() {
-            let statuses: Vec<&'static str> =
-                $filter.statuses.iter().map(|s| s.as_str()).collect();
+            let statuses: Vec<&'static str> = $filter.statuses.iter().map(|s| s.as_str()).collect();
             query = query.filter(r::status.eq_any(statuses));
         }
-        if let Some(q) = $filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        if let Some(q) = $filter
+            .q
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+        {
             let words = search_terms(&[q]);
             if words.is_empty() {
                 query = query
@@ -294,10 +298,10 @@ pub fn summary(
         let counts: HashMap<String, i64> = vault_registry::table
             .filter(vault_registry::composante.eq(composante))
             .group_by(vault_registry::status)
-        .select((vault_registry::status, diesel::dsl::count_star()))
-        .load::<(String, i64)>(conn)?
-        .into_iter()
-        .collect();
+            .select((vault_registry::status, diesel::dsl::count_star()))
+            .load::<(String, i64)>(conn)?
+            .into_iter()
+            .collect();
         return Ok(VaultStatus::ALL
             .into_iter()
             .map(|s| (s, counts.get(s.as_str()).copied().unwrap_or(0)))
