@@ -2,7 +2,8 @@
 //!
 //!   bench_seed data OUT_DIR [STUDENTS] [UPLOAD_STUDENTS] [RECEIPT_DOCS]
 //!       OUT_DIR/students.csv   an Apogée enrolment extraction of STUDENTS (60,000) students,
-//!                              6,000 per composante 901…910, year 2025, state E;
+//!                              6,000 per composante 901, 902… (901…910 for 60,000; 901…950
+//!                              for 300,000), year 2025, state E;
 //!       OUT_DIR/upload.body    a multipart body for POST /uploads holding a relevé batch of the
 //!                              first UPLOAD_STUDENTS (20) students (boundary in upload.boundary);
 //!       OUT_DIR/seed.pdf       a batch of the first RECEIPT_DOCS (2,000) students, whose split
@@ -63,8 +64,9 @@ fn data(out: &std::path::Path, students: usize, upload_students: usize, receipt_
     let mut csv = String::from(
         "COD_ETU;COD_NNE_IND;LIB_NOM_PAT_IND;LIB_PR1_IND;DATE_NAI_IND;COD_CMP;COD_ETP;COD_ANU;ETA_IAE\n",
     );
+    let composantes = (students / PER_COMPOSANTE).max(1);
     for (i, s) in fixture::students(&spec(students)).iter().enumerate() {
-        let composante = 901 + (i / PER_COMPOSANTE) % 10;
+        let composante = 901 + (i / PER_COMPOSANTE) % composantes;
         csv.push_str(&format!(
             "{};{};{};{};{:02}/{:02}/{};{};L{}INF;2025;E\n",
             s.cod_etu,

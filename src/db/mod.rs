@@ -116,8 +116,10 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
             // busy_timeout first, so the other statements already wait instead of failing.
             c.batch_execute(&format!(
                 // secure_delete: erased personal data is overwritten, not left in free pages.
+                // temp_store: statement journals and sorts in memory, not temporary files (the
+                // import's multi-row inserts wrote one journal file per statement).
                 "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
-                 PRAGMA secure_delete = ON;",
+                 PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;",
                 self.busy_timeout_ms
             ))
             .map_err(diesel::r2d2::Error::QueryError)?;

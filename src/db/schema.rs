@@ -81,6 +81,22 @@ diesel::table! {
     }
 }
 
+// One row per (composante, vault), kept by triggers: the registry's filter and sort columns.
+diesel::table! {
+    vault_registry (vault_id, composante) {
+        composante -> Text,
+        vault_id -> Text,
+        student_id -> Text,
+        status -> Text,
+        search_name -> Text,
+        cod_etu -> Text,
+        words -> Text,
+    }
+}
+
+diesel::joinable!(vault_registry -> vaults (vault_id));
+diesel::joinable!(vault_registry -> students (student_id));
+
 diesel::table! {
     vault_history (id) {
         id -> Text,
@@ -370,6 +386,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     enrolments,
     vaults,
     vault_history,
+    vault_registry,
     jobs,
     consent_events,
     audit_log,

@@ -520,8 +520,16 @@ pub fn import(
     // The rows are committed by now: statistics that cannot be refreshed (VACUUM refuses to
     // run inside a caller's transaction, say) are left to autovacuum, not a failed import.
     if report.created + report.updated >= ANALYZE_AFTER_ROWS
-        && let Err(e) =
-            super::refresh_statistics(conn, &["students", "student_terms", "enrolments", "vaults"])
+        && let Err(e) = super::refresh_statistics(
+            conn,
+            &[
+                "students",
+                "student_terms",
+                "enrolments",
+                "vaults",
+                "vault_registry",
+            ],
+        )
     {
         tracing::warn!(error = %e, "planner statistics not refreshed after the import");
     }

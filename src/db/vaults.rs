@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
-use super::schema::{enrolments, students, vault_history, vaults};
+use super::schema::{enrolments, students, vault_history, vault_registry, vaults};
 use super::{DbBackend, DbConnection};
 use crate::domain::scope::DataScope;
 use crate::domain::vault::{self, VaultStatus, VaultTrigger};
@@ -152,12 +152,106 @@ fn narrowed(scope: &DataScope, filter: &VaultFilter) -> Option<DataScope> {
     }
 }
 
+/// The one composante a registry query is about, when `vault_registry` answers it: the
+/// composante asked for (within the caller's scope), or the only one a manager manages; no
+/// year, no Acceptation/Personnalisé flag, and a sort the table holds. Anything else takes the
+/// general query (`filtered`), which gives the same rows.
+fn registry_composante(scope: &DataScope, filter: &VaultFilter) -> Option<String> {
+    if filter.year.is_some() || filter.accepted.is_some() || filter.personalised.is_some() {
+        return None;
+    }
+    if matches!(filter.sort, VaultSort::UpdatedAt | VaultSort::UpdatedAtDesc) {
+        return None;
+    }
+    match (scope, &filter.composante) {
+        (DataScope::All, Some(c)) => Some(c.clone()),
+        (DataScope::Composantes(codes), Some(c)) if codes.contains(c) => Some(c.clone()),
+        (DataScope::Composantes(codes), None) if codes.len() == 1 => Some(codes[0].clone()),
+        _ => None,
+    }
+}
+
+/// Restricts a boxed query holding `vault_registry` to one composante's rows matching the
+/// status and search filters: the same matches as `filtered` (a search word is a prefix of
+/// one of the student's terms, the words the terms index holds; a query without words is a
+/// student-number prefix).
+macro_rules! registry_where {
+    ($query:expr, $composante:expr, $filter:expr) => {{
+        use crate::db::schema::vault_registry as r;
+        use crate::domain::text::{prefix_upper_bound, search_terms};
+        let mut query = $query.filter(r::composante.eq($composante.to_owned()));
+        if !$filter.statuses.is_empty() {
+            let statuses: Vec<&'static str> = $filter.statuses.iter().map(|s| s.as_str()).collect();
+            query = query.filter(r::status.eq_any(statuses));
+        }
+        if let Some(q) = $filter
+            .q
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+        {
+            let words = search_terms(&[q]);
+            if words.is_empty() {
+                query = query
+                    .filter(r::cod_etu.ge(q.to_owned()))
+                    .filter(r::cod_etu.lt(prefix_upper_bound(q)));
+            }
+            // At most three words, as the general search.
+            for w in words.iter().take(3) {
+                let pattern = format!("% {}%", crate::db::like_escape(w));
+                query = query.filter(r::words.like(pattern).escape('\\'));
+            }
+        }
+        query
+    }};
+}
+
+/// `list` over `vault_registry`: one index range of the composante, in the index's order.
+fn registry_list(
+    conn: &mut DbConnection,
+    composante: &str,
+    filter: &VaultFilter,
+    window: Window,
+) -> Result<(Vec<(VaultRow, VaultStudent)>, i64), ApiError> {
+    use vault_registry as r;
+    let query = registry_where!(
+        // Students are joined through the vault, so the composante's rows are read from the
+        // index alone (SQLite: a covering index; the table is not visited per row skipped).
+        r::table
+            .inner_join(vaults::table.inner_join(students::table))
+            .into_boxed::<DbBackend>(),
+        composante,
+        filter
+    );
+    let query = match filter.sort {
+        VaultSort::NameDesc => query.order((r::search_name.desc(), r::cod_etu.desc())),
+        VaultSort::CodEtu => query.order(r::cod_etu.asc()),
+        VaultSort::CodEtuDesc => query.order(r::cod_etu.desc()),
+        VaultSort::Status => query.order((r::status.asc(), r::search_name.asc(), r::cod_etu.asc())),
+        _ => query.order((r::search_name.asc(), r::cod_etu.asc())),
+    };
+    let rows: Vec<(VaultRow, VaultStudent)> = query
+        .offset(window.offset())
+        .limit(window.limit())
+        .select((VaultRow::as_select(), VaultStudent::as_select()))
+        .load(conn)?;
+    let total = window.total_or(rows.len(), || {
+        registry_where!(r::table.into_boxed::<DbBackend>(), composante, filter)
+            .count()
+            .get_result(conn)
+    })?;
+    Ok((rows, total))
+}
+
 pub fn list(
     conn: &mut DbConnection,
     scope: &DataScope,
     filter: &VaultFilter,
     window: Window,
 ) -> Result<(Vec<(VaultRow, VaultStudent)>, i64), ApiError> {
+    if let Some(composante) = registry_composante(scope, filter) {
+        return registry_list(conn, &composante, filter, window);
+    }
     let Some(scope) = narrowed(scope, filter) else {
         return Ok((Vec::new(), 0));
     };
@@ -196,6 +290,23 @@ pub fn summary(
     scope: &DataScope,
     filter: &VaultFilter,
 ) -> Result<Vec<(VaultStatus, i64)>, ApiError> {
+    if let Some(composante) = registry_composante(scope, filter)
+        .filter(|_| filter.statuses.is_empty() && filter.q.is_none())
+    {
+        // Counted per request from the composante's index range: no stored count to keep
+        // right, nor a row every status change would have to lock.
+        let counts: HashMap<String, i64> = vault_registry::table
+            .filter(vault_registry::composante.eq(composante))
+            .group_by(vault_registry::status)
+            .select((vault_registry::status, diesel::dsl::count_star()))
+            .load::<(String, i64)>(conn)?
+            .into_iter()
+            .collect();
+        return Ok(VaultStatus::ALL
+            .into_iter()
+            .map(|s| (s, counts.get(s.as_str()).copied().unwrap_or(0)))
+            .collect());
+    }
     let Some(scope) = narrowed(scope, filter) else {
         return Ok(VaultStatus::ALL.into_iter().map(|s| (s, 0)).collect());
     };
@@ -244,6 +355,16 @@ pub fn queued_subscriptions(
         .filter(jobs::kind.eq(super::jobs::kind::VAULT_SUBSCRIBE))
         .filter(jobs::status.eq_any([super::jobs::status::PENDING, super::jobs::status::RUNNING]))
         .select(jobs::subject_id);
+    if let Some(composante) = registry_composante(&scope, filter) {
+        return Ok(registry_where!(
+            vault_registry::table.into_boxed::<DbBackend>(),
+            &composante,
+            filter
+        )
+        .filter(vault_registry::vault_id.eq_any(queued))
+        .count()
+        .get_result(conn)?);
+    }
     Ok(filtered(&scope, filter)
         .filter(vaults::id.eq_any(queued))
         .count()

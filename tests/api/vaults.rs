@@ -751,14 +751,20 @@ async fn a_large_import_refreshes_the_planner_statistics() {
         .into_iter()
         .map(|r| r.relname)
         .collect();
-        if analyzed.len() == 4 {
+        if analyzed.len() == 5 {
             break;
         }
         actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     assert_eq!(
         analyzed,
-        ["enrolments", "student_terms", "students", "vaults"],
+        [
+            "enrolments",
+            "student_terms",
+            "students",
+            "vault_registry",
+            "vaults"
+        ],
         "tables analyzed by the import"
     );
 }
@@ -767,4 +773,227 @@ async fn a_large_import_refreshes_the_planner_statistics() {
 struct Relname {
     #[diesel(sql_type = diesel::sql_types::Text)]
     relname: String,
+}
+
+/// One student of the registry model below: what the lists must show, computed without the
+/// database (folded name order, term prefixes, composantes, status).
+struct Modelled {
+    cod_etu: &'static str,
+    last: &'static str,
+    first: &'static str,
+    composantes: Vec<&'static str>,
+    status: &'static str,
+}
+
+impl Modelled {
+    fn sort_key(&self) -> (String, &'static str) {
+        (
+            passerelle::db::students::search_name(self.last, self.first),
+            self.cod_etu,
+        )
+    }
+
+    fn matches(&self, q: &str) -> bool {
+        let terms = passerelle::domain::text::search_terms(&[self.cod_etu, self.last, self.first]);
+        passerelle::domain::text::search_terms(&[q])
+            .iter()
+            .all(|w| terms.iter().any(|t| t.starts_with(w.as_str())))
+    }
+}
+
+both_backends!(composante_lists_follow_every_change, composante_lists_body);
+async fn composante_lists_body(app: TestApp) {
+    // A composante's lists, totals and counts come from a table kept by the writes
+    // themselves: after an import, a status change, a rename and an enrolment moved to another
+    // composante, every list, order, filter and total must be what the students are now.
+    app.composantes(&["905", "906"]).await;
+    let y = CURRENT_YEAR;
+    app.import(vec![
+        row("31000001", "LEFÈVRE", "Zoé", "905", "L1", y, "E"),
+        row("31000002", "Lefevre", "Marc", "905", "L1", y, "E"),
+        row("31000003", "DUPOND", "Anne", "905", "L2", y, "A"),
+        row("31000004", "DUPONT", "Éric", "905", "L1", y, "E"),
+        row("31000004", "DUPONT", "Éric", "906", "L1BIO", y, "E"),
+        row("31000005", "MARTIN", "Luc", "906", "L1BIO", y, "E"),
+        row("31000006", "MARTIN", "Luc", "905", "L1", y, "E"),
+        row("31000007", "D'ALEMBERT", "Jean", "905", "L3", y, "E"),
+        row("31000008", "ÉVRARD", "Inès", "905", "L1", y, "E"),
+        row("31000009", "LEFÈVRE-DURAND", "Zoé", "905", "L1", y - 1, "E"),
+    ])
+    .await;
+    let v1 = app.vault_id("31000001").await;
+    let v7 = app.vault_id("31000007").await;
+    force(&app, &v1, VaultTrigger::SubscriptionSucceeded);
+    force(&app, &v7, VaultTrigger::SubscriptionSucceeded);
+    // Marc LEFEVRE is now MOREAU; Inès ÉVRARD's L1 enrolment moves to 906.
+    app.import(vec![
+        row("31000002", "MOREAU", "Marc", "905", "L1", y, "E"),
+        row("31000008", "ÉVRARD", "Inès", "906", "L1", y, "E"),
+    ])
+    .await;
+
+    let m = |cod_etu, last, first, composantes: &[&'static str], status| Modelled {
+        cod_etu,
+        last,
+        first,
+        composantes: composantes.to_vec(),
+        status,
+    };
+    let model = [
+        m("31000001", "LEFÈVRE", "Zoé", &["905"], "active"),
+        m("31000002", "MOREAU", "Marc", &["905"], "not_transmitted"),
+        m("31000003", "DUPOND", "Anne", &["905"], "no_valid_enrolment"),
+        m(
+            "31000004",
+            "DUPONT",
+            "Éric",
+            &["905", "906"],
+            "not_transmitted",
+        ),
+        m("31000005", "MARTIN", "Luc", &["906"], "not_transmitted"),
+        m("31000006", "MARTIN", "Luc", &["905"], "not_transmitted"),
+        m("31000007", "D'ALEMBERT", "Jean", &["905"], "active"),
+        m("31000008", "ÉVRARD", "Inès", &["906"], "not_transmitted"),
+        m(
+            "31000009",
+            "LEFÈVRE-DURAND",
+            "Zoé",
+            &["905"],
+            "no_valid_enrolment",
+        ),
+    ];
+    let expected = |composante: &str, statuses: &[&str], q: &str| -> Vec<&'static str> {
+        let mut found: Vec<&Modelled> = model
+            .iter()
+            .filter(|s| s.composantes.contains(&composante))
+            .filter(|s| statuses.is_empty() || statuses.contains(&s.status))
+            .filter(|s| q.is_empty() || s.matches(q))
+            .collect();
+        found.sort_by_key(|s| s.sort_key());
+        found.iter().map(|s| s.cod_etu).collect()
+    };
+
+    // The manager of 905 alone (no composante given), a manager of both asking for one, and
+    // an administrator asking for one: the same answers.
+    let only_905 = app.manager(&["905"]);
+    let both = app.manager(&["905", "906"]);
+    let admin = app.admin();
+    let cases: &[(&str, &[&str], &str)] = &[
+        ("", &[], ""),
+        ("", &[], "lefevre"),
+        ("", &[], "LÉF"),
+        ("", &[], "dup"),
+        ("", &[], "dupont eric"),
+        ("", &[], "moreau"),
+        ("", &[], "marc"),
+        ("", &[], "evrard"),
+        ("", &[], "alembert"),
+        ("", &[], "3100000"),
+        ("", &[], "31000004"),
+        ("", &[], "zoe lefevre durand"),
+        ("active", &["active"], ""),
+        (
+            "not_transmitted,no_valid_enrolment",
+            &["not_transmitted", "no_valid_enrolment"],
+            "",
+        ),
+        ("not_transmitted", &["not_transmitted"], "martin"),
+    ];
+    for composante in ["905", "906"] {
+        for &(status, statuses, q) in cases {
+            let want = expected(composante, statuses, q);
+            let encoded: String = q
+                .bytes()
+                .map(|b| match b {
+                    b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => (b as char).to_string(),
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            let query = [("status", status.to_owned()), ("q", encoded)]
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("&");
+            let mut askers = vec![
+                (&admin, format!("/vaults?composante={composante}&{query}")),
+                (&both, format!("/vaults?composante={composante}&{query}")),
+            ];
+            if composante == "905" {
+                askers.push((&only_905, format!("/vaults?{query}")));
+            }
+            for (token, path) in askers {
+                let r = app.get(&path, token).await;
+                assert_eq!(codes(r.ok(200)), want, "{path}");
+                assert_eq!(r.body["total"], want.len(), "{path}");
+                // Page by page, with the total counted on full pages.
+                let r = app.get(&format!("{path}&per_page=2&page=2"), token).await;
+                let page: Vec<&str> = want.iter().skip(2).take(2).copied().collect();
+                assert_eq!(codes(r.ok(200)), page, "{path} page 2");
+                assert_eq!(r.body["total"], want.len(), "{path} page 2");
+            }
+        }
+        // The other orders.
+        let mut by_number = expected(composante, &[], "");
+        by_number.sort();
+        let r = app
+            .get(
+                &format!("/vaults?composante={composante}&sort=cod_etu"),
+                &admin,
+            )
+            .await;
+        assert_eq!(codes(r.ok(200)), by_number);
+        by_number.reverse();
+        let r = app
+            .get(
+                &format!("/vaults?composante={composante}&sort=-cod_etu"),
+                &admin,
+            )
+            .await;
+        assert_eq!(codes(r.ok(200)), by_number);
+        let mut by_name = expected(composante, &[], "");
+        by_name.reverse();
+        let r = app
+            .get(
+                &format!("/vaults?composante={composante}&sort=-name"),
+                &admin,
+            )
+            .await;
+        assert_eq!(codes(r.ok(200)), by_name);
+        let mut by_status: Vec<&Modelled> = model
+            .iter()
+            .filter(|s| s.composantes.contains(&composante))
+            .collect();
+        by_status.sort_by_key(|s| (s.status, s.sort_key()));
+        let by_status: Vec<&str> = by_status.iter().map(|s| s.cod_etu).collect();
+        let r = app
+            .get(
+                &format!("/vaults?composante={composante}&sort=status"),
+                &admin,
+            )
+            .await;
+        assert_eq!(codes(r.ok(200)), by_status);
+
+        // The summary's counts.
+        let s = app
+            .get(&format!("/vaults/summary?composante={composante}"), &both)
+            .await;
+        let body = s.ok(200).clone();
+        for entry in body["statuses"].as_array().unwrap() {
+            let status = entry["status"].as_str().unwrap();
+            assert_eq!(
+                entry["count"],
+                expected(composante, &[status], "").len(),
+                "{composante} {status}"
+            );
+        }
+        assert_eq!(body["total"], expected(composante, &[], "").len());
+    }
+    let s = app.get("/vaults/summary", &only_905).await;
+    assert_eq!(s.ok(200)["total"], expected("905", &[], "").len());
+    // Outside the manager's scope: nothing, whatever the path.
+    let r = app.get("/vaults?composante=906", &only_905).await;
+    assert_eq!(r.ok(200)["total"], 0);
+    let s = app.get("/vaults/summary?composante=906", &only_905).await;
+    assert_eq!(s.ok(200)["total"], 0);
 }

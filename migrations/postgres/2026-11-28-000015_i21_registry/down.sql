@@ -1,0 +1,18 @@
+DROP TABLE vault_registry;
+DROP TRIGGER IF EXISTS vault_registry_terms_deleted ON student_terms;
+DROP TRIGGER IF EXISTS vault_registry_terms_inserted ON student_terms;
+DROP TRIGGER IF EXISTS vault_registry_student_renamed ON students;
+DROP TRIGGER IF EXISTS vault_registry_enrolment_deleted ON enrolments;
+DROP TRIGGER IF EXISTS vault_registry_enrolment_moved ON enrolments;
+DROP TRIGGER IF EXISTS vault_registry_enrolments_inserted ON enrolments;
+DROP TRIGGER IF EXISTS vault_registry_vault_deleted ON vaults;
+DROP TRIGGER IF EXISTS vault_registry_vault_status ON vaults;
+DROP TRIGGER IF EXISTS vault_registry_vaults_inserted ON vaults;
+DROP FUNCTION vault_registry_terms_changed();
+DROP FUNCTION vault_registry_student_renamed();
+DROP FUNCTION vault_registry_enrolment_left();
+DROP FUNCTION vault_registry_enrolments_inserted();
+DROP FUNCTION vault_registry_vault_deleted();
+DROP FUNCTION vault_registry_vault_status();
+DROP FUNCTION vault_registry_vaults_inserted();
+DROP FUNCTION vault_registry_words(TEXT);

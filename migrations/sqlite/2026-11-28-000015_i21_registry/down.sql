@@ -1,0 +1,10 @@
+DROP TRIGGER IF EXISTS vault_registry_term_deleted;
+DROP TRIGGER IF EXISTS vault_registry_term_inserted;
+DROP TRIGGER IF EXISTS vault_registry_student_renamed;
+DROP TRIGGER IF EXISTS vault_registry_enrolment_deleted;
+DROP TRIGGER IF EXISTS vault_registry_enrolment_moved;
+DROP TRIGGER IF EXISTS vault_registry_enrolment_inserted;
+DROP TRIGGER IF EXISTS vault_registry_vault_deleted;
+DROP TRIGGER IF EXISTS vault_registry_vault_status;
+DROP TRIGGER IF EXISTS vault_registry_vault_inserted;
+DROP TABLE vault_registry;
