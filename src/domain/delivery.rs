@@ -420,8 +420,14 @@ mod tests {
         assert!(!DeliveryStatus::Uncertain.is_final());
         assert!(!DeliveryStatus::Uncertain.may_become(DeliveryStatus::AwaitingReceipt));
         assert!(!DeliveryStatus::Uncertain.may_become(DeliveryStatus::NotTransmitted));
-        // A receipt that never came, unreadable by the status read: a manager decides too.
-        assert!(DeliveryStatus::AwaitingReceipt.may_become(DeliveryStatus::Uncertain));
+        // A receipt that never came, unreadable by the status read: a manager decides too —
+        // only through the lost-receipt row, never as a receipt's or the worker's outcome.
+        assert!(delivery_allows(
+            Some(DeliveryStatus::AwaitingReceipt),
+            DeliveryTrigger::ReceiptLost,
+            DeliveryStatus::Uncertain
+        ));
+        assert!(!DeliveryStatus::AwaitingReceipt.may_become(DeliveryStatus::Uncertain));
         assert_eq!(DeliveryStatus::Uncertain.label(), "À vérifier");
     }
 
