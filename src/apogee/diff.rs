@@ -181,9 +181,10 @@ fn structure_differences(before: &Maquette, after: &Maquette) -> Vec<String> {
 /// Compares `before` and `after`: students matched by NIP (first row of a NIP), cells by
 /// column id.
 pub fn diff_maquettes(before: &Maquette, after: &Maquette) -> MaquetteDiff {
-    let mut diff = MaquetteDiff::default();
-
-    diff.structure_differences = structure_differences(before, after);
+    let mut diff = MaquetteDiff {
+        structure_differences: structure_differences(before, after),
+        ..MaquetteDiff::default()
+    };
 
     let labels_after = labels(after);
     let mut after_rows: HashMap<&str, usize> = HashMap::new();

@@ -347,10 +347,9 @@ mod tests {
 
     #[test]
     fn the_table_guards_what_matters() {
+        type Row = (Option<DeliveryStatus>, DeliveryTrigger, DeliveryStatus);
         let rows =
-            |pred: &dyn Fn(&(Option<DeliveryStatus>, DeliveryTrigger, DeliveryStatus)) -> bool| {
-                DELIVERY_TRANSITIONS.iter().filter(|r| pred(r)).count()
-            };
+            |pred: &dyn Fn(&Row) -> bool| DELIVERY_TRANSITIONS.iter().filter(|r| pred(r)).count();
         // Only Digiposte's answer puts a document in the vault's "awaiting" state.
         assert_eq!(rows(&|r| r.2 == DeliveryStatus::AwaitingReceipt), 1);
         // Nothing leaves a final state but a manager's send again of a surely failed deposit.
