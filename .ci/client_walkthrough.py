@@ -18,7 +18,6 @@ from passerelle_client.api.treatments import (
 from passerelle_client.api.vaults import list_vaults, subscribe_vault
 from passerelle_client.models import (
     Composante,
-    DocumentType,
     NewComposante,
     Treatment,
     UploadForm,
@@ -75,7 +74,7 @@ with open(os.path.join(FILES, "batch.pdf"), "rb") as f:
             client=manager,
             body=UploadForm(
                 file=File(payload=f, file_name="batch.pdf", mime_type="application/pdf"),
-                document_type=DocumentType.RELEVE_NOTES,
+                document_type="releve_notes",
                 academic_year=2025,
                 composante="905",
                 label="Relevés L1 Informatique",
