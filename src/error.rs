@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::i18n::{self, Lang, Text};
+use crate::i18n::{self, Lang, Localized, Text};
 use crate::text;
 
 /// The media type of every error body.
@@ -320,8 +320,9 @@ pub struct FieldError {
     pub field: String,
     /// A stable snake_case reason (e.g. `length`, `range`, `required`).
     pub code: String,
-    /// A human-readable message.
-    pub message: String,
+    /// What is wrong, in the language of the request.
+    #[schema(value_type = String)]
+    pub message: Localized,
 }
 
 /// RFC 9457 problem details, as every error response carries them.
@@ -519,11 +520,7 @@ fn flatten_validation(
                     out.push(FieldError {
                         field: path.clone(),
                         code: e.code.to_string(),
-                        message: e
-                            .message
-                            .as_ref()
-                            .map(|m| m.to_string())
-                            .unwrap_or_else(|| default_validation_message(e)),
+                        message: Localized(validation_message(e)),
                     });
                 }
             }
@@ -537,19 +534,60 @@ fn flatten_validation(
     }
 }
 
-fn default_validation_message(e: &validator::ValidationError) -> String {
-    let mut message = format!("failed the `{}` rule", e.code);
-    let mut params: Vec<_> = e
-        .params
-        .iter()
-        .filter(|(k, _)| k.as_ref() != "value")
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    params.sort();
-    if !params.is_empty() {
-        message.push_str(&format!(" ({})", params.join(", ")));
+/// A field's message in both languages, by its rule (the validator's own messages are
+/// English only, so the rules' parameters are put in sentences here).
+fn validation_message(e: &validator::ValidationError) -> Text {
+    let param = |name: &str| e.params.get(name).map(|v| v.to_string());
+    match (e.code.as_ref(), param("min"), param("max"), param("equal")) {
+        ("length", _, _, Some(n)) => text!(
+            "doit compter exactement {n} caractère(s) ou élément(s)",
+            "must have exactly {n} character(s) or item(s)"
+        ),
+        ("length", Some(min), Some(max), _) => text!(
+            "doit compter entre {min} et {max} caractère(s) ou élément(s)",
+            "must have between {min} and {max} character(s) or item(s)"
+        ),
+        ("length", Some(min), None, _) => text!(
+            "doit compter au moins {min} caractère(s) ou élément(s)",
+            "must have at least {min} character(s) or item(s)"
+        ),
+        ("length", None, Some(max), _) => text!(
+            "doit compter au plus {max} caractère(s) ou élément(s)",
+            "must have at most {max} character(s) or item(s)"
+        ),
+        ("range", Some(min), Some(max), _) => text!(
+            "doit être compris entre {min} et {max}",
+            "must be between {min} and {max}"
+        ),
+        ("range", Some(min), None, _) => {
+            text!("doit valoir au moins {min}", "must be at least {min}")
+        }
+        ("range", None, Some(max), _) => {
+            text!("doit valoir au plus {max}", "must be at most {max}")
+        }
+        ("format", ..) => Text::fixed(
+            "seulement des lettres majuscules et des chiffres",
+            "only upper-case letters and digits",
+        ),
+        (code, ..) => {
+            let mut params: Vec<_> = e
+                .params
+                .iter()
+                .filter(|(k, _)| k.as_ref() != "value")
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            params.sort();
+            let params = if params.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", params.join(", "))
+            };
+            text!(
+                "ne respecte pas la règle `{code}`{params}",
+                "failed the `{code}` rule{params}"
+            )
+        }
     }
-    message
 }
 
 impl From<diesel::result::Error> for ApiError {
@@ -672,7 +710,7 @@ impl From<crate::apogee::maquette::MaquetteError> for ApiError {
             K::Malformed { .. } => ErrorCode::MaquetteMalformed,
         };
         debug_assert_eq!(code.as_str(), error.code());
-        let problem = ApiError::new(code, error.to_string())
+        let problem = ApiError::new(code, error.text())
             .with("section", &error.section)
             .with("line", error.line);
         match error.kind {
@@ -696,10 +734,10 @@ impl From<crate::apogee::grades::GradeSourceError> for ApiError {
             // A filled maquette (ScoDoc's) that cannot be read: same codes, named as the source.
             G::Maquette(e) => ApiError::from(e).with("part", "source"),
             G::InvalidRows(problems) => {
-                let detail = G::InvalidRows(problems.clone()).to_string();
+                let detail = G::InvalidRows(problems.clone()).text();
                 ApiError::new(ErrorCode::InvalidGradeSource, detail).with("problems", problems)
             }
-            other => ApiError::new(ErrorCode::InvalidGradeSource, other.to_string()),
+            other => ApiError::new(ErrorCode::InvalidGradeSource, other.text()),
         }
     }
 }
@@ -712,21 +750,21 @@ impl From<crate::apogee::FillCommandError> for ApiError {
             F::Source(e) => ApiError::from(e),
             F::NoMatchingMaquette { ref found, .. } => {
                 let found = found.clone();
-                ApiError::new(ErrorCode::NoMatchingMaquette, error.to_string()).with("found", found)
+                ApiError::new(ErrorCode::NoMatchingMaquette, error.text()).with("found", found)
             }
             F::EtapeMismatch {
                 ref maquette,
                 ref in_source,
             } => {
                 let (maquette, source) = (maquette.clone(), in_source.clone());
-                ApiError::new(ErrorCode::EtapeMismatch, error.to_string())
+                ApiError::new(ErrorCode::EtapeMismatch, error.text())
                     .with("maquette", maquette)
                     .with("source", source)
             }
             F::YearMismatch {
                 maquette,
                 in_source,
-            } => ApiError::new(ErrorCode::YearMismatch, error.to_string())
+            } => ApiError::new(ErrorCode::YearMismatch, error.text())
                 .with("maquette", maquette)
                 .with("source", in_source),
         }
@@ -739,12 +777,12 @@ impl From<crate::scodoc::ScoDocError> for ApiError {
         let code = match &error {
             S::Unavailable(_) => ErrorCode::ScodocUnavailable,
             S::AuthFailed(_) => ErrorCode::ScodocAuthFailed,
-            S::NotFound(_) => ErrorCode::ScodocNotFound,
+            S::NotFound(_) | S::NoSemester { .. } => ErrorCode::ScodocNotFound,
             S::BadResponse(_) => ErrorCode::ScodocBadResponse,
         };
         debug_assert_eq!(code.as_str(), error.code());
         tracing::warn!(error = %error, "ScoDoc call failed");
-        ApiError::new(code, error.to_string())
+        ApiError::new(code, error.text())
     }
 }
 
@@ -788,7 +826,11 @@ pub fn ensure_problem(
         return response;
     }
     let code = code_for_status(status);
-    let detail = status.canonical_reason().unwrap_or("error").to_owned();
+    // The status's own words in English; the code's title in French.
+    let detail = Text::new(
+        code.title_fr(),
+        status.canonical_reason().unwrap_or("error"),
+    );
     let mut error = ApiError::new(code, detail);
     for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
         if let Some(v) = response.headers().get(&name) {
@@ -882,7 +924,7 @@ mod tests {
         let err = ApiError::validation(vec![FieldError {
             field: "label".into(),
             code: "length".into(),
-            message: "too long".into(),
+            message: Localized(Text::fixed("trop long", "too long")),
         }])
         .with("current_status", "active");
         let body = serde_json::to_value(err.problem()).unwrap();

@@ -164,6 +164,17 @@ impl From<Text> for Localized {
     }
 }
 
+/// `#[serde(serialize_with = "crate::i18n::localized")]`: a [`Text`] field of a DTO or a
+/// report, written in the language of the request being served (its schema is a string).
+pub fn localized<S: serde::Serializer>(text: &Text, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(text.localized())
+}
+
+/// [`localized`] for a list of texts.
+pub fn localized_list<S: serde::Serializer>(texts: &[Text], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(texts.iter().map(Text::localized))
+}
+
 /// English, for logs and programs.
 impl std::fmt::Display for Text {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -171,17 +182,6 @@ impl std::fmt::Display for Text {
     }
 }
 
-impl From<String> for Text {
-    fn from(s: String) -> Self {
-        Text::untranslated(s)
-    }
-}
-
-impl From<&'static str> for Text {
-    fn from(s: &'static str) -> Self {
-        Text::untranslated(s)
-    }
-}
 
 /// `text!("fr {x}", "en {x}")`: one [`Text`] whose two languages carry the values of the
 /// variables they name (bind them first: each language may name its own).

@@ -11,6 +11,7 @@ use super::extract::ValidJson;
 use crate::auth::{Permission, Principal};
 use crate::db::{self, composantes as repo};
 use crate::error::{ApiError, ErrorCode};
+use crate::text;
 use crate::pagination::{Page, Window};
 use crate::state::AppState;
 
@@ -69,8 +70,7 @@ pub fn validate_code(code: &str) -> Result<(), validator::ValidationError> {
     {
         Ok(())
     } else {
-        Err(validator::ValidationError::new("format")
-            .with_message("only upper-case letters and digits".into()))
+        Err(validator::ValidationError::new("format"))
     }
 }
 
@@ -166,7 +166,13 @@ async fn create(
             if repo::exists(conn, &body.code)? {
                 return Err(ApiError::new(
                     ErrorCode::AlreadyExists,
-                    format!("composante {} exists already", body.code),
+                    {
+                        let code = &body.code;
+                        text!(
+                            "la composante {code} existe déjà",
+                            "composante {code} exists already"
+                        )
+                    },
                 ));
             }
             let now = db::now();

@@ -13,6 +13,7 @@ use crate::auth::{Permission, Principal};
 use crate::db::students::{self as repo, StudentFilter};
 use crate::domain::enrolment::ImportReport;
 use crate::error::{ApiError, ErrorCode};
+use crate::text;
 use crate::pagination::{Page, Window};
 use crate::services::personal_data::{self as subject_rights, ErasureReport, PersonalData};
 use crate::state::AppState;
@@ -296,7 +297,8 @@ async fn import(
         other => {
             return Err(ApiError::new(
                 ErrorCode::UnsupportedMediaType,
-                format!(
+                text!(
+                    "`{other}` n'est pas accepté : envoyez text/csv, multipart/form-data ou application/json",
                     "`{other}` is not accepted: send text/csv, multipart/form-data or application/json"
                 ),
             ));

@@ -16,6 +16,7 @@ use crate::domain::delivery::{DeliveryStatus, TreatmentStatus};
 use crate::domain::document_kind::{DocumentKindCode, DocumentKinds};
 use crate::domain::vault::VaultStatus;
 use crate::error::{ApiError, ErrorCode, FieldError};
+use crate::text;
 use crate::i18n::{Localized, Text};
 use crate::pagination::{Page, Window};
 use crate::services::export::{self, ListFormat};
@@ -185,11 +186,11 @@ pub struct UploadForm {
     replace_of: Option<String>,
 }
 
-fn field_error(field: &str, code: &str, message: &str) -> ApiError {
+fn field_error(field: &str, code: &str, message: crate::i18n::Text) -> ApiError {
     ApiError::validation(vec![FieldError {
         field: field.into(),
         code: code.into(),
-        message: message.into(),
+        message: crate::i18n::Localized(message),
     }])
 }
 
@@ -245,11 +246,11 @@ async fn upload_batch(
         .parse()
         .ok()
         .filter(|y| (1990..=2100).contains(y))
-        .ok_or_else(|| field_error("academic_year", "year", "expected a year such as 2025"))?;
+        .ok_or_else(|| field_error("academic_year", "year", crate::i18n::Text::fixed("une année comme 2025 est attendue", "expected a year such as 2025")))?;
     let composante = form.required("composante")?.trim().to_owned();
     let label = form.required("label")?.trim().to_owned();
     if label.chars().count() > 200 {
-        return Err(field_error("label", "length", "at most 200 characters"));
+        return Err(field_error("label", "length", crate::i18n::Text::fixed("200 caractères au plus", "at most 200 characters")));
     }
     let session = form.optional("session").map(|s| s.trim().to_owned());
     let replace_of = form
@@ -277,7 +278,7 @@ async fn upload_batch(
             return Err(field_error(
                 "composante",
                 "unknown",
-                "unknown composante, or one you do not manage",
+                crate::i18n::Text::fixed("composante inconnue, ou que vous ne gérez pas", "unknown composante, or one you do not manage"),
             ));
         }
     }
@@ -423,7 +424,10 @@ fn parse_statuses(s: Option<&str>) -> Result<Vec<TreatmentStatus>, ApiError> {
             TreatmentStatus::parse(p).ok_or_else(|| {
                 ApiError::new(
                     ErrorCode::InvalidParameter,
-                    format!("`{p}` is not a treatment status (splitting, split, split_failed, sent, cancelled)"),
+                    text!(
+                        "`{p}` n'est pas un statut de traitement (splitting, split, split_failed, sent, cancelled)",
+                        "`{p}` is not a treatment status (splitting, split, split_failed, sent, cancelled)"
+                    ),
                 )
             })
         })

@@ -142,7 +142,9 @@ pub struct CheckReport {
     pub truncated_last_row: Option<TruncatedRow>,
     /// Notes of the maquette replaced by lower ones (filled in once the file is known).
     pub lowered_notes: Vec<LoweredNote>,
-    pub warnings: Vec<String>,
+    /// Written in the language of the request that made the report.
+    #[serde(serialize_with = "crate::i18n::localized_list")]
+    pub warnings: Vec<crate::i18n::Text>,
 }
 
 impl CheckReport {
@@ -239,7 +241,7 @@ impl CheckReport {
             }
         }
         for w in &self.warnings {
-            let _ = writeln!(t, "Remarque : {w}");
+            let _ = writeln!(t, "Remarque : {}", w.fr);
         }
         t
     }

@@ -143,6 +143,32 @@ pub enum FillCommandError {
 }
 
 impl FillCommandError {
+    /// Why the fill is refused, in French and English (the `Display` text).
+    pub fn text(&self) -> crate::i18n::Text {
+        let fr = match self {
+            FillCommandError::Maquette(e) => format!("la maquette : {}", e.text().fr),
+            FillCommandError::Source(e) => format!("la source : {}", e.text().fr),
+            FillCommandError::NoMatchingMaquette { etape, found } => format!(
+                "la source contient des maquettes pour {found:?}, aucune pour l'étape {etape}"
+            ),
+            FillCommandError::EtapeMismatch {
+                maquette,
+                in_source,
+            } => format!(
+                "la source est pour l'étape {in_source}, la maquette pour l'étape {maquette}"
+            ),
+            FillCommandError::YearMismatch {
+                maquette,
+                in_source,
+            } => format!(
+                "la source est pour {in_source}/{}, la maquette pour {maquette}/{}",
+                in_source + 1,
+                maquette + 1
+            ),
+        };
+        crate::i18n::Text::new(fr, self.to_string())
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             FillCommandError::Maquette(e) => e.code(),

@@ -141,6 +141,30 @@ impl EnrolmentFileError {
     pub fn code(&self) -> &'static str {
         "invalid_enrolment_file"
     }
+
+    /// Why the file is refused, in the managers' words and in English (the `Display` text).
+    pub fn text(&self) -> crate::i18n::Text {
+        let fr = match self {
+            EnrolmentFileError::Empty => "le fichier est vide".to_owned(),
+            EnrolmentFileError::Binary => {
+                "le fichier est binaire : ce n'est pas un texte CSV ou JSON".to_owned()
+            }
+            EnrolmentFileError::NoHeader => "aucun en-tête reconnu : colonnes attendues, par \
+                exemple COD_ETU;COD_NNE_IND;LIB_NOM_PAT_IND;LIB_PR1_IND;DATE_NAI_IND;COD_CMP;\
+                COD_ETP;COD_ANU;ETA_IAE, séparées par ';' ou une tabulation"
+                .to_owned(),
+            EnrolmentFileError::MissingColumns(columns) => {
+                format!("colonnes obligatoires absentes : {}", columns.join(", "))
+            }
+            EnrolmentFileError::DuplicateColumn(column) => {
+                format!("deux colonnes de l'en-tête signifient toutes deux {column}")
+            }
+            EnrolmentFileError::NotJsonArray(why) => {
+                format!("un tableau JSON d'inscriptions est attendu : {why}")
+            }
+        };
+        crate::i18n::Text::new(fr, self.to_string())
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
