@@ -141,6 +141,25 @@ impl Text {
         serde_json::from_str(stored).unwrap_or_else(|_| Text::untranslated(stored.to_owned()))
     }
 
+    /// Reads a JSON list of texts as kept in a text column: each item [`Text::to_stored`]'s
+    /// form, or a plain string (written before texts had two languages) taken as untranslated.
+    pub fn stored_list(stored: &str) -> Vec<Text> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            Both(Text),
+            Plain(String),
+        }
+        serde_json::from_str::<Vec<Stored>>(stored)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| match item {
+                Stored::Both(text) => text,
+                Stored::Plain(s) => Text::untranslated(s),
+            })
+            .collect()
+    }
+
     /// Whether the English text contains `needle` (tests and logs read English).
     pub fn contains(&self, needle: &str) -> bool {
         self.en.contains(needle)
@@ -210,6 +229,18 @@ mod tests {
         assert_eq!(pick("en;q=0, *"), Lang::Fr);
         assert_eq!(pick("EN-us"), Lang::En);
         assert_eq!(pick("en, fr"), Lang::En, "a tie goes to the first listed");
+    }
+
+    #[test]
+    fn stored_lists_keep_both_languages_and_read_old_plain_strings() {
+        let both = Text::fixed("page 2 : fusion", "page 2: merged");
+        let column = serde_json::to_string(&vec![both.clone()]).unwrap();
+        assert_eq!(Text::stored_list(&column), vec![both]);
+        // A column written before texts had two languages.
+        let old = Text::stored_list(r#"["page 3 names two numbers"]"#);
+        assert_eq!(old[0].get(Lang::Fr), "page 3 names two numbers");
+        assert_eq!(old[0].get(Lang::En), "page 3 names two numbers");
+        assert!(Text::stored_list("not json").is_empty());
     }
 
     #[test]

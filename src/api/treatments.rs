@@ -86,7 +86,9 @@ pub struct Treatment {
     pub pages_total: Option<i32>,
     /// Cover pages skipped (1-based).
     pub skipped_pages: Vec<u32>,
-    pub warnings: Vec<String>,
+    /// Notes of the split (pages merged…), in the request's language.
+    #[schema(value_type = Vec<String>)]
+    pub warnings: Vec<Localized>,
     pub rejection: Option<Rejection>,
     pub created_by: String,
     /// The author's display name (the identity provider's `name` at upload time), when known.
@@ -122,7 +124,10 @@ impl Treatment {
                 detail: Localized(Text::from_stored(&t.rejection_detail.unwrap_or_default())),
             }),
             skipped_pages: serde_json::from_str(&t.skipped_pages).unwrap_or_default(),
-            warnings: serde_json::from_str(&t.warnings).unwrap_or_default(),
+            warnings: Text::stored_list(&t.warnings)
+                .into_iter()
+                .map(Localized)
+                .collect(),
             id: t.id,
             label: t.label,
             composante: t.composante,

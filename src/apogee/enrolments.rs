@@ -45,6 +45,8 @@ use super::csv::{CsvReader, count_unquoted, first_non_blank, looks_binary};
 use super::ine::{IneFormat, check_ine};
 use super::text::{TextEncoding, decode, detect_encoding, detect_utf16};
 use crate::domain::enrolment::Regime;
+use crate::i18n::Text;
+use crate::text;
 
 /// Apogée's ETA_IAE: the state of an administrative enrolment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -96,7 +98,8 @@ pub struct RowRejection {
     /// unknown_field, conflicting_duplicate, duplicate_ine.
     pub code: &'static str,
     /// What is wrong, naming the field and the shape (never the value).
-    pub reason: String,
+    #[serde(serialize_with = "crate::i18n::localized")]
+    pub reason: Text,
 }
 
 /// The parsed extraction: one entry per data row, in file order.
@@ -343,7 +346,7 @@ impl<'a> RawRow<'a> {
     }
 }
 
-fn reject(line: usize, code: &'static str, reason: String) -> RowRejection {
+fn reject(line: usize, code: &'static str, reason: Text) -> RowRejection {
     RowRejection { line, code, reason }
 }
 
@@ -351,7 +354,10 @@ fn missing(line: usize, field: Field) -> RowRejection {
     reject(
         line,
         "missing_field",
-        format!("{} is empty", field.display()),
+        {
+            let field = field.display();
+            text!("{field} est vide", "{field} is empty")
+        },
     )
 }
 
@@ -454,16 +460,22 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
         return Err(reject(
             line,
             "invalid_cod_etu",
-            format!(
-                "{} must be 1 to 20 letters or digits (found {} characters{})",
-                Field::CodEtu.display(),
-                cod_etu.chars().count(),
-                if cod_etu.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                    ""
+            {
+                let field = Field::CodEtu.display();
+                let count = cod_etu.chars().count();
+                let (fr_other, en_other) = if cod_etu.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    ("", "")
                 } else {
-                    ", some neither letter nor digit"
-                }
-            ),
+                    (
+                        ", dont certains ni lettre ni chiffre",
+                        ", some neither letter nor digit",
+                    )
+                };
+                text!(
+                    "{field} doit faire 1 à 20 lettres ou chiffres ({count} caractères trouvés{fr_other})",
+                    "{field} must be 1 to 20 letters or digits (found {count} characters{en_other})"
+                )
+            },
         ));
     }
 
@@ -473,11 +485,13 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
                 return Err(reject(
                     line,
                     "invalid_ine",
-                    format!(
-                        "{} is set but {} is empty",
-                        Field::IneKey.display(),
-                        Field::Ine.display()
-                    ),
+                    {
+                        let (key, ine) = (Field::IneKey.display(), Field::Ine.display());
+                        text!(
+                            "{key} est renseigné mais {ine} est vide",
+                            "{key} is set but {ine} is empty"
+                        )
+                    },
                 ));
             }
             (None, None)
@@ -493,7 +507,11 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
                     return Err(reject(
                         line,
                         "invalid_ine",
-                        format!("{}: {e}", Field::Ine.display()),
+                        {
+                            let field = Field::Ine.display();
+                            let (fr, en) = (e.text().fr, e.text().en);
+                            text!("{field} : {fr}", "{field}: {en}")
+                        },
                     ));
                 }
             }
@@ -515,10 +533,13 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
             return Err(reject(
                 line,
                 "invalid_name",
-                format!(
-                    "{} must be at most 100 characters without control, bidirectional or zero-width characters",
-                    field.display()
-                ),
+                {
+                    let field = field.display();
+                    text!(
+                        "{field} doit faire au plus 100 caractères, sans caractère de contrôle, bidirectionnel ou de largeur nulle",
+                        "{field} must be at most 100 characters without control, bidirectional or zero-width characters"
+                    )
+                },
             ));
         }
     }
@@ -530,10 +551,13 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
         return Err(reject(
             line,
             "invalid_composante",
-            format!(
-                "{} must be 1 to 10 letters or digits",
-                Field::Composante.display()
-            ),
+            {
+                let field = Field::Composante.display();
+                text!(
+                    "{field} doit faire 1 à 10 lettres ou chiffres",
+                    "{field} must be 1 to 10 letters or digits"
+                )
+            },
         ));
     }
     let etape = raw
@@ -543,10 +567,13 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
         return Err(reject(
             line,
             "invalid_etape",
-            format!(
-                "{} must be 1 to 10 letters or digits",
-                Field::Etape.display()
-            ),
+            {
+                let field = Field::Etape.display();
+                text!(
+                    "{field} doit faire 1 à 10 lettres ou chiffres",
+                    "{field} must be 1 to 10 letters or digits"
+                )
+            },
         ));
     }
     let etape_version = match raw.get(Field::EtapeVersion) {
@@ -556,7 +583,13 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
             return Err(reject(
                 line,
                 "invalid_etape_version",
-                format!("{} must be 1 to 3 digits", Field::EtapeVersion.display()),
+                {
+                    let field = Field::EtapeVersion.display();
+                    text!(
+                        "{field} doit faire 1 à 3 chiffres",
+                        "{field} must be 1 to 3 digits"
+                    )
+                },
             ));
         }
     };
@@ -568,10 +601,13 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
         reject(
             line,
             "invalid_year",
-            format!(
-                "{} must be a year like 2025 (meaning 2025-2026) or 2025/2026",
-                Field::AcademicYear.display()
-            ),
+            {
+                let field = Field::AcademicYear.display();
+                text!(
+                    "{field} doit être une année comme 2025 (pour 2025-2026) ou 2025/2026",
+                    "{field} must be a year like 2025 (meaning 2025-2026) or 2025/2026"
+                )
+            },
         )
     })?;
 
@@ -586,7 +622,10 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
             return Err(reject(
                 line,
                 "invalid_state",
-                format!("{} must be E, A or R", Field::State.display()),
+                {
+                    let field = Field::State.display();
+                    text!("{field} doit valoir E, A ou R", "{field} must be E, A or R")
+                },
             ));
         }
     };
@@ -597,10 +636,13 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
             reject(
                 line,
                 "invalid_date",
-                format!(
-                    "{} must be a real date as DD/MM/YYYY, YYYY-MM-DD or DD/MM/YY, between 1900 and the academic year",
-                    Field::BirthDate.display()
-                ),
+                {
+                    let field = Field::BirthDate.display();
+                    text!(
+                        "{field} doit être une vraie date, JJ/MM/AAAA, AAAA-MM-JJ ou JJ/MM/AA, entre 1900 et l'année universitaire",
+                        "{field} must be a real date as DD/MM/YYYY, YYYY-MM-DD or DD/MM/YY, between 1900 and the academic year"
+                    )
+                },
             )
         })?),
     };
@@ -613,10 +655,13 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
                 return Err(reject(
                     line,
                     "invalid_email",
-                    format!(
-                        "{} must look like name@domain.tld (one @, a dotted domain, no spaces)",
-                        Field::Email.display()
-                    ),
+                    {
+                        let field = Field::Email.display();
+                        text!(
+                            "{field} doit ressembler à nom@domaine.tld (un @, un domaine avec un point, sans espace)",
+                            "{field} must look like name@domain.tld (one @, a dotted domain, no spaces)"
+                        )
+                    },
                 ));
             }
             Some(e)
@@ -629,10 +674,13 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
             reject(
                 line,
                 "invalid_vault_objection",
-                format!(
-                    "{} must be a yes/no value (1/0, O/N, true/false)",
-                    Field::VaultObjection.display()
-                ),
+                {
+                    let field = Field::VaultObjection.display();
+                    text!(
+                        "{field} doit valoir oui ou non (1/0, O/N, true/false)",
+                        "{field} must be a yes/no value (1/0, O/N, true/false)"
+                    )
+                },
             )
         })?,
     };
@@ -643,10 +691,13 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
             reject(
                 line,
                 "invalid_regime",
-                format!(
-                    "{} must be FI (formation initiale), FA (apprentissage) or FC (formation continue)",
-                    Field::Regime.display()
-                ),
+                {
+                    let field = Field::Regime.display();
+                    text!(
+                        "{field} doit valoir FI (formation initiale), FA (apprentissage) ou FC (formation continue)",
+                        "{field} must be FI (formation initiale), FA (apprentissage) or FC (formation continue)"
+                    )
+                },
             )
         })?),
     };
@@ -656,10 +707,13 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
             reject(
                 line,
                 "invalid_boursier",
-                format!(
-                    "{} must be a yes/no value (1/0, O/N, true/false)",
-                    Field::Boursier.display()
-                ),
+                {
+                    let field = Field::Boursier.display();
+                    text!(
+                        "{field} doit valoir oui ou non (1/0, O/N, true/false)",
+                        "{field} must be a yes/no value (1/0, O/N, true/false)"
+                    )
+                },
             )
         })?),
     };
@@ -753,11 +807,13 @@ pub fn parse_enrolments_csv(bytes: &[u8]) -> Result<EnrolmentFile, EnrolmentFile
             rows.push(Err(reject(
                 start_line,
                 "wrong_field_count",
-                format!(
-                    "the row has {} fields, the header {} (a separator inside an unquoted value?)",
-                    fields.len(),
-                    header_len
-                ),
+                {
+                    let count = fields.len();
+                    text!(
+                        "la ligne a {count} champs, l'en-tête {header_len} (un séparateur dans une valeur sans guillemets ?)",
+                        "the row has {count} fields, the header {header_len} (a separator inside an unquoted value?)"
+                    )
+                },
             )));
             continue;
         }
@@ -798,7 +854,10 @@ pub fn parse_enrolments_json(bytes: &[u8]) -> Result<EnrolmentFile, EnrolmentFil
             rows.push(Err(reject(
                 line,
                 "invalid_row",
-                "each item must be a JSON object".to_string(),
+                Text::fixed(
+                    "chaque élément doit être un objet JSON",
+                    "each item must be a JSON object",
+                ),
             )));
             continue;
         };
@@ -809,7 +868,7 @@ pub fn parse_enrolments_json(bytes: &[u8]) -> Result<EnrolmentFile, EnrolmentFil
                 problem = Some(reject(
                     line,
                     "unknown_field",
-                    format!("unknown field {key:?}"),
+                    text!("champ inconnu {key:?}", "unknown field {key:?}"),
                 ));
                 break;
             };
@@ -822,7 +881,13 @@ pub fn parse_enrolments_json(bytes: &[u8]) -> Result<EnrolmentFile, EnrolmentFil
                     problem = Some(reject(
                         line,
                         "invalid_row",
-                        format!("{} must be a string, a number or null", field.display()),
+                        {
+                            let field = field.display();
+                            text!(
+                                "{field} doit être une chaîne, un nombre ou null",
+                                "{field} must be a string, a number or null"
+                            )
+                        },
                     ));
                     break;
                 }
@@ -910,11 +975,13 @@ pub fn find_conflicts(rows: &[Result<EnrolmentRow, RowRejection>]) -> Vec<RowRej
             out.push(reject(
                 row.line,
                 "conflicting_duplicate",
-                format!(
-                    "cod_etu (COD_ETU) also appears on line(s) {} with a different identity ({} differ)",
-                    lines_list(&others),
-                    differing.join(", ")
-                ),
+                {
+                    let (others, differing) = (lines_list(&others), differing.join(", "));
+                    text!(
+                        "cod_etu (COD_ETU) apparaît aussi à la (aux) ligne(s) {others} avec une autre identité ({differing} diffèrent)",
+                        "cod_etu (COD_ETU) also appears on line(s) {others} with a different identity ({differing} differ)"
+                    )
+                },
             ));
         }
     }
@@ -935,11 +1002,13 @@ pub fn find_conflicts(rows: &[Result<EnrolmentRow, RowRejection>]) -> Vec<RowRej
             out.push(reject(
                 row.line,
                 "duplicate_ine",
-                format!(
-                    "ine (COD_NNE_IND) is also carried by another cod_etu on line(s) {} (rows {} share it)",
-                    lines_list(&others),
-                    lines_list(&lines)
-                ),
+                {
+                    let (others, lines) = (lines_list(&others), lines_list(&lines));
+                    text!(
+                        "ine (COD_NNE_IND) est aussi porté par un autre cod_etu à la (aux) ligne(s) {others} (les lignes {lines} le partagent)",
+                        "ine (COD_NNE_IND) is also carried by another cod_etu on line(s) {others} (rows {lines} share it)"
+                    )
+                },
             ));
         }
     }

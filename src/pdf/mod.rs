@@ -345,7 +345,7 @@ pub struct SplitOutcome {
     pub skipped: Vec<u32>,
     pub documents: Vec<SplitDocument>,
     /// Human-readable notes (merges…), with page numbers, never names.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::i18n::Text>,
 }
 
 /// Whether the registry's last name appears on a page's folded text, as whole words

@@ -64,7 +64,9 @@ pub fn split(
                     Some(&i) => {
                         if current != Some(i) {
                             push_flag(&mut groups[i].flags, flag::MERGED);
-                            warnings.push(format!(
+                            warnings.push(crate::text!(
+                                "page {number} : un étudiant dont les pages commençaient plus tôt \
+                                 réapparaît ; les pages ont été réunies dans l'ordre des pages",
                                 "page {number}: a student whose pages began earlier appears again; \
                                  the pages were merged in page order"
                             ));
@@ -90,7 +92,10 @@ pub fn split(
                 }
                 if found.ambiguous {
                     push_flag(&mut group.flags, flag::AMBIGUOUS_STUDENT);
-                    warnings.push(format!("page {number} names two different student numbers"));
+                    warnings.push(crate::text!(
+                        "la page {number} porte deux numéros d'étudiant différents",
+                        "page {number} names two different student numbers"
+                    ));
                 }
                 current = Some(index);
             }

@@ -142,6 +142,10 @@ async fn import_reports_name_rejections_in_both_languages(app: TestApp) {
     let fr = app.import(vec![bad.clone()]).await;
     assert_eq!(fr["rejections"][0]["code"], "invalid_ine");
     assert_eq!(fr["rejections"][0]["label"], "INE invalide");
+    assert_eq!(
+        fr["rejections"][0]["reason"],
+        "ine (COD_NNE_IND) : un INE a 11 caractères, celui-ci en a 10"
+    );
     let r = app
         .send(
             app.request(Method::POST, "/students/import")
@@ -152,6 +156,10 @@ async fn import_reports_name_rejections_in_both_languages(app: TestApp) {
         .await;
     assert_eq!(r.ok(200)["rejections"][0]["code"], "invalid_ine");
     assert_eq!(r.body["rejections"][0]["label"], "Invalid INE");
+    assert_eq!(
+        r.body["rejections"][0]["reason"],
+        "ine (COD_NNE_IND): an INE has 11 characters, this one has 10"
+    );
 }
 both_backends!(
     import_reports_name_rejections_in_both_languages,
