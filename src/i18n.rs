@@ -202,6 +202,18 @@ impl std::fmt::Display for Text {
 }
 
 
+/// `writeln_in!(out, lang, "fr {}", "en {}", args…)`: one line of a report, in `lang`.
+#[macro_export]
+macro_rules! writeln_in {
+    ($out:expr, $lang:expr, $fr:literal, $en:literal $(, $arg:expr)* $(,)?) => {{
+        use std::fmt::Write as _;
+        let _ = match $lang {
+            $crate::i18n::Lang::Fr => writeln!($out, $fr $(, $arg)*),
+            $crate::i18n::Lang::En => writeln!($out, $en $(, $arg)*),
+        };
+    }};
+}
+
 /// `text!("fr {x}", "en {x}")`: one [`Text`] whose two languages carry the values of the
 /// variables they name (bind them first: each language may name its own).
 #[macro_export]

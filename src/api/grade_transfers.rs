@@ -112,7 +112,8 @@ pub struct GradeTransferDetail {
     /// and structure differences; the changes themselves are at `…/diff`).
     #[schema(value_type = Object)]
     pub report: Value,
-    /// The same report as readable French text (the cell-by-cell changes: `…/diff?format=text`).
+    /// The same report as readable text, in the request's language (the cell-by-cell
+    /// changes: `…/diff?format=text`).
     pub report_text: String,
 }
 
@@ -120,8 +121,8 @@ fn detail(row: &GradeTransferRow) -> GradeTransferDetail {
     let stored = StoredReport::parse(&row.report);
     GradeTransferDetail {
         transfer: row.into(),
+        report_text: stored.text_in(crate::i18n::current()).to_owned(),
         report: stored.report,
-        report_text: stored.text,
     }
 }
 
@@ -496,6 +497,7 @@ fn new_row(t: NewTransfer<'_>) -> GradeTransferRow {
     let stored = StoredReport {
         report: json,
         text: report.summary_text(),
+        text_en: report.summary_text_in(crate::i18n::Lang::En),
     };
     GradeTransferRow {
         id: uuid::Uuid::now_v7().to_string(),
@@ -760,7 +762,7 @@ async fn diff(
         DiffFormat::Json => HttpResponse::Ok().json(diff),
         DiffFormat::Text => HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
-            .body(diff.to_text()),
+            .body(diff.to_text_in(crate::i18n::current())),
     })
 }
 
