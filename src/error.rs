@@ -920,6 +920,80 @@ mod tests {
     }
 
     #[test]
+    fn field_messages_name_the_rule_in_both_languages() {
+        let rule = |code: &'static str, params: &[(&'static str, i64)]| {
+            let mut e = validator::ValidationError::new(code);
+            for (k, v) in params {
+                e.add_param((*k).into(), v);
+            }
+            validation_message(&e)
+        };
+        let both = rule("length", &[("min", 1), ("max", 200)]);
+        assert_eq!(
+            both.fr,
+            "doit compter entre 1 et 200 caractère(s) ou élément(s)"
+        );
+        assert_eq!(
+            both.en,
+            "must have between 1 and 200 character(s) or item(s)"
+        );
+        assert_eq!(
+            rule("length", &[("max", 10)]).en,
+            "must have at most 10 character(s) or item(s)"
+        );
+        assert_eq!(
+            rule("length", &[("min", 2)]).fr,
+            "doit compter au moins 2 caractère(s) ou élément(s)"
+        );
+        assert_eq!(
+            rule("length", &[("equal", 3)]).en,
+            "must have exactly 3 character(s) or item(s)"
+        );
+        assert_eq!(
+            rule("range", &[("min", 1), ("max", 5)]).fr,
+            "doit être compris entre 1 et 5"
+        );
+        assert_eq!(rule("range", &[("min", 1)]).en, "must be at least 1");
+        assert_eq!(rule("range", &[("max", 5)]).fr, "doit valoir au plus 5");
+        assert_eq!(
+            rule("format", &[]).fr,
+            "seulement des lettres majuscules et des chiffres"
+        );
+        // A rule without its own sentence still names the rule and its parameters.
+        let other = rule("custom_rule", &[("limit", 4)]);
+        assert_eq!(other.fr, "ne respecte pas la règle `custom_rule` (limit=4)");
+        assert_eq!(other.en, "failed the `custom_rule` rule (limit=4)");
+    }
+
+    #[test]
+    fn field_messages_are_served_in_the_request_language() {
+        #[derive(validator::Validate)]
+        struct Body {
+            #[validate(length(min = 1, max = 200))]
+            label: String,
+        }
+        let err = ApiError::from(
+            validator::Validate::validate(&Body {
+                label: String::new(),
+            })
+            .unwrap_err(),
+        );
+        let message = |lang| {
+            crate::i18n::with(lang, || {
+                serde_json::to_value(err.problem_in(lang)).unwrap()["errors"][0]["message"].clone()
+            })
+        };
+        assert_eq!(
+            message(Lang::Fr),
+            "doit compter entre 1 et 200 caractère(s) ou élément(s)"
+        );
+        assert_eq!(
+            message(Lang::En),
+            "must have between 1 and 200 character(s) or item(s)"
+        );
+    }
+
+    #[test]
     fn problem_carries_code_status_and_fields() {
         let err = ApiError::validation(vec![FieldError {
             field: "label".into(),

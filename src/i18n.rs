@@ -201,7 +201,6 @@ impl std::fmt::Display for Text {
     }
 }
 
-
 /// `writeln_in!(out, lang, "fr {}", "en {}", args…)`: one line of a report, in `lang`.
 #[macro_export]
 macro_rules! writeln_in {

@@ -11,9 +11,9 @@ use super::extract::ValidJson;
 use crate::auth::{Permission, Principal};
 use crate::db::{self, composantes as repo};
 use crate::error::{ApiError, ErrorCode};
-use crate::text;
 use crate::pagination::{Page, Window};
 use crate::state::AppState;
+use crate::text;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list)
@@ -164,16 +164,13 @@ async fn create(
                 &body.code,
             )?;
             if repo::exists(conn, &body.code)? {
-                return Err(ApiError::new(
-                    ErrorCode::AlreadyExists,
-                    {
-                        let code = &body.code;
-                        text!(
-                            "la composante {code} existe déjà",
-                            "composante {code} exists already"
-                        )
-                    },
-                ));
+                return Err(ApiError::new(ErrorCode::AlreadyExists, {
+                    let code = &body.code;
+                    text!(
+                        "la composante {code} existe déjà",
+                        "composante {code} exists already"
+                    )
+                }));
             }
             let now = db::now();
             repo::insert(

@@ -14,8 +14,8 @@ use crate::db::receipts::{self, ReceiptOutcome};
 use crate::digiposte::{Receipt, signature};
 use crate::error::{ApiError, ErrorCode};
 use crate::i18n::Text;
-use crate::text;
 use crate::state::AppState;
+use crate::text;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(receipt).service(sync);
@@ -84,27 +84,22 @@ async fn receipt(
             "the receipt carries no signature",
         )));
     };
-    let seconds: i64 = ts
-        .trim()
-        .parse()
-        .map_err(|_| invalid(Text::fixed(
+    let seconds: i64 = ts.trim().parse().map_err(|_| {
+        invalid(Text::fixed(
             "l'horodatage de la signature n'est pas une date Unix",
             "the signature timestamp is not a Unix time",
-        )))?;
+        ))
+    })?;
     let now = chrono::Utc::now().timestamp();
     // abs_diff: a timestamp near i64::MIN or MAX cannot overflow the subtraction.
     if now.abs_diff(seconds) > config.webhook_tolerance_secs.unsigned_abs() {
-        return Err(ApiError::new(
-            ErrorCode::WebhookStale,
-            {
-                let (age, tolerance) =
-                    (now.saturating_sub(seconds), config.webhook_tolerance_secs);
-                text!(
-                    "l'accusé de réception a été signé il y a {age} s ; {tolerance} s au plus sont acceptées",
-                    "the receipt was signed {age}s ago; at most {tolerance}s are accepted"
-                )
-            },
-        ));
+        return Err(ApiError::new(ErrorCode::WebhookStale, {
+            let (age, tolerance) = (now.saturating_sub(seconds), config.webhook_tolerance_secs);
+            text!(
+                "l'accusé de réception a été signé il y a {age} s ; {tolerance} s au plus sont acceptées",
+                "the receipt was signed {age}s ago; at most {tolerance}s are accepted"
+            )
+        }));
     }
     if config.webhook_secret.is_empty()
         || !signature::verify(
@@ -120,8 +115,7 @@ async fn receipt(
             "the receipt's signature does not match",
         )));
     }
-    let parsed: Receipt = serde_json::from_slice(&body)
-        .map_err(|e| {
+    let parsed: Receipt = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             ErrorCode::MalformedJson,
             text!(

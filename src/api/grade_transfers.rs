@@ -25,10 +25,10 @@ use crate::db::composantes;
 use crate::db::grade_transfers::{self as repo, GradeTransferRow, StoredReport, TransferFilter};
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::i18n::Text;
-use crate::text;
 use crate::pagination::{Page, Window};
 use crate::services::export::{self, ListFormat};
 use crate::state::AppState;
+use crate::text;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(create)
@@ -249,8 +249,16 @@ async fn create(
     };
     let semester = text("scodoc_semester")
         .map(|s| {
-            s.parse::<i64>()
-                .map_err(|_| field_error("scodoc_semester", "number", crate::i18n::Text::fixed("un formsemestre_id de ScoDoc", "a ScoDoc formsemestre_id")))
+            s.parse::<i64>().map_err(|_| {
+                field_error(
+                    "scodoc_semester",
+                    "number",
+                    crate::i18n::Text::fixed(
+                        "un formsemestre_id de ScoDoc",
+                        "a ScoDoc formsemestre_id",
+                    ),
+                )
+            })
         })
         .transpose()?;
     match (&source_file, &department) {
@@ -258,14 +266,20 @@ async fn create(
             return Err(field_error(
                 "source",
                 "exclusive",
-                crate::i18n::Text::fixed("envoyez soit un fichier `source`, soit un `scodoc_department`, pas les deux", "send either a `source` file or a `scodoc_department`, not both"),
+                crate::i18n::Text::fixed(
+                    "envoyez soit un fichier `source`, soit un `scodoc_department`, pas les deux",
+                    "send either a `source` file or a `scodoc_department`, not both",
+                ),
             ));
         }
         (None, None) => {
             return Err(field_error(
                 "source",
                 "required",
-                crate::i18n::Text::fixed("envoyez un fichier `source` ou un `scodoc_department` d'où tirer les notes", "send a `source` file or a `scodoc_department` to pull from"),
+                crate::i18n::Text::fixed(
+                    "envoyez un fichier `source` ou un `scodoc_department` d'où tirer les notes",
+                    "send a `source` file or a `scodoc_department` to pull from",
+                ),
             ));
         }
         _ => {}
@@ -280,7 +294,10 @@ async fn create(
             return Err(field_error(
                 "composante",
                 "unknown",
-                crate::i18n::Text::fixed("composante inconnue, ou que vous ne gérez pas", "unknown composante, or one you do not manage"),
+                crate::i18n::Text::fixed(
+                    "composante inconnue, ou que vous ne gérez pas",
+                    "unknown composante, or one you do not manage",
+                ),
             ));
         }
     }
@@ -318,17 +335,13 @@ async fn create(
             .run(move |conn| repo::etape_composantes(conn, &e, year))
             .await?;
         if !placed.is_empty() && !placed.contains(&c) {
-            return Err(field_error(
-                "composante",
-                "etape_elsewhere",
-                {
-                    let next = year + 1;
-                    text!(
-                        "les inscriptions de {year}-{next} placent l'étape {etape} dans une autre composante",
-                        "the enrolments of {year}-{next} place étape {etape} in another composante"
-                    )
-                }
-            ));
+            return Err(field_error("composante", "etape_elsewhere", {
+                let next = year + 1;
+                text!(
+                    "les inscriptions de {year}-{next} placent l'étape {etape} dans une autre composante",
+                    "the enrolments of {year}-{next} place étape {etape} in another composante"
+                )
+            }));
         }
     }
 

@@ -24,10 +24,10 @@ use crate::domain::filetype;
 use crate::domain::locker::{self, Recipient};
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::i18n::Text;
-use crate::text;
 use crate::pagination::{Page, Window};
 use crate::services::lockers::{self as service, NamedRecipient, resolve};
 use crate::state::AppState;
+use crate::text;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(deposit)
@@ -269,14 +269,21 @@ async fn deposit(
     .await?;
     let title = form.required("title")?.trim().to_owned();
     if title.chars().count() > 200 {
-        return Err(field_error("title", "length", crate::i18n::Text::fixed("200 caractères au plus", "at most 200 characters")));
+        return Err(field_error(
+            "title",
+            "length",
+            crate::i18n::Text::fixed("200 caractères au plus", "at most 200 characters"),
+        ));
     }
     let addressed = locker::split_recipients(form.required("recipients")?);
     if addressed.len() > 500 {
         return Err(field_error(
             "recipients",
             "length",
-            crate::i18n::Text::fixed("500 destinataires au plus par dépôt", "at most 500 recipients per deposit"),
+            crate::i18n::Text::fixed(
+                "500 destinataires au plus par dépôt",
+                "at most 500 recipients per deposit",
+            ),
         ));
     }
     let replaces = form.optional("replaces").map(|s| s.trim().to_owned());
@@ -1115,7 +1122,10 @@ async fn put_group(
         return Err(field_error(
             "name",
             "format",
-            crate::i18n::Text::fixed("1 à 64 lettres, chiffres, `-`, `_` ou `.`", "1 to 64 letters, digits, `-`, `_` or `.`"),
+            crate::i18n::Text::fixed(
+                "1 à 64 lettres, chiffres, `-`, `_` ou `.`",
+                "1 to 64 letters, digits, `-`, `_` or `.`",
+            ),
         ));
     }
     let GroupBody { label, members } = body.0;

@@ -258,16 +258,13 @@ pub async fn unmatched(req: HttpRequest, routes: web::Data<RouteTable>) -> HttpR
         )
     } else {
         let list: Vec<&str> = allowed.iter().map(Method::as_str).collect();
-        ApiError::new(
-            ErrorCode::MethodNotAllowed,
-            {
-                let (method, list) = (req.method(), list.join(", "));
-                text!(
-                    "{method} n'est pas permis ici ; méthodes permises : {list}",
-                    "{method} is not allowed here; allowed: {list}"
-                )
-            },
-        )
+        ApiError::new(ErrorCode::MethodNotAllowed, {
+            let (method, list) = (req.method(), list.join(", "));
+            text!(
+                "{method} n'est pas permis ici ; méthodes permises : {list}",
+                "{method} is not allowed here; allowed: {list}"
+            )
+        })
         .with_header(header::ALLOW, &list.join(", "))
     };
     actix_web::ResponseError::error_response(&error)

@@ -13,10 +13,10 @@ use crate::auth::{Permission, Principal};
 use crate::db::students::{self as repo, StudentFilter};
 use crate::domain::enrolment::ImportReport;
 use crate::error::{ApiError, ErrorCode};
-use crate::text;
 use crate::pagination::{Page, Window};
 use crate::services::personal_data::{self as subject_rights, ErasureReport, PersonalData};
 use crate::state::AppState;
+use crate::text;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(import)

@@ -20,7 +20,6 @@ use crate::db::supporting_documents as repo;
 use crate::domain::supporting::SupportingStatus;
 use crate::error::{ApiError, ErrorCode};
 use crate::i18n::Text;
-use crate::text;
 use crate::pagination::{Page, Window};
 use crate::services::export::{self, ListFormat};
 use crate::services::supporting_documents::{
@@ -28,6 +27,7 @@ use crate::services::supporting_documents::{
     Submission,
 };
 use crate::state::AppState;
+use crate::text;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(put_requirements)

@@ -16,11 +16,11 @@ use crate::domain::delivery::{DeliveryStatus, TreatmentStatus};
 use crate::domain::document_kind::{DocumentKindCode, DocumentKinds};
 use crate::domain::vault::VaultStatus;
 use crate::error::{ApiError, ErrorCode, FieldError};
-use crate::text;
 use crate::i18n::{Localized, Text};
 use crate::pagination::{Page, Window};
 use crate::services::export::{self, ListFormat};
 use crate::state::AppState;
+use crate::text;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(upload_batch)
@@ -251,11 +251,24 @@ async fn upload_batch(
         .parse()
         .ok()
         .filter(|y| (1990..=2100).contains(y))
-        .ok_or_else(|| field_error("academic_year", "year", crate::i18n::Text::fixed("une année comme 2025 est attendue", "expected a year such as 2025")))?;
+        .ok_or_else(|| {
+            field_error(
+                "academic_year",
+                "year",
+                crate::i18n::Text::fixed(
+                    "une année comme 2025 est attendue",
+                    "expected a year such as 2025",
+                ),
+            )
+        })?;
     let composante = form.required("composante")?.trim().to_owned();
     let label = form.required("label")?.trim().to_owned();
     if label.chars().count() > 200 {
-        return Err(field_error("label", "length", crate::i18n::Text::fixed("200 caractères au plus", "at most 200 characters")));
+        return Err(field_error(
+            "label",
+            "length",
+            crate::i18n::Text::fixed("200 caractères au plus", "at most 200 characters"),
+        ));
     }
     let session = form.optional("session").map(|s| s.trim().to_owned());
     let replace_of = form
@@ -283,7 +296,10 @@ async fn upload_batch(
             return Err(field_error(
                 "composante",
                 "unknown",
-                crate::i18n::Text::fixed("composante inconnue, ou que vous ne gérez pas", "unknown composante, or one you do not manage"),
+                crate::i18n::Text::fixed(
+                    "composante inconnue, ou que vous ne gérez pas",
+                    "unknown composante, or one you do not manage",
+                ),
             ));
         }
     }

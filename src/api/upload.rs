@@ -215,16 +215,14 @@ pub async fn receive_form_files(
         let mut part = part.map_err(|e| form.part_error(e))?;
         parts += 1;
         if parts > form.max_parts {
-            return Err(
-                too_large({
-                    let max = form.max_parts;
-                    text!(
-                        "le formulaire a plus de {max} parties",
-                        "the form has more than {max} parts"
-                    )
-                })
-                    .with("limit_parts", form.max_parts),
-            );
+            return Err(too_large({
+                let max = form.max_parts;
+                text!(
+                    "le formulaire a plus de {max} parties",
+                    "the form has more than {max} parts"
+                )
+            })
+            .with("limit_parts", form.max_parts));
         }
         let name = part.name().unwrap_or_default().to_owned();
         if file_fields.contains(&name.as_str()) {
@@ -266,7 +264,10 @@ pub async fn receive_form_files(
                 ApiError::validation(vec![crate::error::FieldError {
                     field: name.clone(),
                     code: "encoding".into(),
-                    message: crate::i18n::Localized(crate::i18n::Text::fixed("les champs du formulaire doivent être du texte UTF-8", "form fields must be UTF-8 text")),
+                    message: crate::i18n::Localized(crate::i18n::Text::fixed(
+                        "les champs du formulaire doivent être du texte UTF-8",
+                        "form fields must be UTF-8 text",
+                    )),
                 }])
             })?;
             fields.insert(name, value);
@@ -340,8 +341,7 @@ async fn stream_to_temp(
 pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|e| {
+        let chunk = chunk.map_err(|e| {
             ApiError::bad_request(text!(
                 "le corps de la requête est illisible : {e}",
                 "cannot read the request body: {e}"

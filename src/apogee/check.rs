@@ -10,11 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::diff::MaquetteDiff;
-use crate::i18n::Lang;
-use crate::writeln_in;
 use super::fill::{FillOptions, apogee_result_code, note_in_range, withdrawn_code};
 use super::grades::{DuplicateKey, GradeEntry, GradeSource, SourceKind, parse_note};
 use super::maquette::{Maquette, ResultType, TruncatedRow};
+use crate::i18n::Lang;
+use crate::writeln_in;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MaquetteSummary {

@@ -8,18 +8,17 @@
 //!   result — passerelle returns it byte for byte and only checks it against the maquette
 //!   Apogée exported, listing every cell ScoDoc changed.
 
-
 use serde::Serialize;
 
 use super::check::{CheckReport, check, lowered_notes};
-use crate::i18n::Lang;
-use crate::writeln_in;
 use super::diff::{MaquetteDiff, diff_maquettes};
 use super::fill::{
     FillOptions, FillSummary, WITHDRAWN_NOTE, WITHDRAWN_RESULT, fill, format_note, format_scale,
 };
 use super::grades::{GradeSource, GradeSourceError, SourceFile, read_source};
 use super::maquette::{Maquette, MaquetteError, ParseOptions, to_apogee_bytes};
+use crate::i18n::Lang;
+use crate::writeln_in;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -351,14 +351,10 @@ fn reject(line: usize, code: &'static str, reason: Text) -> RowRejection {
 }
 
 fn missing(line: usize, field: Field) -> RowRejection {
-    reject(
-        line,
-        "missing_field",
-        {
-            let field = field.display();
-            text!("{field} est vide", "{field} is empty")
-        },
-    )
+    reject(line, "missing_field", {
+        let field = field.display();
+        text!("{field} est vide", "{field} is empty")
+    })
 }
 
 fn is_code(s: &str, max: usize) -> bool {
@@ -457,42 +453,34 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
         .get(Field::CodEtu)
         .ok_or_else(|| missing(line, Field::CodEtu))?;
     if !is_code(cod_etu, 20) {
-        return Err(reject(
-            line,
-            "invalid_cod_etu",
-            {
-                let field = Field::CodEtu.display();
-                let count = cod_etu.chars().count();
-                let (fr_other, en_other) = if cod_etu.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                    ("", "")
-                } else {
-                    (
-                        ", dont certains ni lettre ni chiffre",
-                        ", some neither letter nor digit",
-                    )
-                };
-                text!(
-                    "{field} doit faire 1 à 20 lettres ou chiffres ({count} caractères trouvés{fr_other})",
-                    "{field} must be 1 to 20 letters or digits (found {count} characters{en_other})"
+        return Err(reject(line, "invalid_cod_etu", {
+            let field = Field::CodEtu.display();
+            let count = cod_etu.chars().count();
+            let (fr_other, en_other) = if cod_etu.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                ("", "")
+            } else {
+                (
+                    ", dont certains ni lettre ni chiffre",
+                    ", some neither letter nor digit",
                 )
-            },
-        ));
+            };
+            text!(
+                "{field} doit faire 1 à 20 lettres ou chiffres ({count} caractères trouvés{fr_other})",
+                "{field} must be 1 to 20 letters or digits (found {count} characters{en_other})"
+            )
+        }));
     }
 
     let (ine, ine_format) = match raw.get(Field::Ine) {
         None => {
             if raw.get(Field::IneKey).is_some() {
-                return Err(reject(
-                    line,
-                    "invalid_ine",
-                    {
-                        let (key, ine) = (Field::IneKey.display(), Field::Ine.display());
-                        text!(
-                            "{key} est renseigné mais {ine} est vide",
-                            "{key} is set but {ine} is empty"
-                        )
-                    },
-                ));
+                return Err(reject(line, "invalid_ine", {
+                    let (key, ine) = (Field::IneKey.display(), Field::Ine.display());
+                    text!(
+                        "{key} est renseigné mais {ine} est vide",
+                        "{key} is set but {ine} is empty"
+                    )
+                }));
             }
             (None, None)
         }
@@ -504,15 +492,11 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
             match check_ine(&full) {
                 Ok(format) => (Some(full), Some(format)),
                 Err(e) => {
-                    return Err(reject(
-                        line,
-                        "invalid_ine",
-                        {
-                            let field = Field::Ine.display();
-                            let (fr, en) = (e.text().fr, e.text().en);
-                            text!("{field} : {fr}", "{field}: {en}")
-                        },
-                    ));
+                    return Err(reject(line, "invalid_ine", {
+                        let field = Field::Ine.display();
+                        let (fr, en) = (e.text().fr, e.text().en);
+                        text!("{field} : {fr}", "{field}: {en}")
+                    }));
                 }
             }
         }
@@ -530,17 +514,13 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
                 .chars()
                 .any(|c| c.is_control() || crate::domain::text::is_invisible_format(c))
         {
-            return Err(reject(
-                line,
-                "invalid_name",
-                {
-                    let field = field.display();
-                    text!(
-                        "{field} doit faire au plus 100 caractères, sans caractère de contrôle, bidirectionnel ou de largeur nulle",
-                        "{field} must be at most 100 characters without control, bidirectional or zero-width characters"
-                    )
-                },
-            ));
+            return Err(reject(line, "invalid_name", {
+                let field = field.display();
+                text!(
+                    "{field} doit faire au plus 100 caractères, sans caractère de contrôle, bidirectionnel ou de largeur nulle",
+                    "{field} must be at most 100 characters without control, bidirectional or zero-width characters"
+                )
+            }));
         }
     }
 
@@ -548,49 +528,37 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
         .get(Field::Composante)
         .ok_or_else(|| missing(line, Field::Composante))?;
     if !is_code(composante, 10) {
-        return Err(reject(
-            line,
-            "invalid_composante",
-            {
-                let field = Field::Composante.display();
-                text!(
-                    "{field} doit faire 1 à 10 lettres ou chiffres",
-                    "{field} must be 1 to 10 letters or digits"
-                )
-            },
-        ));
+        return Err(reject(line, "invalid_composante", {
+            let field = Field::Composante.display();
+            text!(
+                "{field} doit faire 1 à 10 lettres ou chiffres",
+                "{field} must be 1 to 10 letters or digits"
+            )
+        }));
     }
     let etape = raw
         .get(Field::Etape)
         .ok_or_else(|| missing(line, Field::Etape))?;
     if !is_code(etape, 10) {
-        return Err(reject(
-            line,
-            "invalid_etape",
-            {
-                let field = Field::Etape.display();
-                text!(
-                    "{field} doit faire 1 à 10 lettres ou chiffres",
-                    "{field} must be 1 to 10 letters or digits"
-                )
-            },
-        ));
+        return Err(reject(line, "invalid_etape", {
+            let field = Field::Etape.display();
+            text!(
+                "{field} doit faire 1 à 10 lettres ou chiffres",
+                "{field} must be 1 to 10 letters or digits"
+            )
+        }));
     }
     let etape_version = match raw.get(Field::EtapeVersion) {
         None => None,
         Some(v) if v.len() <= 3 && v.bytes().all(|b| b.is_ascii_digit()) => Some(v.to_string()),
         Some(_) => {
-            return Err(reject(
-                line,
-                "invalid_etape_version",
-                {
-                    let field = Field::EtapeVersion.display();
-                    text!(
-                        "{field} doit faire 1 à 3 chiffres",
-                        "{field} must be 1 to 3 digits"
-                    )
-                },
-            ));
+            return Err(reject(line, "invalid_etape_version", {
+                let field = Field::EtapeVersion.display();
+                text!(
+                    "{field} doit faire 1 à 3 chiffres",
+                    "{field} must be 1 to 3 digits"
+                )
+            }));
         }
     };
 
@@ -598,17 +566,13 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
         .get(Field::AcademicYear)
         .ok_or_else(|| missing(line, Field::AcademicYear))?;
     let academic_year = parse_academic_year(year_text).ok_or_else(|| {
-        reject(
-            line,
-            "invalid_year",
-            {
-                let field = Field::AcademicYear.display();
-                text!(
-                    "{field} doit être une année comme 2025 (pour 2025-2026) ou 2025/2026",
-                    "{field} must be a year like 2025 (meaning 2025-2026) or 2025/2026"
-                )
-            },
-        )
+        reject(line, "invalid_year", {
+            let field = Field::AcademicYear.display();
+            text!(
+                "{field} doit être une année comme 2025 (pour 2025-2026) ou 2025/2026",
+                "{field} must be a year like 2025 (meaning 2025-2026) or 2025/2026"
+            )
+        })
     })?;
 
     let state = match raw
@@ -619,14 +583,10 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
         "A" | "a" => EnrolmentState::A,
         "R" | "r" => EnrolmentState::R,
         _ => {
-            return Err(reject(
-                line,
-                "invalid_state",
-                {
-                    let field = Field::State.display();
-                    text!("{field} doit valoir E, A ou R", "{field} must be E, A or R")
-                },
-            ));
+            return Err(reject(line, "invalid_state", {
+                let field = Field::State.display();
+                text!("{field} doit valoir E, A ou R", "{field} must be E, A or R")
+            }));
         }
     };
 
@@ -652,17 +612,13 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
         Some(e) => {
             let e = e.to_lowercase();
             if !valid_email(&e) {
-                return Err(reject(
-                    line,
-                    "invalid_email",
-                    {
-                        let field = Field::Email.display();
-                        text!(
-                            "{field} doit ressembler à nom@domaine.tld (un @, un domaine avec un point, sans espace)",
-                            "{field} must look like name@domain.tld (one @, a dotted domain, no spaces)"
-                        )
-                    },
-                ));
+                return Err(reject(line, "invalid_email", {
+                    let field = Field::Email.display();
+                    text!(
+                        "{field} doit ressembler à nom@domaine.tld (un @, un domaine avec un point, sans espace)",
+                        "{field} must look like name@domain.tld (one @, a dotted domain, no spaces)"
+                    )
+                }));
             }
             Some(e)
         }
@@ -671,17 +627,13 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
     let vault_objection = match raw.get(Field::VaultObjection) {
         None => false,
         Some(v) => parse_flag(v).ok_or_else(|| {
-            reject(
-                line,
-                "invalid_vault_objection",
-                {
-                    let field = Field::VaultObjection.display();
-                    text!(
-                        "{field} doit valoir oui ou non (1/0, O/N, true/false)",
-                        "{field} must be a yes/no value (1/0, O/N, true/false)"
-                    )
-                },
-            )
+            reject(line, "invalid_vault_objection", {
+                let field = Field::VaultObjection.display();
+                text!(
+                    "{field} doit valoir oui ou non (1/0, O/N, true/false)",
+                    "{field} must be a yes/no value (1/0, O/N, true/false)"
+                )
+            })
         })?,
     };
 
@@ -704,17 +656,13 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
     let boursier = match raw.get(Field::Boursier) {
         None => None,
         Some(v) => Some(parse_flag(v).ok_or_else(|| {
-            reject(
-                line,
-                "invalid_boursier",
-                {
-                    let field = Field::Boursier.display();
-                    text!(
-                        "{field} doit valoir oui ou non (1/0, O/N, true/false)",
-                        "{field} must be a yes/no value (1/0, O/N, true/false)"
-                    )
-                },
-            )
+            reject(line, "invalid_boursier", {
+                let field = Field::Boursier.display();
+                text!(
+                    "{field} doit valoir oui ou non (1/0, O/N, true/false)",
+                    "{field} must be a yes/no value (1/0, O/N, true/false)"
+                )
+            })
         })?),
     };
 
@@ -878,17 +826,13 @@ pub fn parse_enrolments_json(bytes: &[u8]) -> Result<EnrolmentFile, EnrolmentFil
                 serde_json::Value::Number(n) => Some(Cow::Owned(n.to_string())),
                 serde_json::Value::Bool(b) => Some(Cow::Borrowed(if *b { "1" } else { "0" })),
                 _ => {
-                    problem = Some(reject(
-                        line,
-                        "invalid_row",
-                        {
-                            let field = field.display();
-                            text!(
-                                "{field} doit être une chaîne, un nombre ou null",
-                                "{field} must be a string, a number or null"
-                            )
-                        },
-                    ));
+                    problem = Some(reject(line, "invalid_row", {
+                        let field = field.display();
+                        text!(
+                            "{field} doit être une chaîne, un nombre ou null",
+                            "{field} must be a string, a number or null"
+                        )
+                    }));
                     break;
                 }
             };

@@ -305,20 +305,14 @@ fn zip_error(e: impl std::fmt::Display) -> GradeSourceError {
 /// Every maquette inside a zip (ScoDoc's export holds one per étape, with a log and
 /// spreadsheets beside it), by entry name.
 pub fn maquettes_in_zip(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, GradeSourceError> {
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
-        .map_err(zip_error)?;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(zip_error)?;
     let mut found = Vec::new();
     for index in 0..archive.len() {
-        let mut file = archive
-            .by_index(index)
-            .map_err(zip_error)?;
+        let mut file = archive.by_index(index).map_err(zip_error)?;
         if file.is_dir() {
             continue;
         }
-        let name = file
-            .name()
-            .map_err(zip_error)?
-            .into_owned();
+        let name = file.name().map_err(zip_error)?.into_owned();
         let mut content = Vec::with_capacity(file.size().min(MAX_ZIP_ENTRY) as usize);
         (&mut file)
             .take(MAX_ZIP_ENTRY + 1)
@@ -498,10 +492,8 @@ impl RawGrade<'_> {
 
 /// Parses the JSON form.
 pub fn parse_grade_json(bytes: &[u8]) -> Result<GradeSource, GradeSourceError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| {
-            GradeSourceError::Json(text!("illisible : {e}", "{e}"))
-        })?;
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| GradeSourceError::Json(text!("illisible : {e}", "{e}")))?;
     let mut source = GradeSource {
         kind: SourceKind::Json,
         ..GradeSource::default()
@@ -511,16 +503,14 @@ pub fn parse_grade_json(bytes: &[u8]) -> Result<GradeSource, GradeSourceError> {
         serde_json::Value::Object(map) => {
             source.year = match map.get("year") {
                 None | Some(serde_json::Value::Null) => None,
-                Some(y) => Some(
-                    y.as_i64()
-                        .and_then(|y| i32::try_from(y).ok())
-                        .ok_or_else(|| {
-                            GradeSourceError::Json(Text::fixed(
-                                "year doit être un nombre",
-                                "year must be a number",
-                            ))
-                        })?,
-                ),
+                Some(y) => Some(y.as_i64().and_then(|y| i32::try_from(y).ok()).ok_or_else(
+                    || {
+                        GradeSourceError::Json(Text::fixed(
+                            "year doit être un nombre",
+                            "year must be a number",
+                        ))
+                    },
+                )?),
             };
             source.etape = match map.get("etape") {
                 None | Some(serde_json::Value::Null) => None,

@@ -116,15 +116,12 @@ impl JwtKeys {
     }
 
     pub fn verify(&self, token: &str) -> Result<Principal, ApiError> {
-        let key = self
-            .decoding
-            .as_ref()
-            .ok_or_else(|| {
-                ApiError::unauthenticated(Text::fixed(
-                    "l'authentification par jeton n'est pas configurée",
-                    "token authentication is not configured",
-                ))
-            })?;
+        let key = self.decoding.as_ref().ok_or_else(|| {
+            ApiError::unauthenticated(Text::fixed(
+                "l'authentification par jeton n'est pas configurée",
+                "token authentication is not configured",
+            ))
+        })?;
         refuse_critical_extensions(token)?;
         let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;

@@ -281,14 +281,12 @@ fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
             "missing Authorization header (Bearer token or API key)",
         ))
     })?;
-    let value = value
-        .to_str()
-        .map_err(|_| {
-            ApiError::unauthenticated(Text::fixed(
-                "l'en-tête Authorization n'est pas un texte valide",
-                "the Authorization header is not valid text",
-            ))
-        })?;
+    let value = value.to_str().map_err(|_| {
+        ApiError::unauthenticated(Text::fixed(
+            "l'en-tête Authorization n'est pas un texte valide",
+            "the Authorization header is not valid text",
+        ))
+    })?;
     let not_bearer = || {
         ApiError::unauthenticated(Text::fixed(
             "l'en-tête Authorization doit être `Bearer <jeton>`",

@@ -7,13 +7,13 @@ use diesel::prelude::*;
 
 use super::schema::{enrolments, student_terms, students};
 use super::{DbBackend, DbConnection};
-use crate::i18n::Text;
 use crate::domain::enrolment::{
     EnrolmentRecord, EnrolmentState, ImportReport, Rejection, RowOutcome,
 };
 use crate::domain::scope::DataScope;
 use crate::domain::text::fold;
 use crate::error::ApiError;
+use crate::i18n::Text;
 use crate::pagination::Window;
 
 #[derive(Debug, Clone, Queryable, Selectable)]

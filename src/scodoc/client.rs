@@ -137,13 +137,11 @@ pub async fn pull_grade_source_from<A: ScoDocApi + Sync>(
     pull_grade_source(&filtered, year, etape)
         .await
         .map_err(|e| match e {
-            ScoDocError::NotFound(_) | ScoDocError::NoSemester { .. } => {
-                ScoDocError::NoSemester {
-                    etape: etape.to_owned(),
-                    year,
-                    formsemestre: Some(wanted),
-                }
-            }
+            ScoDocError::NotFound(_) | ScoDocError::NoSemester { .. } => ScoDocError::NoSemester {
+                etape: etape.to_owned(),
+                year,
+                formsemestre: Some(wanted),
+            },
             other => other,
         })
 }

@@ -61,3 +61,38 @@ impl ScoDocError {
         crate::i18n::Text::new(fr, self.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_missing_semester_is_named_in_both_languages() {
+        let any = ScoDocError::NoSemester {
+            etape: "V1RT".into(),
+            year: 2024,
+            formsemestre: None,
+        };
+        assert_eq!(any.code(), "scodoc_not_found");
+        assert_eq!(
+            any.text().fr,
+            "introuvable dans ScoDoc : aucun semestre de l'étape V1RT en 2024-2025"
+        );
+        assert_eq!(
+            any.text().en,
+            "not found in ScoDoc: no semester of étape V1RT in 2024-2025"
+        );
+        let one = ScoDocError::NoSemester {
+            etape: "V1RT".into(),
+            year: 2024,
+            formsemestre: Some(99),
+        };
+        assert!(one.text().fr.contains("aucun semestre 99 de l'étape"));
+        assert!(one.text().en.contains("no semester 99 of étape"));
+        let down = ScoDocError::Unavailable("formsemestres/query: 502".into());
+        assert_eq!(
+            down.text().fr,
+            "ScoDoc est indisponible : formsemestres/query: 502"
+        );
+    }
+}

@@ -94,7 +94,10 @@ pub fn set_requirements(
             return Err(field_error(
                 &format!("kinds[{i}].kind"),
                 "format",
-                crate::i18n::Text::fixed("un code en snake_case (a-z, 0-9, _)", "a snake_case code (a-z, 0-9, _)"),
+                crate::i18n::Text::fixed(
+                    "un code en snake_case (a-z, 0-9, _)",
+                    "a snake_case code (a-z, 0-9, _)",
+                ),
             ));
         }
         let label = match (&k.label, supporting::known_label(&k.kind)) {
@@ -104,7 +107,10 @@ pub fn set_requirements(
                 return Err(field_error(
                     &format!("kinds[{i}].label"),
                     "required",
-                    crate::i18n::Text::fixed("un libellé est obligatoire pour ce type", "a label is required for this kind"),
+                    crate::i18n::Text::fixed(
+                        "un libellé est obligatoire pour ce type",
+                        "a label is required for this kind",
+                    ),
                 ));
             }
         };
@@ -379,7 +385,10 @@ fn enrolment_for(
         _ => Err(field_error(
             "etape",
             "required",
-            crate::i18n::Text::fixed("plusieurs inscriptions demandent ce document : précisez l'étape", "several enrolments require this document: name the étape"),
+            crate::i18n::Text::fixed(
+                "plusieurs inscriptions demandent ce document : précisez l'étape",
+                "several enrolments require this document: name the étape",
+            ),
         )),
     }
 }
@@ -438,7 +447,10 @@ pub fn deposit(
         cod_etu,
         &upload.kind,
         upload.etape.as_deref(),
-        crate::i18n::Text::fixed("ce document n'est demandé par aucune de vos inscriptions en cours", "this document is not required by any of your current enrolments"),
+        crate::i18n::Text::fixed(
+            "ce document n'est demandé par aucune de vos inscriptions en cours",
+            "this document is not required by any of your current enrolments",
+        ),
     )?;
     let previous = ready_for_new_piece(conn, &student.id, year, &enrolment.etape, &upload.kind)?;
     adopt()?;
@@ -526,7 +538,10 @@ pub fn record_paper(
         return Err(field_error(
             "received_at",
             "future",
-            crate::i18n::Text::fixed("la date de réception ne peut pas être dans le futur", "the date of receipt cannot be in the future"),
+            crate::i18n::Text::fixed(
+                "la date de réception ne peut pas être dans le futur",
+                "the date of receipt cannot be in the future",
+            ),
         ));
     }
     let kind = piece.kind.trim();
@@ -537,7 +552,10 @@ pub fn record_paper(
         cod_etu,
         kind,
         piece.etape.as_deref().map(str::trim),
-        crate::i18n::Text::fixed("ce document n'est pas demandé à cet étudiant par une inscription en cours dans vos composantes", "this document is not required of this student by a current enrolment in your composantes"),
+        crate::i18n::Text::fixed(
+            "ce document n'est pas demandé à cet étudiant par une inscription en cours dans vos composantes",
+            "this document is not required of this student by a current enrolment in your composantes",
+        ),
     )?;
     let previous = ready_for_new_piece(conn, &student.id, year, &enrolment.etape, kind)?;
     let accept = piece.accept.unwrap_or(false);

@@ -5,12 +5,12 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::super::text::{LineSpan, TextEncoding, decode, is_blank};
-use crate::i18n::Text;
-use crate::text;
 use super::{
     COLONNES, Column, FILE, Maquette, MaquetteError, MaquetteErrorKind, ParseOptions, ResultType,
     StudentRow, TITRES, TYP_RES, VALEURS, check_row_lengths, marker, parse_year,
 };
+use crate::i18n::Text;
+use crate::text;
 
 /// The section a line belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,18 +54,14 @@ impl Section {
     pub(super) fn leave(self, next: Section, line: usize) -> Result<Section, MaquetteError> {
         let missing = match (self, next) {
             (Section::Colonnes(_), Section::Colonnes(_)) => None,
-            (Section::Colonnes(Columns::Values), _) => {
-                Some(Text::fixed(
-                    "APO_COL_VAL_FIN manque avant la section suivante",
-                    "APO_COL_VAL_FIN is missing before the next section",
-                ))
-            }
-            (Section::Colonnes(Columns::Header | Columns::Fixed), _) => {
-                Some(Text::fixed(
-                    "APO_COL_VAL_DEB manque avant la section suivante",
-                    "APO_COL_VAL_DEB is missing before the next section",
-                ))
-            }
+            (Section::Colonnes(Columns::Values), _) => Some(Text::fixed(
+                "APO_COL_VAL_FIN manque avant la section suivante",
+                "APO_COL_VAL_FIN is missing before the next section",
+            )),
+            (Section::Colonnes(Columns::Header | Columns::Fixed), _) => Some(Text::fixed(
+                "APO_COL_VAL_DEB manque avant la section suivante",
+                "APO_COL_VAL_DEB is missing before the next section",
+            )),
             _ => None,
         };
         match missing {
@@ -159,10 +155,7 @@ impl<'a> Parser<'a> {
                 return Err(MaquetteError::at(
                     name,
                     Some(line_no),
-                    Text::fixed(
-                        "la section apparaît deux fois",
-                        "the section appears twice",
-                    ),
+                    Text::fixed("la section apparaît deux fois", "the section appears twice"),
                 ));
             }
             self.section = self.section.leave(next, line_no)?;

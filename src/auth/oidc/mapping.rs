@@ -396,6 +396,43 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("`eduPersonAffiliation`"), "{text}");
         assert!(text.contains("`client_id`"), "{text}");
+        // The problem's detail: every rule's reason, in each language.
+        let detail = err.text();
+        assert!(
+            detail
+                .fr
+                .starts_with("le jeton ne donne aucun rôle passerelle : admin : "),
+            "{}",
+            detail.fr
+        );
+        assert!(
+            detail
+                .fr
+                .contains("`eduPersonAffiliation` ne contient aucune des valeurs configurées")
+        );
+        assert!(
+            detail
+                .fr
+                .contains(" ; service : aucun identifiant de client"),
+            "{}",
+            detail.fr
+        );
+        assert!(
+            detail
+                .en
+                .starts_with("the token maps to no passerelle role: admin: "),
+            "{}",
+            detail.en
+        );
+        assert!(
+            detail.en.contains("; service: no client id"),
+            "{}",
+            detail.en
+        );
+        assert_eq!(
+            NoRole { reasons: vec![] }.text().fr,
+            "la correspondance de cet émetteur n'a aucune règle"
+        );
         for value in ["jdupont", "alum", "21900001", "DSI"] {
             assert!(!text.contains(value), "value {value} leaked: {text}");
         }

@@ -220,8 +220,8 @@ impl Issuers {
         issuer: &Issuer,
         token: &str,
     ) -> Result<Map<String, Value>, OidcError> {
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|_| OidcError::Invalid(MALFORMED))?;
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| OidcError::Invalid(MALFORMED))?;
         let allowed = issuer
             .config
             .algorithms
