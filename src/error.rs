@@ -391,7 +391,19 @@ impl ApiError {
 
     /// `what` in English (`vault`, `student`…); the French detail names it in French.
     pub fn not_found(what: &str) -> Self {
+        let fr = match what {
+            "document file (deleted by retention)" => {
+                "Fichier du document introuvable (supprimé par la durée de conservation)"
+            }
+            "document with this Digiposte id" => "Aucun document n'a cet identifiant Digiposte",
+            "student (you are not known to passerelle yet)" => {
+                "Étudiant introuvable (passerelle ne vous connaît pas encore)"
+            }
+            "supporting document file" => "Fichier de la pièce justificative introuvable",
+            _ => "",
+        };
         let fr = match what.split(' ').next().unwrap_or(what) {
+            _ if !fr.is_empty() => fr.to_owned(),
             "vault" => "Coffre introuvable".to_owned(),
             "student" => "Étudiant introuvable".to_owned(),
             "treatment" => "Traitement introuvable".to_owned(),
@@ -402,6 +414,8 @@ impl ApiError {
             "supporting" => "Pièce justificative introuvable".to_owned(),
             "consent" => "Consentement introuvable".to_owned(),
             "job" => "Tâche introuvable".to_owned(),
+            "group" => "Groupe introuvable".to_owned(),
+            "object" => "Objet introuvable".to_owned(),
             _ => format!("Introuvable : {what}"),
         };
         ApiError::new(
@@ -917,6 +931,21 @@ mod tests {
         let missing = ApiError::not_found("vault");
         assert_eq!(missing.problem_in(Lang::Fr).detail, "Coffre introuvable");
         assert_eq!(missing.problem_in(Lang::En).detail, "vault not found");
+        // A precise English phrase keeps its precision in French; an unlisted word is still
+        // named.
+        let retained = ApiError::not_found("document file (deleted by retention)");
+        assert_eq!(
+            retained.problem_in(Lang::Fr).detail,
+            "Fichier du document introuvable (supprimé par la durée de conservation)"
+        );
+        assert_eq!(
+            ApiError::not_found("group").problem_in(Lang::Fr).detail,
+            "Groupe introuvable"
+        );
+        assert_eq!(
+            ApiError::not_found("widget").problem_in(Lang::Fr).detail,
+            "Introuvable : widget"
+        );
     }
 
     #[test]

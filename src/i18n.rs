@@ -189,6 +189,17 @@ pub fn localized<S: serde::Serializer>(text: &Text, s: S) -> Result<S::Ok, S::Er
     s.serialize_str(text.localized())
 }
 
+/// [`localized`] for an optional text.
+pub fn localized_option<S: serde::Serializer>(
+    text: &Option<Text>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match text {
+        Some(text) => s.serialize_some(text.localized()),
+        None => s.serialize_none(),
+    }
+}
+
 /// [`localized`] for a list of texts.
 pub fn localized_list<S: serde::Serializer>(texts: &[Text], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(texts.iter().map(Text::localized))
