@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::i18n::{self, Lang, Text};
+use crate::i18n::{self, Lang, Localized, Text};
 use crate::text;
 
 /// The media type of every error body.
@@ -320,8 +320,9 @@ pub struct FieldError {
     pub field: String,
     /// A stable snake_case reason (e.g. `length`, `range`, `required`).
     pub code: String,
-    /// A human-readable message.
-    pub message: String,
+    /// What is wrong, in the language of the request.
+    #[schema(value_type = String)]
+    pub message: Localized,
 }
 
 /// RFC 9457 problem details, as every error response carries them.
@@ -390,7 +391,19 @@ impl ApiError {
 
     /// `what` in English (`vault`, `student`…); the French detail names it in French.
     pub fn not_found(what: &str) -> Self {
+        let fr = match what {
+            "document file (deleted by retention)" => {
+                "Fichier du document introuvable (supprimé par la durée de conservation)"
+            }
+            "document with this Digiposte id" => "Aucun document n'a cet identifiant Digiposte",
+            "student (you are not known to passerelle yet)" => {
+                "Étudiant introuvable (passerelle ne vous connaît pas encore)"
+            }
+            "supporting document file" => "Fichier de la pièce justificative introuvable",
+            _ => "",
+        };
         let fr = match what.split(' ').next().unwrap_or(what) {
+            _ if !fr.is_empty() => fr.to_owned(),
             "vault" => "Coffre introuvable".to_owned(),
             "student" => "Étudiant introuvable".to_owned(),
             "treatment" => "Traitement introuvable".to_owned(),
@@ -401,6 +414,8 @@ impl ApiError {
             "supporting" => "Pièce justificative introuvable".to_owned(),
             "consent" => "Consentement introuvable".to_owned(),
             "job" => "Tâche introuvable".to_owned(),
+            "group" => "Groupe introuvable".to_owned(),
+            "object" => "Objet introuvable".to_owned(),
             _ => format!("Introuvable : {what}"),
         };
         ApiError::new(
@@ -519,11 +534,7 @@ fn flatten_validation(
                     out.push(FieldError {
                         field: path.clone(),
                         code: e.code.to_string(),
-                        message: e
-                            .message
-                            .as_ref()
-                            .map(|m| m.to_string())
-                            .unwrap_or_else(|| default_validation_message(e)),
+                        message: Localized(validation_message(e)),
                     });
                 }
             }
@@ -537,19 +548,60 @@ fn flatten_validation(
     }
 }
 
-fn default_validation_message(e: &validator::ValidationError) -> String {
-    let mut message = format!("failed the `{}` rule", e.code);
-    let mut params: Vec<_> = e
-        .params
-        .iter()
-        .filter(|(k, _)| k.as_ref() != "value")
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    params.sort();
-    if !params.is_empty() {
-        message.push_str(&format!(" ({})", params.join(", ")));
+/// A field's message in both languages, by its rule (the validator's own messages are
+/// English only, so the rules' parameters are put in sentences here).
+fn validation_message(e: &validator::ValidationError) -> Text {
+    let param = |name: &str| e.params.get(name).map(|v| v.to_string());
+    match (e.code.as_ref(), param("min"), param("max"), param("equal")) {
+        ("length", _, _, Some(n)) => text!(
+            "doit compter exactement {n} caractère(s) ou élément(s)",
+            "must have exactly {n} character(s) or item(s)"
+        ),
+        ("length", Some(min), Some(max), _) => text!(
+            "doit compter entre {min} et {max} caractère(s) ou élément(s)",
+            "must have between {min} and {max} character(s) or item(s)"
+        ),
+        ("length", Some(min), None, _) => text!(
+            "doit compter au moins {min} caractère(s) ou élément(s)",
+            "must have at least {min} character(s) or item(s)"
+        ),
+        ("length", None, Some(max), _) => text!(
+            "doit compter au plus {max} caractère(s) ou élément(s)",
+            "must have at most {max} character(s) or item(s)"
+        ),
+        ("range", Some(min), Some(max), _) => text!(
+            "doit être compris entre {min} et {max}",
+            "must be between {min} and {max}"
+        ),
+        ("range", Some(min), None, _) => {
+            text!("doit valoir au moins {min}", "must be at least {min}")
+        }
+        ("range", None, Some(max), _) => {
+            text!("doit valoir au plus {max}", "must be at most {max}")
+        }
+        ("format", ..) => Text::fixed(
+            "seulement des lettres majuscules et des chiffres",
+            "only upper-case letters and digits",
+        ),
+        (code, ..) => {
+            let mut params: Vec<_> = e
+                .params
+                .iter()
+                .filter(|(k, _)| k.as_ref() != "value")
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            params.sort();
+            let params = if params.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", params.join(", "))
+            };
+            text!(
+                "ne respecte pas la règle `{code}`{params}",
+                "failed the `{code}` rule{params}"
+            )
+        }
     }
-    message
 }
 
 impl From<diesel::result::Error> for ApiError {
@@ -672,7 +724,7 @@ impl From<crate::apogee::maquette::MaquetteError> for ApiError {
             K::Malformed { .. } => ErrorCode::MaquetteMalformed,
         };
         debug_assert_eq!(code.as_str(), error.code());
-        let problem = ApiError::new(code, error.to_string())
+        let problem = ApiError::new(code, error.text())
             .with("section", &error.section)
             .with("line", error.line);
         match error.kind {
@@ -696,10 +748,10 @@ impl From<crate::apogee::grades::GradeSourceError> for ApiError {
             // A filled maquette (ScoDoc's) that cannot be read: same codes, named as the source.
             G::Maquette(e) => ApiError::from(e).with("part", "source"),
             G::InvalidRows(problems) => {
-                let detail = G::InvalidRows(problems.clone()).to_string();
+                let detail = G::InvalidRows(problems.clone()).text();
                 ApiError::new(ErrorCode::InvalidGradeSource, detail).with("problems", problems)
             }
-            other => ApiError::new(ErrorCode::InvalidGradeSource, other.to_string()),
+            other => ApiError::new(ErrorCode::InvalidGradeSource, other.text()),
         }
     }
 }
@@ -712,21 +764,21 @@ impl From<crate::apogee::FillCommandError> for ApiError {
             F::Source(e) => ApiError::from(e),
             F::NoMatchingMaquette { ref found, .. } => {
                 let found = found.clone();
-                ApiError::new(ErrorCode::NoMatchingMaquette, error.to_string()).with("found", found)
+                ApiError::new(ErrorCode::NoMatchingMaquette, error.text()).with("found", found)
             }
             F::EtapeMismatch {
                 ref maquette,
                 ref in_source,
             } => {
                 let (maquette, source) = (maquette.clone(), in_source.clone());
-                ApiError::new(ErrorCode::EtapeMismatch, error.to_string())
+                ApiError::new(ErrorCode::EtapeMismatch, error.text())
                     .with("maquette", maquette)
                     .with("source", source)
             }
             F::YearMismatch {
                 maquette,
                 in_source,
-            } => ApiError::new(ErrorCode::YearMismatch, error.to_string())
+            } => ApiError::new(ErrorCode::YearMismatch, error.text())
                 .with("maquette", maquette)
                 .with("source", in_source),
         }
@@ -739,12 +791,12 @@ impl From<crate::scodoc::ScoDocError> for ApiError {
         let code = match &error {
             S::Unavailable(_) => ErrorCode::ScodocUnavailable,
             S::AuthFailed(_) => ErrorCode::ScodocAuthFailed,
-            S::NotFound(_) => ErrorCode::ScodocNotFound,
+            S::NotFound(_) | S::NoSemester { .. } => ErrorCode::ScodocNotFound,
             S::BadResponse(_) => ErrorCode::ScodocBadResponse,
         };
         debug_assert_eq!(code.as_str(), error.code());
         tracing::warn!(error = %error, "ScoDoc call failed");
-        ApiError::new(code, error.to_string())
+        ApiError::new(code, error.text())
     }
 }
 
@@ -788,7 +840,11 @@ pub fn ensure_problem(
         return response;
     }
     let code = code_for_status(status);
-    let detail = status.canonical_reason().unwrap_or("error").to_owned();
+    // The status's own words in English; the code's title in French.
+    let detail = Text::new(
+        code.title_fr(),
+        status.canonical_reason().unwrap_or("error"),
+    );
     let mut error = ApiError::new(code, detail);
     for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
         if let Some(v) = response.headers().get(&name) {
@@ -875,6 +931,95 @@ mod tests {
         let missing = ApiError::not_found("vault");
         assert_eq!(missing.problem_in(Lang::Fr).detail, "Coffre introuvable");
         assert_eq!(missing.problem_in(Lang::En).detail, "vault not found");
+        // A precise English phrase keeps its precision in French; an unlisted word is still
+        // named.
+        let retained = ApiError::not_found("document file (deleted by retention)");
+        assert_eq!(
+            retained.problem_in(Lang::Fr).detail,
+            "Fichier du document introuvable (supprimé par la durée de conservation)"
+        );
+        assert_eq!(
+            ApiError::not_found("group").problem_in(Lang::Fr).detail,
+            "Groupe introuvable"
+        );
+        assert_eq!(
+            ApiError::not_found("widget").problem_in(Lang::Fr).detail,
+            "Introuvable : widget"
+        );
+    }
+
+    #[test]
+    fn field_messages_name_the_rule_in_both_languages() {
+        let rule = |code: &'static str, params: &[(&'static str, i64)]| {
+            let mut e = validator::ValidationError::new(code);
+            for (k, v) in params {
+                e.add_param((*k).into(), v);
+            }
+            validation_message(&e)
+        };
+        let both = rule("length", &[("min", 1), ("max", 200)]);
+        assert_eq!(
+            both.fr,
+            "doit compter entre 1 et 200 caractère(s) ou élément(s)"
+        );
+        assert_eq!(
+            both.en,
+            "must have between 1 and 200 character(s) or item(s)"
+        );
+        assert_eq!(
+            rule("length", &[("max", 10)]).en,
+            "must have at most 10 character(s) or item(s)"
+        );
+        assert_eq!(
+            rule("length", &[("min", 2)]).fr,
+            "doit compter au moins 2 caractère(s) ou élément(s)"
+        );
+        assert_eq!(
+            rule("length", &[("equal", 3)]).en,
+            "must have exactly 3 character(s) or item(s)"
+        );
+        assert_eq!(
+            rule("range", &[("min", 1), ("max", 5)]).fr,
+            "doit être compris entre 1 et 5"
+        );
+        assert_eq!(rule("range", &[("min", 1)]).en, "must be at least 1");
+        assert_eq!(rule("range", &[("max", 5)]).fr, "doit valoir au plus 5");
+        assert_eq!(
+            rule("format", &[]).fr,
+            "seulement des lettres majuscules et des chiffres"
+        );
+        // A rule without its own sentence still names the rule and its parameters.
+        let other = rule("custom_rule", &[("limit", 4)]);
+        assert_eq!(other.fr, "ne respecte pas la règle `custom_rule` (limit=4)");
+        assert_eq!(other.en, "failed the `custom_rule` rule (limit=4)");
+    }
+
+    #[test]
+    fn field_messages_are_served_in_the_request_language() {
+        #[derive(validator::Validate)]
+        struct Body {
+            #[validate(length(min = 1, max = 200))]
+            label: String,
+        }
+        let err = ApiError::from(
+            validator::Validate::validate(&Body {
+                label: String::new(),
+            })
+            .unwrap_err(),
+        );
+        let message = |lang| {
+            crate::i18n::with(lang, || {
+                serde_json::to_value(err.problem_in(lang)).unwrap()["errors"][0]["message"].clone()
+            })
+        };
+        assert_eq!(
+            message(Lang::Fr),
+            "doit compter entre 1 et 200 caractère(s) ou élément(s)"
+        );
+        assert_eq!(
+            message(Lang::En),
+            "must have between 1 and 200 character(s) or item(s)"
+        );
     }
 
     #[test]
@@ -882,7 +1027,7 @@ mod tests {
         let err = ApiError::validation(vec![FieldError {
             field: "label".into(),
             code: "length".into(),
-            message: "too long".into(),
+            message: Localized(Text::fixed("trop long", "too long")),
         }])
         .with("current_status", "active");
         let body = serde_json::to_value(err.problem()).unwrap();

@@ -96,10 +96,13 @@ pub async fn body_deadlines(
     }
     let mut answer: HttpResponse = ApiError::new(
         ErrorCode::RequestTimeout,
-        format!(
-            "the request body did not arrive in time (at most {} s without data, {} s in all)",
-            limits.body_idle_timeout_secs, limits.body_total_timeout_secs
-        ),
+        {
+            let (idle, total) = (limits.body_idle_timeout_secs, limits.body_total_timeout_secs);
+            crate::text!(
+                "le corps de la requête n'est pas arrivé à temps (au plus {idle} s sans données, {total} s en tout)",
+                "the request body did not arrive in time (at most {idle} s without data, {total} s in all)"
+            )
+        },
     )
     .error_response();
     answer
@@ -165,9 +168,10 @@ pub async fn security_headers(
                 );
                 answer
             }
-            None => ApiError::forbidden(
+            None => ApiError::forbidden(crate::i18n::Text::fixed(
+                "cette origine n'est pas autorisée à appeler l'API (cors.allowed_origins)",
                 "this origin is not allowed to call the API (cors.allowed_origins)",
-            )
+            ))
             .error_response(),
         };
         req.into_response(answer)

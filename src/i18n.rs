@@ -141,6 +141,25 @@ impl Text {
         serde_json::from_str(stored).unwrap_or_else(|_| Text::untranslated(stored.to_owned()))
     }
 
+    /// Reads a JSON list of texts as kept in a text column: each item [`Text::to_stored`]'s
+    /// form, or a plain string (written before texts had two languages) taken as untranslated.
+    pub fn stored_list(stored: &str) -> Vec<Text> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            Both(Text),
+            Plain(String),
+        }
+        serde_json::from_str::<Vec<Stored>>(stored)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| match item {
+                Stored::Both(text) => text,
+                Stored::Plain(s) => Text::untranslated(s),
+            })
+            .collect()
+    }
+
     /// Whether the English text contains `needle` (tests and logs read English).
     pub fn contains(&self, needle: &str) -> bool {
         self.en.contains(needle)
@@ -164,6 +183,28 @@ impl From<Text> for Localized {
     }
 }
 
+/// `#[serde(serialize_with = "crate::i18n::localized")]`: a [`Text`] field of a DTO or a
+/// report, written in the language of the request being served (its schema is a string).
+pub fn localized<S: serde::Serializer>(text: &Text, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(text.localized())
+}
+
+/// [`localized`] for an optional text.
+pub fn localized_option<S: serde::Serializer>(
+    text: &Option<Text>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match text {
+        Some(text) => s.serialize_some(text.localized()),
+        None => s.serialize_none(),
+    }
+}
+
+/// [`localized`] for a list of texts.
+pub fn localized_list<S: serde::Serializer>(texts: &[Text], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(texts.iter().map(Text::localized))
+}
+
 /// English, for logs and programs.
 impl std::fmt::Display for Text {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -171,16 +212,16 @@ impl std::fmt::Display for Text {
     }
 }
 
-impl From<String> for Text {
-    fn from(s: String) -> Self {
-        Text::untranslated(s)
-    }
-}
-
-impl From<&'static str> for Text {
-    fn from(s: &'static str) -> Self {
-        Text::untranslated(s)
-    }
+/// `writeln_in!(out, lang, "fr {}", "en {}", args…)`: one line of a report, in `lang`.
+#[macro_export]
+macro_rules! writeln_in {
+    ($out:expr, $lang:expr, $fr:literal, $en:literal $(, $arg:expr)* $(,)?) => {{
+        use std::fmt::Write as _;
+        let _ = match $lang {
+            $crate::i18n::Lang::Fr => writeln!($out, $fr $(, $arg)*),
+            $crate::i18n::Lang::En => writeln!($out, $en $(, $arg)*),
+        };
+    }};
 }
 
 /// `text!("fr {x}", "en {x}")`: one [`Text`] whose two languages carry the values of the
@@ -210,6 +251,18 @@ mod tests {
         assert_eq!(pick("en;q=0, *"), Lang::Fr);
         assert_eq!(pick("EN-us"), Lang::En);
         assert_eq!(pick("en, fr"), Lang::En, "a tie goes to the first listed");
+    }
+
+    #[test]
+    fn stored_lists_keep_both_languages_and_read_old_plain_strings() {
+        let both = Text::fixed("page 2 : fusion", "page 2: merged");
+        let column = serde_json::to_string(&vec![both.clone()]).unwrap();
+        assert_eq!(Text::stored_list(&column), vec![both]);
+        // A column written before texts had two languages.
+        let old = Text::stored_list(r#"["page 3 names two numbers"]"#);
+        assert_eq!(old[0].get(Lang::Fr), "page 3 names two numbers");
+        assert_eq!(old[0].get(Lang::En), "page 3 names two numbers");
+        assert!(Text::stored_list("not json").is_empty());
     }
 
     #[test]

@@ -35,13 +35,16 @@ impl Window {
         if page == 0 {
             return Err(ApiError::new(
                 ErrorCode::InvalidParameter,
-                "`page` starts at 1",
+                crate::i18n::Text::fixed("`page` commence à 1", "`page` starts at 1"),
             ));
         }
         if per_page == 0 || per_page > MAX_PER_PAGE {
             return Err(ApiError::new(
                 ErrorCode::InvalidParameter,
-                format!("`per_page` must be between 1 and {MAX_PER_PAGE}"),
+                crate::text!(
+                    "`per_page` doit être compris entre 1 et {MAX_PER_PAGE}",
+                    "`per_page` must be between 1 and {MAX_PER_PAGE}"
+                ),
             ));
         }
         Ok(Window { page, per_page })

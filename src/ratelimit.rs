@@ -135,7 +135,10 @@ fn limited(wait: Duration) -> ApiError {
     let seconds = seconds.max(1);
     ApiError::new(
         ErrorCode::RateLimited,
-        format!("too many requests from this client; retry in {seconds} s"),
+        crate::text!(
+            "trop de requêtes de ce client ; réessayez dans {seconds} s",
+            "too many requests from this client; retry in {seconds} s"
+        ),
     )
     .with("retry_after", seconds)
     .with_header(header::RETRY_AFTER, &seconds.to_string())

@@ -96,7 +96,8 @@ pub async fn request_context(
             let status = e.as_response_error().status_code();
             tracing::warn!(parent: &span, %status, "request failed in a middleware");
             let code = crate::error::code_for_status(status);
-            let error = crate::error::ApiError::new(code, e.to_string());
+            let title = code.title_fr();
+            let error = crate::error::ApiError::new(code, crate::text!("{title} ({e})", "{e}"));
             let response =
                 crate::i18n::with(lang, || actix_web::ResponseError::error_response(&error));
             return Err(actix_web::error::InternalError::from_response(e, response).into());

@@ -13,6 +13,7 @@ use crate::db::{self, composantes as repo};
 use crate::error::{ApiError, ErrorCode};
 use crate::pagination::{Page, Window};
 use crate::state::AppState;
+use crate::text;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list)
@@ -69,8 +70,7 @@ pub fn validate_code(code: &str) -> Result<(), validator::ValidationError> {
     {
         Ok(())
     } else {
-        Err(validator::ValidationError::new("format")
-            .with_message("only upper-case letters and digits".into()))
+        Err(validator::ValidationError::new("format"))
     }
 }
 
@@ -164,10 +164,13 @@ async fn create(
                 &body.code,
             )?;
             if repo::exists(conn, &body.code)? {
-                return Err(ApiError::new(
-                    ErrorCode::AlreadyExists,
-                    format!("composante {} exists already", body.code),
-                ));
+                return Err(ApiError::new(ErrorCode::AlreadyExists, {
+                    let code = &body.code;
+                    text!(
+                        "la composante {code} existe déjà",
+                        "composante {code} exists already"
+                    )
+                }));
             }
             let now = db::now();
             repo::insert(

@@ -258,7 +258,10 @@ async fn create(
             return Err(ApiError::validation(vec![crate::error::FieldError {
                 field: "evidence_ref".into(),
                 code: "not_for_students".into(),
-                message: "a student's own consent event carries no evidence reference".into(),
+                message: crate::i18n::Localized(crate::i18n::Text::fixed(
+                    "le consentement donné par l'étudiant lui-même ne porte pas de référence de justificatif",
+                    "a student's own consent event carries no evidence reference",
+                )),
             }]));
         }
         (DataScope::Student(_), _) => ConsentSource::Ent,
@@ -266,8 +269,10 @@ async fn create(
             return Err(ApiError::validation(vec![crate::error::FieldError {
                 field: "source".into(),
                 code: "ent_is_the_students_channel".into(),
-                message: "`ent` is reserved to the student's own requests (POST /me/consents)"
-                    .into(),
+                message: crate::i18n::Localized(crate::i18n::Text::fixed(
+                    "`ent` est réservé aux demandes de l'étudiant lui-même (POST /me/consents)",
+                    "`ent` is reserved to the student's own requests (POST /me/consents)",
+                )),
             }]));
         }
         (_, s) => s,

@@ -13,7 +13,9 @@ use crate::db::jobs;
 use crate::db::receipts::{self, ReceiptOutcome};
 use crate::digiposte::{Receipt, signature};
 use crate::error::{ApiError, ErrorCode};
+use crate::i18n::Text;
 use crate::state::AppState;
+use crate::text;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(receipt).service(sync);
@@ -72,28 +74,32 @@ async fn receipt(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let config = &state.config.digiposte;
-    let invalid = |why: &str| ApiError::new(ErrorCode::WebhookSignatureInvalid, why.to_owned());
+    let invalid = |why: Text| ApiError::new(ErrorCode::WebhookSignatureInvalid, why);
     let (Some(ts), Some(sig)) = (
         header(&req, signature::TIMESTAMP_HEADER),
         header(&req, signature::SIGNATURE_HEADER),
     ) else {
-        return Err(invalid("the receipt carries no signature"));
+        return Err(invalid(Text::fixed(
+            "l'accusé de réception n'est pas signé",
+            "the receipt carries no signature",
+        )));
     };
-    let seconds: i64 = ts
-        .trim()
-        .parse()
-        .map_err(|_| invalid("the signature timestamp is not a Unix time"))?;
+    let seconds: i64 = ts.trim().parse().map_err(|_| {
+        invalid(Text::fixed(
+            "l'horodatage de la signature n'est pas une date Unix",
+            "the signature timestamp is not a Unix time",
+        ))
+    })?;
     let now = chrono::Utc::now().timestamp();
     // abs_diff: a timestamp near i64::MIN or MAX cannot overflow the subtraction.
     if now.abs_diff(seconds) > config.webhook_tolerance_secs.unsigned_abs() {
-        return Err(ApiError::new(
-            ErrorCode::WebhookStale,
-            format!(
-                "the receipt was signed {}s ago; at most {}s are accepted",
-                now.saturating_sub(seconds),
-                config.webhook_tolerance_secs
-            ),
-        ));
+        return Err(ApiError::new(ErrorCode::WebhookStale, {
+            let (age, tolerance) = (now.saturating_sub(seconds), config.webhook_tolerance_secs);
+            text!(
+                "l'accusé de réception a été signé il y a {age} s ; {tolerance} s au plus sont acceptées",
+                "the receipt was signed {age}s ago; at most {tolerance}s are accepted"
+            )
+        }));
     }
     if config.webhook_secret.is_empty()
         || !signature::verify(
@@ -104,10 +110,20 @@ async fn receipt(
         )
     {
         tracing::warn!("Digiposte receipt refused: bad signature");
-        return Err(invalid("the receipt's signature does not match"));
+        return Err(invalid(Text::fixed(
+            "la signature de l'accusé de réception ne correspond pas",
+            "the receipt's signature does not match",
+        )));
     }
-    let parsed: Receipt = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(ErrorCode::MalformedJson, format!("unreadable receipt: {e}")))?;
+    let parsed: Receipt = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            ErrorCode::MalformedJson,
+            text!(
+                "accusé de réception illisible : {e}",
+                "unreadable receipt: {e}"
+            ),
+        )
+    })?;
     let raw = String::from_utf8_lossy(&body).into_owned();
     let signed_at = chrono::DateTime::from_timestamp(seconds, 0)
         .map(|t| t.naive_utc())

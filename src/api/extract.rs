@@ -9,6 +9,8 @@ use serde::de::DeserializeOwned;
 use validator::Validate;
 
 use crate::error::{ApiError, ErrorCode, FieldError};
+use crate::i18n::{Localized, Text};
+use crate::text;
 
 /// A JSON body, deserialized (422 naming the field on a type error, 400 on broken JSON,
 /// 415 on another media type, 413 over the limit) and validated (422 listing each field).
@@ -39,7 +41,10 @@ where
             if !content_type_ok {
                 return Err(ApiError::new(
                     ErrorCode::UnsupportedMediaType,
-                    "this operation takes an application/json body",
+                    Text::fixed(
+                        "cette opération prend un corps application/json",
+                        "this operation takes an application/json body",
+                    ),
                 ));
             }
             let bytes = bytes.await.map_err(|e| {
@@ -48,10 +53,16 @@ where
                 {
                     ApiError::new(
                         ErrorCode::PayloadTooLarge,
-                        "the JSON body exceeds the configured limit",
+                        Text::fixed(
+                            "le corps JSON dépasse la limite configurée",
+                            "the JSON body exceeds the configured limit",
+                        ),
                     )
                 } else {
-                    ApiError::bad_request(format!("cannot read the request body: {e}"))
+                    ApiError::bad_request(text!(
+                        "le corps de la requête est illisible : {e}",
+                        "cannot read the request body: {e}"
+                    ))
                 }
             })?;
             let value = parse_json::<T>(&bytes)?;
@@ -67,14 +78,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
     match result {
         Ok(v) => {
-            de.end()
-                .map_err(|e| ApiError::new(ErrorCode::MalformedJson, e.to_string()))?;
+            de.end().map_err(|e| malformed_json(&e))?;
             Ok(v)
         }
         Err(err) => {
             let inner = err.inner();
             if inner.is_syntax() || inner.is_eof() || inner.is_io() {
-                return Err(ApiError::new(ErrorCode::MalformedJson, inner.to_string()));
+                return Err(malformed_json(inner));
             }
             let path = err.path().to_string();
             let message = inner.to_string();
@@ -92,13 +102,27 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 None if message.starts_with("unknown field") => (path, "unknown_field"),
                 None => (path, "invalid_type"),
             };
+            let message = strip_position(&message);
+            let message = match code {
+                "required" => text!("champ obligatoire absent ({message})", "{message}"),
+                "unknown_field" => text!("champ inconnu ({message})", "{message}"),
+                _ => text!("valeur du mauvais type ({message})", "{message}"),
+            };
             Err(ApiError::validation(vec![FieldError {
                 field,
                 code: code.into(),
-                message: strip_position(&message),
+                message: Localized(message),
             }]))
         }
     }
+}
+
+/// Broken JSON: the parser's words (with where it stopped) in a sentence of each language.
+fn malformed_json(e: &serde_json::Error) -> ApiError {
+    ApiError::new(
+        ErrorCode::MalformedJson,
+        text!("JSON mal formé : {e}", "malformed JSON: {e}"),
+    )
 }
 
 fn strip_position(message: &str) -> String {
@@ -124,13 +148,26 @@ pub fn query_error(
     } else {
         ErrorCode::InvalidParameter
     };
-    ApiError::new(code, message).into()
+    let text = match code {
+        ErrorCode::UnknownParameter => text!(
+            "paramètre de requête inconnu ({message})",
+            "unknown query parameter ({message})"
+        ),
+        _ => text!(
+            "paramètre de requête invalide : {message}",
+            "invalid query parameter: {message}"
+        ),
+    };
+    ApiError::new(code, text).into()
 }
 
 pub fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
     ApiError::new(
         ErrorCode::InvalidParameter,
-        format!("invalid path parameter: {err}"),
+        text!(
+            "paramètre de chemin invalide : {err}",
+            "invalid path parameter: {err}"
+        ),
     )
     .into()
 }

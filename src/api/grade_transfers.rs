@@ -24,9 +24,11 @@ use crate::db::audit::{self, AuditEvent};
 use crate::db::composantes;
 use crate::db::grade_transfers::{self as repo, GradeTransferRow, StoredReport, TransferFilter};
 use crate::error::{ApiError, ErrorCode, FieldError};
+use crate::i18n::Text;
 use crate::pagination::{Page, Window};
 use crate::services::export::{self, ListFormat};
 use crate::state::AppState;
+use crate::text;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(create)
@@ -110,7 +112,8 @@ pub struct GradeTransferDetail {
     /// and structure differences; the changes themselves are at `…/diff`).
     #[schema(value_type = Object)]
     pub report: Value,
-    /// The same report as readable French text (the cell-by-cell changes: `…/diff?format=text`).
+    /// The same report as readable text, in the request's language (the cell-by-cell
+    /// changes: `…/diff?format=text`).
     pub report_text: String,
 }
 
@@ -118,8 +121,8 @@ fn detail(row: &GradeTransferRow) -> GradeTransferDetail {
     let stored = StoredReport::parse(&row.report);
     GradeTransferDetail {
         transfer: row.into(),
+        report_text: stored.text_in(crate::i18n::current()).to_owned(),
         report: stored.report,
-        report_text: stored.text,
     }
 }
 
@@ -147,11 +150,11 @@ pub struct GradeTransferForm {
     accept_truncated_last_row: Option<bool>,
 }
 
-fn field_error(field: &str, code: &str, message: impl Into<String>) -> ApiError {
+fn field_error(field: &str, code: &str, message: Text) -> ApiError {
     ApiError::validation(vec![FieldError {
         field: field.into(),
         code: code.into(),
-        message: message.into(),
+        message: crate::i18n::Localized(message),
     }])
 }
 
@@ -206,7 +209,10 @@ async fn create(
     if upload::media_type(&req) != "multipart/form-data" {
         return Err(ApiError::new(
             ErrorCode::UnsupportedMediaType,
-            "send multipart/form-data with a `maquette` part and a `source` part (or `scodoc_department`)",
+            Text::fixed(
+                "envoyez un formulaire multipart/form-data avec une partie `maquette` et une partie `source` (ou `scodoc_department`)",
+                "send multipart/form-data with a `maquette` part and a `source` part (or `scodoc_department`)",
+            ),
         ));
     }
     let form = upload::form(&req, payload, &state.config.limits);
@@ -237,14 +243,22 @@ async fn create(
             return Err(field_error(
                 "accept_truncated_last_row",
                 "boolean",
-                "true or false",
+                crate::i18n::Text::fixed("true ou false", "true or false"),
             ));
         }
     };
     let semester = text("scodoc_semester")
         .map(|s| {
-            s.parse::<i64>()
-                .map_err(|_| field_error("scodoc_semester", "number", "a ScoDoc formsemestre_id"))
+            s.parse::<i64>().map_err(|_| {
+                field_error(
+                    "scodoc_semester",
+                    "number",
+                    crate::i18n::Text::fixed(
+                        "un formsemestre_id de ScoDoc",
+                        "a ScoDoc formsemestre_id",
+                    ),
+                )
+            })
         })
         .transpose()?;
     match (&source_file, &department) {
@@ -252,14 +266,20 @@ async fn create(
             return Err(field_error(
                 "source",
                 "exclusive",
-                "send either a `source` file or a `scodoc_department`, not both",
+                crate::i18n::Text::fixed(
+                    "envoyez soit un fichier `source`, soit un `scodoc_department`, pas les deux",
+                    "send either a `source` file or a `scodoc_department`, not both",
+                ),
             ));
         }
         (None, None) => {
             return Err(field_error(
                 "source",
                 "required",
-                "send a `source` file or a `scodoc_department` to pull from",
+                crate::i18n::Text::fixed(
+                    "envoyez un fichier `source` ou un `scodoc_department` d'où tirer les notes",
+                    "send a `source` file or a `scodoc_department` to pull from",
+                ),
             ));
         }
         _ => {}
@@ -274,7 +294,10 @@ async fn create(
             return Err(field_error(
                 "composante",
                 "unknown",
-                "unknown composante, or one you do not manage",
+                crate::i18n::Text::fixed(
+                    "composante inconnue, ou que vous ne gérez pas",
+                    "unknown composante, or one you do not manage",
+                ),
             ));
         }
     }
@@ -312,14 +335,13 @@ async fn create(
             .run(move |conn| repo::etape_composantes(conn, &e, year))
             .await?;
         if !placed.is_empty() && !placed.contains(&c) {
-            return Err(field_error(
-                "composante",
-                "etape_elsewhere",
-                format!(
-                    "the enrolments of {year}-{} place étape {etape} in another composante",
-                    year + 1
-                ),
-            ));
+            return Err(field_error("composante", "etape_elsewhere", {
+                let next = year + 1;
+                text!(
+                    "les inscriptions de {year}-{next} placent l'étape {etape} dans une autre composante",
+                    "the enrolments of {year}-{next} place étape {etape} in another composante"
+                )
+            }));
         }
     }
 
@@ -341,7 +363,7 @@ async fn create(
                     field_error(
                         "scodoc_department",
                         "unknown",
-                        "no ScoDoc department of this name is configured for this composante",
+                        crate::i18n::Text::fixed("aucun département ScoDoc de ce nom n'est configuré pour cette composante", "no ScoDoc department of this name is configured for this composante"),
                     )
                 })?;
             let client = state.scodoc.get(key, settings.client_config(key))?;
@@ -488,6 +510,7 @@ fn new_row(t: NewTransfer<'_>) -> GradeTransferRow {
     let stored = StoredReport {
         report: json,
         text: report.summary_text(),
+        text_en: report.summary_text_in(crate::i18n::Lang::En),
     };
     GradeTransferRow {
         id: uuid::Uuid::now_v7().to_string(),
@@ -752,7 +775,7 @@ async fn diff(
         DiffFormat::Json => HttpResponse::Ok().json(diff),
         DiffFormat::Text => HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
-            .body(diff.to_text()),
+            .body(diff.to_text_in(crate::i18n::current())),
     })
 }
 

@@ -36,7 +36,10 @@ async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         tracing::error!(error = %e, "the document store does not answer");
         ApiError::new(
             crate::error::ErrorCode::StorageUnavailable,
-            "the document store does not answer",
+            crate::i18n::Text::fixed(
+                "le stockage des documents ne répond pas",
+                "the document store does not answer",
+            ),
         )
     })?;
     Ok(HttpResponse::Ok().json(HealthStatus { status: "ok" }))

@@ -23,9 +23,11 @@ use crate::db::{DbConnection, jobs};
 use crate::domain::filetype;
 use crate::domain::locker::{self, Recipient};
 use crate::error::{ApiError, ErrorCode, FieldError};
+use crate::i18n::Text;
 use crate::pagination::{Page, Window};
 use crate::services::lockers::{self as service, NamedRecipient, resolve};
 use crate::state::AppState;
+use crate::text;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(deposit)
@@ -74,11 +76,11 @@ async fn me(state: &AppState, principal: &Principal) -> Result<(String, DataScop
     Ok((id, scope))
 }
 
-fn field_error(field: &str, code: &str, message: &str) -> ApiError {
+fn field_error(field: &str, code: &str, message: crate::i18n::Text) -> ApiError {
     ApiError::validation(vec![FieldError {
         field: field.into(),
         code: code.into(),
-        message: message.into(),
+        message: crate::i18n::Localized(message),
     }])
 }
 
@@ -89,7 +91,10 @@ pub(crate) async fn check_type(
     allowed: &[String],
 ) -> Result<String, ApiError> {
     if file.size == 0 {
-        return Err(ApiError::new(ErrorCode::EmptyFile, "the file is empty"));
+        return Err(ApiError::new(
+            ErrorCode::EmptyFile,
+            Text::fixed("le fichier est vide", "the file is empty"),
+        ));
     }
     let mut head = Vec::with_capacity(filetype::HEAD_BYTES);
     tokio::fs::File::open(&file.temp)
@@ -246,7 +251,10 @@ async fn deposit(
     if upload::media_type(&req) != "multipart/form-data" {
         return Err(ApiError::new(
             ErrorCode::UnsupportedMediaType,
-            "send the deposit as multipart/form-data with `file`, `title` and `recipients` parts",
+            Text::fixed(
+                "envoyez le dépôt en multipart/form-data avec les parties `file`, `title` et `recipients`",
+                "send the deposit as multipart/form-data with `file`, `title` and `recipients` parts",
+            ),
         ));
     }
     let config = &state.config.lockers;
@@ -261,14 +269,21 @@ async fn deposit(
     .await?;
     let title = form.required("title")?.trim().to_owned();
     if title.chars().count() > 200 {
-        return Err(field_error("title", "length", "at most 200 characters"));
+        return Err(field_error(
+            "title",
+            "length",
+            crate::i18n::Text::fixed("200 caractères au plus", "at most 200 characters"),
+        ));
     }
     let addressed = locker::split_recipients(form.required("recipients")?);
     if addressed.len() > 500 {
         return Err(field_error(
             "recipients",
             "length",
-            "at most 500 recipients per deposit",
+            crate::i18n::Text::fixed(
+                "500 destinataires au plus par dépôt",
+                "at most 500 recipients per deposit",
+            ),
         ));
     }
     let replaces = form.optional("replaces").map(|s| s.trim().to_owned());
@@ -300,14 +315,14 @@ async fn deposit(
                 return Err(field_error(
                     "recipients",
                     "empty",
-                    "the recipients resolve to no one (an étape without validly enrolled students, an empty group)",
+                    crate::i18n::Text::fixed("les destinataires ne désignent personne (une étape sans étudiant inscrit valablement, un groupe vide)", "the recipients resolve to no one (an étape without validly enrolled students, an empty group)"),
                 ));
             }
             if let Some(previous) = &replaces {
                 let prev = repo::deposit(conn, previous)?
                     .filter(|d| d.sender_id == me)
                     .ok_or_else(|| {
-                        field_error("replaces", "unknown", "no deposit of yours has this id")
+                        field_error("replaces", "unknown", crate::i18n::Text::fixed("aucun de vos dépôts n'a cet identifiant", "no deposit of yours has this id"))
                     })?;
                 if let Some(newer) = repo::replaced_by(conn, &prev.id)? {
                     let latest = repo::chain(conn, &newer)?
@@ -1107,7 +1122,10 @@ async fn put_group(
         return Err(field_error(
             "name",
             "format",
-            "1 to 64 letters, digits, `-`, `_` or `.`",
+            crate::i18n::Text::fixed(
+                "1 à 64 lettres, chiffres, `-`, `_` ou `.`",
+                "1 to 64 letters, digits, `-`, `_` or `.`",
+            ),
         ));
     }
     let GroupBody { label, members } = body.0;
@@ -1138,10 +1156,13 @@ async fn put_group(
             if !bad.is_empty() {
                 return Err(ApiError::new(
                     ErrorCode::UnknownRecipient,
-                    format!(
-                        "group members are people (student:…, manager:…, admin:…): {}",
-                        bad.join(", ")
-                    ),
+                    {
+                        let bad = bad.join(", ");
+                        text!(
+                            "les membres d'un groupe sont des personnes (student:…, manager:…, admin:…) : {bad}",
+                            "group members are people (student:…, manager:…, admin:…): {bad}"
+                        )
+                    },
                 )
                 .with("recipients", &bad));
             }

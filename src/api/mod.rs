@@ -28,6 +28,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{ApiError, ErrorCode, FieldError, Problem};
+use crate::i18n::Text;
+use crate::text;
 
 /// Every resource's routes. Used by the server and by `passerelle openapi`.
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -249,18 +251,20 @@ pub async fn unmatched(req: HttpRequest, routes: web::Data<RouteTable>) -> HttpR
     let error = if allowed.is_empty() {
         ApiError::new(
             ErrorCode::NotFound,
-            "no operation at this path; see /openapi.json",
+            Text::fixed(
+                "aucune opération à cette adresse ; voir /openapi.json",
+                "no operation at this path; see /openapi.json",
+            ),
         )
     } else {
         let list: Vec<&str> = allowed.iter().map(Method::as_str).collect();
-        ApiError::new(
-            ErrorCode::MethodNotAllowed,
-            format!(
-                "{} is not allowed here; allowed: {}",
-                req.method(),
-                list.join(", ")
-            ),
-        )
+        ApiError::new(ErrorCode::MethodNotAllowed, {
+            let (method, list) = (req.method(), list.join(", "));
+            text!(
+                "{method} n'est pas permis ici ; méthodes permises : {list}",
+                "{method} is not allowed here; allowed: {list}"
+            )
+        })
         .with_header(header::ALLOW, &list.join(", "))
     };
     actix_web::ResponseError::error_response(&error)

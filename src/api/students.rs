@@ -16,6 +16,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::pagination::{Page, Window};
 use crate::services::personal_data::{self as subject_rights, ErasureReport, PersonalData};
 use crate::state::AppState;
+use crate::text;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(import)
@@ -296,7 +297,8 @@ async fn import(
         other => {
             return Err(ApiError::new(
                 ErrorCode::UnsupportedMediaType,
-                format!(
+                text!(
+                    "`{other}` n'est pas accepté : envoyez text/csv, multipart/form-data ou application/json",
                     "`{other}` is not accepted: send text/csv, multipart/form-data or application/json"
                 ),
             ));

@@ -19,6 +19,7 @@ use crate::db::students;
 use crate::db::supporting_documents as repo;
 use crate::domain::supporting::SupportingStatus;
 use crate::error::{ApiError, ErrorCode};
+use crate::i18n::Text;
 use crate::pagination::{Page, Window};
 use crate::services::export::{self, ListFormat};
 use crate::services::supporting_documents::{
@@ -26,6 +27,7 @@ use crate::services::supporting_documents::{
     Submission,
 };
 use crate::state::AppState;
+use crate::text;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(put_requirements)
@@ -165,7 +167,10 @@ async fn my_deposit(
     if upload::media_type(&req) != "multipart/form-data" {
         return Err(ApiError::new(
             ErrorCode::UnsupportedMediaType,
-            "send the document as multipart/form-data with `file` and `kind` parts",
+            Text::fixed(
+                "envoyez le document en multipart/form-data avec les parties `file` et `kind`",
+                "send the document as multipart/form-data with `file` and `kind` parts",
+            ),
         ));
     }
     let config = &state.config.supporting_documents;
@@ -288,7 +293,10 @@ fn parse_statuses(s: Option<&str>) -> Result<Vec<SupportingStatus>, ApiError> {
             SupportingStatus::parse(p).ok_or_else(|| {
                 ApiError::new(
                     ErrorCode::InvalidParameter,
-                    format!("`{p}` is not a status (missing, pending, accepted, rejected)"),
+                    text!(
+                        "`{p}` n'est pas un statut (missing, pending, accepted, rejected)",
+                        "`{p}` is not a status (missing, pending, accepted, rejected)"
+                    ),
                 )
             })
         })

@@ -20,6 +20,7 @@ use crate::i18n::{Localized, Text};
 use crate::pagination::{Page, Window};
 use crate::services::export::{self, ListFormat};
 use crate::state::AppState;
+use crate::text;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(upload_batch)
@@ -85,7 +86,9 @@ pub struct Treatment {
     pub pages_total: Option<i32>,
     /// Cover pages skipped (1-based).
     pub skipped_pages: Vec<u32>,
-    pub warnings: Vec<String>,
+    /// Notes of the split (pages merged…), in the request's language.
+    #[schema(value_type = Vec<String>)]
+    pub warnings: Vec<Localized>,
     pub rejection: Option<Rejection>,
     pub created_by: String,
     /// The author's display name (the identity provider's `name` at upload time), when known.
@@ -121,7 +124,10 @@ impl Treatment {
                 detail: Localized(Text::from_stored(&t.rejection_detail.unwrap_or_default())),
             }),
             skipped_pages: serde_json::from_str(&t.skipped_pages).unwrap_or_default(),
-            warnings: serde_json::from_str(&t.warnings).unwrap_or_default(),
+            warnings: Text::stored_list(&t.warnings)
+                .into_iter()
+                .map(Localized)
+                .collect(),
             id: t.id,
             label: t.label,
             composante: t.composante,
@@ -185,11 +191,11 @@ pub struct UploadForm {
     replace_of: Option<String>,
 }
 
-fn field_error(field: &str, code: &str, message: &str) -> ApiError {
+fn field_error(field: &str, code: &str, message: crate::i18n::Text) -> ApiError {
     ApiError::validation(vec![FieldError {
         field: field.into(),
         code: code.into(),
-        message: message.into(),
+        message: crate::i18n::Localized(message),
     }])
 }
 
@@ -245,11 +251,24 @@ async fn upload_batch(
         .parse()
         .ok()
         .filter(|y| (1990..=2100).contains(y))
-        .ok_or_else(|| field_error("academic_year", "year", "expected a year such as 2025"))?;
+        .ok_or_else(|| {
+            field_error(
+                "academic_year",
+                "year",
+                crate::i18n::Text::fixed(
+                    "une année comme 2025 est attendue",
+                    "expected a year such as 2025",
+                ),
+            )
+        })?;
     let composante = form.required("composante")?.trim().to_owned();
     let label = form.required("label")?.trim().to_owned();
     if label.chars().count() > 200 {
-        return Err(field_error("label", "length", "at most 200 characters"));
+        return Err(field_error(
+            "label",
+            "length",
+            crate::i18n::Text::fixed("200 caractères au plus", "at most 200 characters"),
+        ));
     }
     let session = form.optional("session").map(|s| s.trim().to_owned());
     let replace_of = form
@@ -277,7 +296,10 @@ async fn upload_batch(
             return Err(field_error(
                 "composante",
                 "unknown",
-                "unknown composante, or one you do not manage",
+                crate::i18n::Text::fixed(
+                    "composante inconnue, ou que vous ne gérez pas",
+                    "unknown composante, or one you do not manage",
+                ),
             ));
         }
     }
@@ -423,7 +445,10 @@ fn parse_statuses(s: Option<&str>) -> Result<Vec<TreatmentStatus>, ApiError> {
             TreatmentStatus::parse(p).ok_or_else(|| {
                 ApiError::new(
                     ErrorCode::InvalidParameter,
-                    format!("`{p}` is not a treatment status (splitting, split, split_failed, sent, cancelled)"),
+                    text!(
+                        "`{p}` n'est pas un statut de traitement (splitting, split, split_failed, sent, cancelled)",
+                        "`{p}` is not a treatment status (splitting, split, split_failed, sent, cancelled)"
+                    ),
                 )
             })
         })

@@ -18,6 +18,8 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use crate::error::{ApiError, ErrorCode};
+use crate::i18n::Text;
+use crate::text;
 
 /// A file received in a multipart form, sitting in a temporary file until adopted.
 pub struct ReceivedFile {
@@ -68,7 +70,10 @@ pub fn missing(field: &str) -> ApiError {
     ApiError::validation(vec![crate::error::FieldError {
         field: field.into(),
         code: "required".into(),
-        message: format!("the form needs a `{field}` part"),
+        message: crate::i18n::Localized(text!(
+            "le formulaire doit avoir une partie `{field}`",
+            "the form needs a `{field}` part"
+        )),
     }])
 }
 
@@ -153,7 +158,7 @@ pub fn form(
     }
 }
 
-fn too_large(detail: String) -> ApiError {
+fn too_large(detail: Text) -> ApiError {
     ApiError::new(ErrorCode::PayloadTooLarge, detail)
 }
 
@@ -161,13 +166,17 @@ impl Form {
     /// A part that could not be read: past the form's bounds (413), or malformed (400).
     fn part_error(&self, e: impl std::fmt::Display) -> ApiError {
         if self.meter.exceeded.get() {
-            too_large(format!(
-                "the form carries more than {} bytes besides its file",
-                self.meter.max_overhead
+            let limit = self.meter.max_overhead;
+            too_large(text!(
+                "le formulaire porte plus de {limit} octets en plus de son fichier",
+                "the form carries more than {limit} bytes besides its file"
             ))
             .with("limit_bytes", self.meter.max_overhead)
         } else {
-            ApiError::bad_request(format!("malformed multipart body: {e}"))
+            ApiError::bad_request(text!(
+                "corps multipart mal formé : {e}",
+                "malformed multipart body: {e}"
+            ))
         }
     }
 }
@@ -206,15 +215,20 @@ pub async fn receive_form_files(
         let mut part = part.map_err(|e| form.part_error(e))?;
         parts += 1;
         if parts > form.max_parts {
-            return Err(
-                too_large(format!("the form has more than {} parts", form.max_parts))
-                    .with("limit_parts", form.max_parts),
-            );
+            return Err(too_large({
+                let max = form.max_parts;
+                text!(
+                    "le formulaire a plus de {max} parties",
+                    "the form has more than {max} parts"
+                )
+            })
+            .with("limit_parts", form.max_parts));
         }
         let name = part.name().unwrap_or_default().to_owned();
         if file_fields.contains(&name.as_str()) {
             if files.contains_key(&name) {
-                return Err(ApiError::bad_request(format!(
+                return Err(ApiError::bad_request(text!(
+                    "une seule partie `{name}` est acceptée",
                     "only one `{name}` part is accepted"
                 )));
             }
@@ -237,9 +251,10 @@ pub async fn receive_form_files(
             while let Some(chunk) = part.next().await {
                 let chunk = chunk.map_err(|e| form.part_error(e))?;
                 if value.len() + chunk.len() > form.max_field_bytes {
-                    return Err(too_large(format!(
-                        "the form field `{name}` is longer than {} bytes",
-                        form.max_field_bytes
+                    let max = form.max_field_bytes;
+                    return Err(too_large(text!(
+                        "le champ `{name}` du formulaire dépasse {max} octets",
+                        "the form field `{name}` is longer than {max} bytes"
                     ))
                     .with("limit_bytes", form.max_field_bytes));
                 }
@@ -249,7 +264,10 @@ pub async fn receive_form_files(
                 ApiError::validation(vec![crate::error::FieldError {
                     field: name.clone(),
                     code: "encoding".into(),
-                    message: "form fields must be UTF-8 text".into(),
+                    message: crate::i18n::Localized(crate::i18n::Text::fixed(
+                        "les champs du formulaire doivent être du texte UTF-8",
+                        "form fields must be UTF-8 text",
+                    )),
                 }])
             })?;
             fields.insert(name, value);
@@ -323,12 +341,19 @@ async fn stream_to_temp(
 pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))?;
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request(text!(
+                "le corps de la requête est illisible : {e}",
+                "cannot read the request body: {e}"
+            ))
+        })?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::new(
                 ErrorCode::PayloadTooLarge,
-                format!("the body exceeds the limit of {limit} bytes"),
+                text!(
+                    "le corps dépasse la limite de {limit} octets",
+                    "the body exceeds the limit of {limit} bytes"
+                ),
             ));
         }
         body.extend_from_slice(&chunk);

@@ -6,7 +6,6 @@
 //! logs.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 
 use serde::Serialize;
 
@@ -14,6 +13,8 @@ use super::diff::MaquetteDiff;
 use super::fill::{FillOptions, apogee_result_code, note_in_range, withdrawn_code};
 use super::grades::{DuplicateKey, GradeEntry, GradeSource, SourceKind, parse_note};
 use super::maquette::{Maquette, ResultType, TruncatedRow};
+use crate::i18n::Lang;
+use crate::writeln_in;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MaquetteSummary {
@@ -142,7 +143,9 @@ pub struct CheckReport {
     pub truncated_last_row: Option<TruncatedRow>,
     /// Notes of the maquette replaced by lower ones (filled in once the file is known).
     pub lowered_notes: Vec<LoweredNote>,
-    pub warnings: Vec<String>,
+    /// Written in the language of the request that made the report.
+    #[serde(serialize_with = "crate::i18n::localized_list")]
+    pub warnings: Vec<crate::i18n::Text>,
 }
 
 impl CheckReport {
@@ -169,153 +172,206 @@ impl CheckReport {
 
     /// The report in French, for people.
     pub fn to_text(&self) -> String {
+        self.to_text_in(Lang::Fr)
+    }
+
+    /// [`CheckReport::to_text`] in `lang`.
+    pub fn to_text_in(&self, lang: Lang) -> String {
         let mut t = String::new();
         let m = &self.maquette;
-        let _ = writeln!(
-            t,
-            "Maquette {} — étape {} (version {}), année {}/{} : {} étudiants, {} éléments",
-            m.file_name.as_deref().unwrap_or("(sans nom de fichier)"),
-            m.etape,
-            m.etape_version,
+        let file = m.file_name.as_deref().unwrap_or(match lang {
+            Lang::Fr => "(sans nom de fichier)",
+            Lang::En => "(no file name)",
+        });
+        let (etape, version, year, next) = (
+            &m.etape,
+            &m.etape_version,
             m.academic_year,
             m.academic_year + 1,
-            m.students,
-            m.elements
         );
-        let kind = match self.source.kind {
-            SourceKind::FilledMaquette => "maquette remplie par ScoDoc",
-            SourceKind::Csv => "fichier CSV",
-            SourceKind::Json => "fichier JSON",
-            SourceKind::ScoDocApi => "API ScoDoc",
+        let (students, elements) = (m.students, m.elements);
+        writeln_in!(
+            t,
+            lang,
+            "Maquette {file} — étape {etape} (version {version}), année {year}/{next} : {students} étudiants, {elements} éléments",
+            "Maquette {file} — étape {etape} (version {version}), year {year}/{next}: {students} students, {elements} elements"
+        );
+        let kind = match (self.source.kind, lang) {
+            (SourceKind::FilledMaquette, Lang::Fr) => "maquette remplie par ScoDoc",
+            (SourceKind::FilledMaquette, Lang::En) => "maquette filled by ScoDoc",
+            (SourceKind::Csv, Lang::Fr) => "fichier CSV",
+            (SourceKind::Csv, Lang::En) => "CSV file",
+            (SourceKind::Json, Lang::Fr) => "fichier JSON",
+            (SourceKind::Json, Lang::En) => "JSON file",
+            (SourceKind::ScoDocApi, Lang::Fr) => "API ScoDoc",
+            (SourceKind::ScoDocApi, Lang::En) => "ScoDoc API",
         };
-        let _ = writeln!(t, "Source : {kind}, {} étudiants", self.source.students);
+        let students = self.source.students;
+        writeln_in!(
+            t,
+            lang,
+            "Source : {kind}, {students} étudiants",
+            "Source: {kind}, {students} students"
+        );
         if self.is_clean() {
-            let _ = writeln!(t, "Aucune anomalie bloquante.");
+            writeln_in!(
+                t,
+                lang,
+                "Aucune anomalie bloquante.",
+                "No blocking anomaly."
+            );
         } else {
-            let _ = writeln!(t, "{} anomalie(s) à examiner :", self.problem_count());
+            let count = self.problem_count();
+            writeln_in!(
+                t,
+                lang,
+                "{count} anomalie(s) à examiner :",
+                "{count} anomaly(ies) to examine:"
+            );
         }
         if let Some(y) = &self.year_mismatch {
-            let _ = writeln!(
+            let (m, m1, s, s1) = (y.maquette, y.maquette + 1, y.source, y.source + 1);
+            writeln_in!(
                 t,
-                "- Année différente : maquette {}/{}, source {}/{}",
-                y.maquette,
-                y.maquette + 1,
-                y.source,
-                y.source + 1
+                lang,
+                "- Année différente : maquette {m}/{m1}, source {s}/{s1}",
+                "- Different year: maquette {m}/{m1}, source {s}/{s1}"
             );
         }
         if let Some(e) = &self.etape_mismatch {
-            let _ = writeln!(
+            let (m, s) = (&e.maquette, &e.source);
+            writeln_in!(
                 t,
-                "- Étape différente : maquette {}, source {}",
-                e.maquette, e.source
+                lang,
+                "- Étape différente : maquette {m}, source {s}",
+                "- Different étape: maquette {m}, source {s}"
             );
         }
         if self.no_grades_for_maquette {
-            let _ = writeln!(
+            writeln_in!(
                 t,
-                "- Avertissement : la source ne contient aucune note pour cette maquette (rien à importer)"
+                lang,
+                "- Avertissement : la source ne contient aucune note pour cette maquette (rien à importer)",
+                "- Warning: the source holds no grade for this maquette (nothing to import)"
             );
         }
         if let Some(r) = &self.truncated_last_row {
-            let _ = writeln!(
+            let (line, nip, cells, expected) = (r.line, &r.nip, r.cells, r.expected);
+            writeln_in!(
                 t,
-                "- Dernière ligne coupée (ligne {}, étudiant {}) : {} cellules sur {} ; acceptée à la demande, laissée telle quelle et non remplie — à compléter avant l'import",
-                r.line, r.nip, r.cells, r.expected
+                lang,
+                "- Dernière ligne coupée (ligne {line}, étudiant {nip}) : {cells} cellules sur {expected} ; acceptée à la demande, laissée telle quelle et non remplie — à compléter avant l'import",
+                "- Last row cut short (line {line}, student {nip}): {cells} cells of {expected}; accepted on request, left as read and not filled — complete it before the import"
             );
         }
-        self.write_student_problems(&mut t);
+        self.write_student_problems(&mut t, lang);
         if !self.not_in_source.is_empty() {
-            let _ = writeln!(
+            writeln_in!(
                 t,
-                "Étudiants de la maquette absents de la source (lignes laissées telles quelles) :"
+                lang,
+                "Étudiants de la maquette absents de la source (lignes laissées telles quelles) :",
+                "Students of the maquette absent from the source (rows left as they are):"
             );
             for s in &self.not_in_source {
-                let _ = writeln!(
+                let (nip, last, first, line) = (&s.nip, &s.last_name, &s.first_name, s.line);
+                writeln_in!(
                     t,
-                    "  {} {} {} (ligne {})",
-                    s.nip, s.last_name, s.first_name, s.line
+                    lang,
+                    "  {nip} {last} {first} (ligne {line})",
+                    "  {nip} {last} {first} (line {line})"
                 );
             }
         }
         for w in &self.warnings {
-            let _ = writeln!(t, "Remarque : {w}");
+            let w = w.get(lang);
+            writeln_in!(t, lang, "Remarque : {w}", "Note: {w}");
         }
         t
     }
 
     /// One line per student or element problem.
-    fn write_student_problems(&self, t: &mut String) {
+    fn write_student_problems(&self, t: &mut String, lang: Lang) {
         for d in &self.duplicate_rows_in_maquette {
             let lines: Vec<String> = d.lines.iter().map(usize::to_string).collect();
-            let _ = writeln!(
+            let (nip, lines) = (&d.nip, lines.join(", "));
+            writeln_in!(
                 t,
-                "- Étudiant {} présent plusieurs fois dans la maquette (lignes {})",
-                d.nip,
-                lines.join(", ")
+                lang,
+                "- Étudiant {nip} présent plusieurs fois dans la maquette (lignes {lines})",
+                "- Student {nip} present several times in the maquette (lines {lines})"
             );
         }
         for d in &self.duplicates_in_source {
+            let nip = &d.nip;
             match &d.element {
-                Some(e) => {
-                    let _ = writeln!(
-                        t,
-                        "- Étudiant {} : élément {} donné plusieurs fois par la source (non reporté)",
-                        d.nip, e
-                    );
-                }
-                None => {
-                    let _ = writeln!(
-                        t,
-                        "- Étudiant {} présent plusieurs fois dans la source",
-                        d.nip
-                    );
-                }
+                Some(e) => writeln_in!(
+                    t,
+                    lang,
+                    "- Étudiant {nip} : élément {e} donné plusieurs fois par la source (non reporté)",
+                    "- Student {nip}: element {e} given several times by the source (not transferred)"
+                ),
+                None => writeln_in!(
+                    t,
+                    lang,
+                    "- Étudiant {nip} présent plusieurs fois dans la source",
+                    "- Student {nip} present several times in the source"
+                ),
             }
         }
         for nip in &self.not_in_maquette {
-            let _ = writeln!(
+            writeln_in!(
                 t,
-                "- Étudiant {nip} présent dans la source mais absent de la maquette Apogée"
+                lang,
+                "- Étudiant {nip} présent dans la source mais absent de la maquette Apogée",
+                "- Student {nip} present in the source but absent from the Apogée maquette"
             );
         }
         for u in &self.unknown_elements {
-            let _ = writeln!(
+            let (element, students) = (&u.element, u.students);
+            writeln_in!(
                 t,
-                "- Élément {} absent de la maquette ({} étudiant(s)) : ajoutez-le à la maquette d'export Apogée",
-                u.element, u.students
+                lang,
+                "- Élément {element} absent de la maquette ({students} étudiant(s)) : ajoutez-le à la maquette d'export Apogée",
+                "- Element {element} absent from the maquette ({students} student(s)): add it to the Apogée export maquette"
             );
         }
         for d in &self.missing_decisions {
-            let _ = writeln!(
+            let (nip, elements) = (&d.nip, d.elements.join(", "));
+            writeln_in!(
                 t,
-                "- Étudiant {} : décision de jury manquante pour {}",
-                d.nip,
-                d.elements.join(", ")
+                lang,
+                "- Étudiant {nip} : décision de jury manquante pour {elements}",
+                "- Student {nip}: jury decision missing for {elements}"
             );
         }
         for n in &self.notes_out_of_range {
-            let _ = writeln!(
+            let (nip, element) = (&n.nip, &n.element);
+            let note = super::fill::format_note(n.note);
+            let scale = super::fill::format_scale(n.scale);
+            writeln_in!(
                 t,
-                "- Étudiant {} : note {} hors barème (0 à {}) pour {}",
-                n.nip,
-                super::fill::format_note(n.note),
-                super::fill::format_scale(n.scale),
-                n.element
+                lang,
+                "- Étudiant {nip} : note {note} hors barème (0 à {scale}) pour {element}",
+                "- Student {nip}: note {note} outside the scale (0 to {scale}) for {element}"
             );
         }
         for u in &self.unmapped_result_codes {
-            let _ = writeln!(
+            let (nip, code, element) = (&u.nip, &u.code, &u.element);
+            writeln_in!(
                 t,
-                "- Étudiant {} : code de résultat {} sans équivalent Apogée pour {}",
-                u.nip, u.code, u.element
+                lang,
+                "- Étudiant {nip} : code de résultat {code} sans équivalent Apogée pour {element}",
+                "- Student {nip}: result code {code} with no Apogée equivalent for {element}"
             );
         }
         for l in &self.lowered_notes {
-            let _ = writeln!(
+            let (nip, element, before, after, column) =
+                (&l.nip, &l.element, &l.before, &l.after, &l.column_id);
+            writeln_in!(
                 t,
-                "- Étudiant {} : note de {} en baisse, {} remplacée par {} ({}) — à vérifier (redoublant ?)",
-                l.nip, l.element, l.before, l.after, l.column_id
+                lang,
+                "- Étudiant {nip} : note de {element} en baisse, {before} remplacée par {after} ({column}) — à vérifier (redoublant ?)",
+                "- Student {nip}: note of {element} going down, {before} replaced by {after} ({column}) — to check (repeating the year?)"
             );
         }
     }

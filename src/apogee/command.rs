@@ -8,8 +8,6 @@
 //!   result — passerelle returns it byte for byte and only checks it against the maquette
 //!   Apogée exported, listing every cell ScoDoc changed.
 
-use std::fmt::Write as _;
-
 use serde::Serialize;
 
 use super::check::{CheckReport, check, lowered_notes};
@@ -19,6 +17,8 @@ use super::fill::{
 };
 use super::grades::{GradeSource, GradeSourceError, SourceFile, read_source};
 use super::maquette::{Maquette, MaquetteError, ParseOptions, to_apogee_bytes};
+use crate::i18n::Lang;
+use crate::writeln_in;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -49,75 +49,96 @@ impl FillReport {
     /// The report without the cell-by-cell changes (their count only): what a transfer keeps
     /// with its record, since the changes can be recomputed from the two files.
     pub fn summary_text(&self) -> String {
-        self.text(false)
+        self.text(false, Lang::Fr)
+    }
+
+    /// [`FillReport::summary_text`] in `lang`.
+    pub fn summary_text_in(&self, lang: Lang) -> String {
+        self.text(false, lang)
     }
 
     pub fn to_text(&self) -> String {
-        self.text(true)
+        self.text(true, Lang::Fr)
     }
 
-    fn text(&self, changes: bool) -> String {
+    fn text(&self, changes: bool, lang: Lang) -> String {
         let mut t = String::new();
-        let _ = writeln!(
-            t,
-            "{}",
-            match self.mode {
-                FillMode::FilledByPasserelle => "Maquette remplie par passerelle.",
-                FillMode::FilledByScoDoc =>
-                    "Maquette remplie par ScoDoc : contrôle seulement, fichier inchangé.",
-            }
-        );
+        match self.mode {
+            FillMode::FilledByPasserelle => writeln_in!(
+                t,
+                lang,
+                "Maquette remplie par passerelle.",
+                "Maquette filled by passerelle."
+            ),
+            FillMode::FilledByScoDoc => writeln_in!(
+                t,
+                lang,
+                "Maquette remplie par ScoDoc : contrôle seulement, fichier inchangé.",
+                "Maquette filled by ScoDoc: checked only, file unchanged."
+            ),
+        }
         if let Some(name) = &self.output_file_name {
-            let _ = writeln!(t, "Fichier attendu par Apogée : {name}");
+            writeln_in!(
+                t,
+                lang,
+                "Fichier attendu par Apogée : {name}",
+                "File Apogée expects: {name}"
+            );
         }
         if let Some(fill) = &self.fill {
-            let _ = writeln!(
-                t,
-                "{} étudiant(s) trouvés dans la source, {} ligne(s) modifiée(s), {} laissée(s) telle(s) quelle(s), {} cellule(s) écrite(s).",
+            let (found, changed, untouched, cells) = (
                 fill.students_in_source,
                 fill.students_changed,
                 fill.students_untouched,
-                fill.cells_changed
+                fill.cells_changed,
+            );
+            writeln_in!(
+                t,
+                lang,
+                "{found} étudiant(s) trouvés dans la source, {changed} ligne(s) modifiée(s), {untouched} laissée(s) telle(s) quelle(s), {cells} cellule(s) écrite(s).",
+                "{found} student(s) found in the source, {changed} row(s) changed, {untouched} left as they were, {cells} cell(s) written."
             );
             for s in &fill.skipped_notes {
-                let _ = writeln!(
+                let (nip, element) = (&s.nip, &s.element);
+                writeln_in!(
                     t,
-                    "Note refusée (hors barème) : {} {} — aucune cellule de l'élément écrite (note, barème, résultat, points de jury laissés tels quels)",
-                    s.nip, s.element
+                    lang,
+                    "Note refusée (hors barème) : {nip} {element} — aucune cellule de l'élément écrite (note, barème, résultat, points de jury laissés tels quels)",
+                    "Note refused (outside the scale): {nip} {element} — no cell of the element written (note, scale, result, jury points left as they were)"
                 );
             }
             for w in &fill.withdrawn {
-                let _ = writeln!(
+                let (code, nip, element) = (&w.code, &w.nip, &w.element);
+                let (note, scale) = (format_note(WITHDRAWN_NOTE), format_scale(self.scale));
+                let (fr_what, en_what) = if w.code == "DEM" {
+                    ("Démission", "Withdrawal")
+                } else {
+                    ("Défaillance", "Default")
+                };
+                writeln_in!(
                     t,
-                    "{} ({}) : {} {} — note {}, barème {}, résultat {}, comme ScoDoc (note non nulle pour les démissionnaires)",
-                    if w.code == "DEM" {
-                        "Démission"
-                    } else {
-                        "Défaillance"
-                    },
-                    w.code,
-                    w.nip,
-                    w.element,
-                    format_note(WITHDRAWN_NOTE),
-                    format_scale(self.scale),
-                    WITHDRAWN_RESULT
+                    lang,
+                    "{fr_what} ({code}) : {nip} {element} — note {note}, barème {scale}, résultat {WITHDRAWN_RESULT}, comme ScoDoc (note non nulle pour les démissionnaires)",
+                    "{en_what} ({code}): {nip} {element} — note {note}, scale {scale}, result {WITHDRAWN_RESULT}, as ScoDoc does (a non-zero note for withdrawn students)"
                 );
             }
             for u in &fill.unmapped_results {
-                let _ = writeln!(
+                let (code, nip, element) = (&u.code, &u.nip, &u.element);
+                writeln_in!(
                     t,
-                    "Résultat non reporté (code {} inconnu) : {} {}",
-                    u.code, u.nip, u.element
+                    lang,
+                    "Résultat non reporté (code {code} inconnu) : {nip} {element}",
+                    "Result not transferred (unknown code {code}): {nip} {element}"
                 );
             }
         }
         t.push('\n');
-        t.push_str(&self.check.to_text());
+        t.push_str(&self.check.to_text_in(lang));
         t.push('\n');
         t.push_str(&if changes {
-            self.diff.to_text()
+            self.diff.to_text_in(lang)
         } else {
-            self.diff.summary_text()
+            self.diff.summary_text_in(lang)
         });
         t
     }
@@ -143,6 +164,32 @@ pub enum FillCommandError {
 }
 
 impl FillCommandError {
+    /// Why the fill is refused, in French and English (the `Display` text).
+    pub fn text(&self) -> crate::i18n::Text {
+        let fr = match self {
+            FillCommandError::Maquette(e) => format!("la maquette : {}", e.text().fr),
+            FillCommandError::Source(e) => format!("la source : {}", e.text().fr),
+            FillCommandError::NoMatchingMaquette { etape, found } => format!(
+                "la source contient des maquettes pour {found:?}, aucune pour l'étape {etape}"
+            ),
+            FillCommandError::EtapeMismatch {
+                maquette,
+                in_source,
+            } => format!(
+                "la source est pour l'étape {in_source}, la maquette pour l'étape {maquette}"
+            ),
+            FillCommandError::YearMismatch {
+                maquette,
+                in_source,
+            } => format!(
+                "la source est pour {in_source}/{}, la maquette pour {maquette}/{}",
+                in_source + 1,
+                maquette + 1
+            ),
+        };
+        crate::i18n::Text::new(fr, self.to_string())
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             FillCommandError::Maquette(e) => e.code(),

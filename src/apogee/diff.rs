@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::maquette::Maquette;
+use crate::i18n::{Lang, Text};
+use crate::{text, writeln_in};
 
 /// One cell that differs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -32,8 +34,10 @@ pub struct MaquetteDiff {
     /// Students (NIP) whose row disappeared or appeared.
     pub students_only_before: Vec<String>,
     pub students_only_after: Vec<String>,
-    /// Differences outside the values: titles, column definitions, column order.
-    pub structure_differences: Vec<String>,
+    /// Differences outside the values: titles, column definitions, column order (in the
+    /// language of the request that made the diff).
+    #[serde(serialize_with = "crate::i18n::localized_list")]
+    pub structure_differences: Vec<Text>,
 }
 
 impl MaquetteDiff {
@@ -46,28 +50,50 @@ impl MaquetteDiff {
     /// The counts, structure differences and students who appeared or disappeared, without
     /// the cell-by-cell list.
     pub fn summary_text(&self) -> String {
+        self.summary_text_in(Lang::Fr)
+    }
+
+    /// [`MaquetteDiff::summary_text`] in `lang`.
+    pub fn summary_text_in(&self, lang: Lang) -> String {
         let mut t = String::new();
-        let _ = writeln!(
+        let (cells, students) = (self.changes.len(), self.students_changed());
+        writeln_in!(
             t,
-            "{} cellule(s) modifiée(s) pour {} étudiant(s)",
-            self.changes.len(),
-            self.students_changed()
+            lang,
+            "{cells} cellule(s) modifiée(s) pour {students} étudiant(s)",
+            "{cells} cell(s) changed for {students} student(s)"
         );
         for d in &self.structure_differences {
-            let _ = writeln!(t, "Structure : {d}");
+            let d = d.get(lang);
+            writeln_in!(t, lang, "Structure : {d}", "Structure: {d}");
         }
         for nip in &self.students_only_before {
-            let _ = writeln!(t, "Étudiant {nip} disparu de la maquette");
+            writeln_in!(
+                t,
+                lang,
+                "Étudiant {nip} disparu de la maquette",
+                "Student {nip} gone from the maquette"
+            );
         }
         for nip in &self.students_only_after {
-            let _ = writeln!(t, "Étudiant {nip} ajouté à la maquette");
+            writeln_in!(
+                t,
+                lang,
+                "Étudiant {nip} ajouté à la maquette",
+                "Student {nip} added to the maquette"
+            );
         }
         t
     }
 
     /// The changes, in French, one student after the other.
     pub fn to_text(&self) -> String {
-        let mut t = self.summary_text();
+        self.to_text_in(Lang::Fr)
+    }
+
+    /// [`MaquetteDiff::to_text`] in `lang`.
+    pub fn to_text_in(&self, lang: Lang) -> String {
+        let mut t = self.summary_text_in(lang);
         let mut current = "";
         for c in &self.changes {
             if c.nip != current {
@@ -76,7 +102,10 @@ impl MaquetteDiff {
             }
             let show = |v: &str| {
                 if v.is_empty() {
-                    "(vide)".to_string()
+                    match lang {
+                        Lang::Fr => "(vide)".to_string(),
+                        Lang::En => "(empty)".to_string(),
+                    }
                 } else {
                     v.to_string()
                 }
@@ -108,7 +137,7 @@ fn labels(m: &Maquette) -> HashMap<&str, &str> {
 
 /// What differs in the files' structure: titles, column declarations, the order of the
 /// value columns.
-fn structure_differences(before: &Maquette, after: &Maquette) -> Vec<String> {
+fn structure_differences(before: &Maquette, after: &Maquette) -> Vec<Text> {
     let mut out = Vec::new();
     let titles_before: BTreeMap<&str, &str> = before
         .titles()
@@ -122,9 +151,13 @@ fn structure_differences(before: &Maquette, after: &Maquette) -> Vec<String> {
         .collect();
     for (key, value) in &titles_before {
         match titles_after.get(key) {
-            None => out.push(format!("titre {key} supprimé")),
+            None => out.push(text!("titre {key} supprimé", "title {key} removed")),
             Some(v) if v.trim() != value.trim() => {
-                out.push(format!("titre {key} : {} → {}", value.trim(), v.trim()))
+                let (was, now) = (value.trim(), v.trim());
+                out.push(text!(
+                    "titre {key} : {was} → {now}",
+                    "title {key}: {was} → {now}"
+                ))
             }
             _ => {}
         }
@@ -133,11 +166,14 @@ fn structure_differences(before: &Maquette, after: &Maquette) -> Vec<String> {
         .keys()
         .filter(|k| !titles_before.contains_key(*k))
     {
-        out.push(format!("titre {key} ajouté"));
+        out.push(text!("titre {key} ajouté", "title {key} added"));
     }
     for c in before.columns() {
         match after.column(&c.id) {
-            None => out.push(format!("colonne {} supprimée", c.id)),
+            None => {
+                let id = &c.id;
+                out.push(text!("colonne {id} supprimée", "column {id} removed"))
+            }
             Some(a)
                 if (
                     a.object_type.as_str(),
@@ -151,15 +187,12 @@ fn structure_differences(before: &Maquette, after: &Maquette) -> Vec<String> {
                     c.version.as_str(),
                 ) =>
             {
-                out.push(format!(
-                    "colonne {} : {} {} {} → {} {} {}",
-                    c.id,
-                    c.object_type,
-                    c.code,
-                    c.result_type.letter(),
-                    a.object_type,
-                    a.code,
-                    a.result_type.letter()
+                let id = &c.id;
+                let was = format!("{} {} {}", c.object_type, c.code, c.result_type.letter());
+                let now = format!("{} {} {}", a.object_type, a.code, a.result_type.letter());
+                out.push(text!(
+                    "colonne {id} : {was} → {now}",
+                    "column {id}: {was} → {now}"
                 ))
             }
             _ => {}
@@ -170,10 +203,14 @@ fn structure_differences(before: &Maquette, after: &Maquette) -> Vec<String> {
         .iter()
         .filter(|c| before.column(&c.id).is_none())
     {
-        out.push(format!("colonne {} ajoutée", c.id));
+        let id = &c.id;
+        out.push(text!("colonne {id} ajoutée", "column {id} added"));
     }
     if before.value_ids() != after.value_ids() {
-        out.push("l'ordre des colonnes de XX-APO_VALEURS-XX diffère".to_string());
+        out.push(Text::fixed(
+            "l'ordre des colonnes de XX-APO_VALEURS-XX diffère",
+            "the order of the XX-APO_VALEURS-XX columns differs",
+        ));
     }
     out
 }
@@ -321,8 +358,14 @@ mod tests {
         assert_eq!(
             diff.structure_differences,
             vec![
-                "titre apoC_cod_vdi : 111 → 112".to_string(),
-                "colonne apoL_c0019 : ELP VRTS1 R → ELP VRTS2 R".to_string()
+                Text::fixed(
+                    "titre apoC_cod_vdi : 111 → 112",
+                    "title apoC_cod_vdi: 111 → 112"
+                ),
+                Text::fixed(
+                    "colonne apoL_c0019 : ELP VRTS1 R → ELP VRTS2 R",
+                    "column apoL_c0019: ELP VRTS1 R → ELP VRTS2 R"
+                )
             ]
         );
     }

@@ -63,13 +63,13 @@ pub struct ParsedEnrolments {
 pub fn parse_csv(bytes: &[u8]) -> Result<ParsedEnrolments, ApiError> {
     enrolments::parse_enrolments_csv(bytes)
         .map(from_file)
-        .map_err(|e| ApiError::new(ErrorCode::InvalidEnrolmentFile, e.to_string()))
+        .map_err(|e| ApiError::new(ErrorCode::InvalidEnrolmentFile, e.text()))
 }
 
 pub fn parse_json(bytes: &[u8]) -> Result<ParsedEnrolments, ApiError> {
     enrolments::parse_enrolments_json(bytes)
         .map(from_file)
-        .map_err(|e| ApiError::new(ErrorCode::InvalidEnrolmentFile, e.to_string()))
+        .map_err(|e| ApiError::new(ErrorCode::InvalidEnrolmentFile, e.text()))
 }
 
 /// Accepted rows become records, except every row of a contradiction inside the file (one

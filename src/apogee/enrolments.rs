@@ -45,6 +45,8 @@ use super::csv::{CsvReader, count_unquoted, first_non_blank, looks_binary};
 use super::ine::{IneFormat, check_ine};
 use super::text::{TextEncoding, decode, detect_encoding, detect_utf16};
 use crate::domain::enrolment::Regime;
+use crate::i18n::Text;
+use crate::text;
 
 /// Apogée's ETA_IAE: the state of an administrative enrolment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -96,7 +98,8 @@ pub struct RowRejection {
     /// unknown_field, conflicting_duplicate, duplicate_ine.
     pub code: &'static str,
     /// What is wrong, naming the field and the shape (never the value).
-    pub reason: String,
+    #[serde(serialize_with = "crate::i18n::localized")]
+    pub reason: Text,
 }
 
 /// The parsed extraction: one entry per data row, in file order.
@@ -140,6 +143,30 @@ pub enum EnrolmentFileError {
 impl EnrolmentFileError {
     pub fn code(&self) -> &'static str {
         "invalid_enrolment_file"
+    }
+
+    /// Why the file is refused, in the managers' words and in English (the `Display` text).
+    pub fn text(&self) -> crate::i18n::Text {
+        let fr = match self {
+            EnrolmentFileError::Empty => "le fichier est vide".to_owned(),
+            EnrolmentFileError::Binary => {
+                "le fichier est binaire : ce n'est pas un texte CSV ou JSON".to_owned()
+            }
+            EnrolmentFileError::NoHeader => "aucun en-tête reconnu : colonnes attendues, par \
+                exemple COD_ETU;COD_NNE_IND;LIB_NOM_PAT_IND;LIB_PR1_IND;DATE_NAI_IND;COD_CMP;\
+                COD_ETP;COD_ANU;ETA_IAE, séparées par ';' ou une tabulation"
+                .to_owned(),
+            EnrolmentFileError::MissingColumns(columns) => {
+                format!("colonnes obligatoires absentes : {}", columns.join(", "))
+            }
+            EnrolmentFileError::DuplicateColumn(column) => {
+                format!("deux colonnes de l'en-tête signifient toutes deux {column}")
+            }
+            EnrolmentFileError::NotJsonArray(why) => {
+                format!("un tableau JSON d'inscriptions est attendu : {why}")
+            }
+        };
+        crate::i18n::Text::new(fr, self.to_string())
     }
 }
 
@@ -319,16 +346,15 @@ impl<'a> RawRow<'a> {
     }
 }
 
-fn reject(line: usize, code: &'static str, reason: String) -> RowRejection {
+fn reject(line: usize, code: &'static str, reason: Text) -> RowRejection {
     RowRejection { line, code, reason }
 }
 
 fn missing(line: usize, field: Field) -> RowRejection {
-    reject(
-        line,
-        "missing_field",
-        format!("{} is empty", field.display()),
-    )
+    reject(line, "missing_field", {
+        let field = field.display();
+        text!("{field} est vide", "{field} is empty")
+    })
 }
 
 fn is_code(s: &str, max: usize) -> bool {
@@ -427,34 +453,34 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
         .get(Field::CodEtu)
         .ok_or_else(|| missing(line, Field::CodEtu))?;
     if !is_code(cod_etu, 20) {
-        return Err(reject(
-            line,
-            "invalid_cod_etu",
-            format!(
-                "{} must be 1 to 20 letters or digits (found {} characters{})",
-                Field::CodEtu.display(),
-                cod_etu.chars().count(),
-                if cod_etu.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                    ""
-                } else {
-                    ", some neither letter nor digit"
-                }
-            ),
-        ));
+        return Err(reject(line, "invalid_cod_etu", {
+            let field = Field::CodEtu.display();
+            let count = cod_etu.chars().count();
+            let (fr_other, en_other) = if cod_etu.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                ("", "")
+            } else {
+                (
+                    ", dont certains ni lettre ni chiffre",
+                    ", some neither letter nor digit",
+                )
+            };
+            text!(
+                "{field} doit faire 1 à 20 lettres ou chiffres ({count} caractères trouvés{fr_other})",
+                "{field} must be 1 to 20 letters or digits (found {count} characters{en_other})"
+            )
+        }));
     }
 
     let (ine, ine_format) = match raw.get(Field::Ine) {
         None => {
             if raw.get(Field::IneKey).is_some() {
-                return Err(reject(
-                    line,
-                    "invalid_ine",
-                    format!(
-                        "{} is set but {} is empty",
-                        Field::IneKey.display(),
-                        Field::Ine.display()
-                    ),
-                ));
+                return Err(reject(line, "invalid_ine", {
+                    let (key, ine) = (Field::IneKey.display(), Field::Ine.display());
+                    text!(
+                        "{key} est renseigné mais {ine} est vide",
+                        "{key} is set but {ine} is empty"
+                    )
+                }));
             }
             (None, None)
         }
@@ -466,11 +492,11 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
             match check_ine(&full) {
                 Ok(format) => (Some(full), Some(format)),
                 Err(e) => {
-                    return Err(reject(
-                        line,
-                        "invalid_ine",
-                        format!("{}: {e}", Field::Ine.display()),
-                    ));
+                    return Err(reject(line, "invalid_ine", {
+                        let field = Field::Ine.display();
+                        let (fr, en) = (e.text().fr, e.text().en);
+                        text!("{field} : {fr}", "{field}: {en}")
+                    }));
                 }
             }
         }
@@ -488,14 +514,13 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
                 .chars()
                 .any(|c| c.is_control() || crate::domain::text::is_invisible_format(c))
         {
-            return Err(reject(
-                line,
-                "invalid_name",
-                format!(
-                    "{} must be at most 100 characters without control, bidirectional or zero-width characters",
-                    field.display()
-                ),
-            ));
+            return Err(reject(line, "invalid_name", {
+                let field = field.display();
+                text!(
+                    "{field} doit faire au plus 100 caractères, sans caractère de contrôle, bidirectionnel ou de largeur nulle",
+                    "{field} must be at most 100 characters without control, bidirectional or zero-width characters"
+                )
+            }));
         }
     }
 
@@ -503,37 +528,37 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
         .get(Field::Composante)
         .ok_or_else(|| missing(line, Field::Composante))?;
     if !is_code(composante, 10) {
-        return Err(reject(
-            line,
-            "invalid_composante",
-            format!(
-                "{} must be 1 to 10 letters or digits",
-                Field::Composante.display()
-            ),
-        ));
+        return Err(reject(line, "invalid_composante", {
+            let field = Field::Composante.display();
+            text!(
+                "{field} doit faire 1 à 10 lettres ou chiffres",
+                "{field} must be 1 to 10 letters or digits"
+            )
+        }));
     }
     let etape = raw
         .get(Field::Etape)
         .ok_or_else(|| missing(line, Field::Etape))?;
     if !is_code(etape, 10) {
-        return Err(reject(
-            line,
-            "invalid_etape",
-            format!(
-                "{} must be 1 to 10 letters or digits",
-                Field::Etape.display()
-            ),
-        ));
+        return Err(reject(line, "invalid_etape", {
+            let field = Field::Etape.display();
+            text!(
+                "{field} doit faire 1 à 10 lettres ou chiffres",
+                "{field} must be 1 to 10 letters or digits"
+            )
+        }));
     }
     let etape_version = match raw.get(Field::EtapeVersion) {
         None => None,
         Some(v) if v.len() <= 3 && v.bytes().all(|b| b.is_ascii_digit()) => Some(v.to_string()),
         Some(_) => {
-            return Err(reject(
-                line,
-                "invalid_etape_version",
-                format!("{} must be 1 to 3 digits", Field::EtapeVersion.display()),
-            ));
+            return Err(reject(line, "invalid_etape_version", {
+                let field = Field::EtapeVersion.display();
+                text!(
+                    "{field} doit faire 1 à 3 chiffres",
+                    "{field} must be 1 to 3 digits"
+                )
+            }));
         }
     };
 
@@ -541,14 +566,13 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
         .get(Field::AcademicYear)
         .ok_or_else(|| missing(line, Field::AcademicYear))?;
     let academic_year = parse_academic_year(year_text).ok_or_else(|| {
-        reject(
-            line,
-            "invalid_year",
-            format!(
-                "{} must be a year like 2025 (meaning 2025-2026) or 2025/2026",
-                Field::AcademicYear.display()
-            ),
-        )
+        reject(line, "invalid_year", {
+            let field = Field::AcademicYear.display();
+            text!(
+                "{field} doit être une année comme 2025 (pour 2025-2026) ou 2025/2026",
+                "{field} must be a year like 2025 (meaning 2025-2026) or 2025/2026"
+            )
+        })
     })?;
 
     let state = match raw
@@ -559,11 +583,10 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
         "A" | "a" => EnrolmentState::A,
         "R" | "r" => EnrolmentState::R,
         _ => {
-            return Err(reject(
-                line,
-                "invalid_state",
-                format!("{} must be E, A or R", Field::State.display()),
-            ));
+            return Err(reject(line, "invalid_state", {
+                let field = Field::State.display();
+                text!("{field} doit valoir E, A ou R", "{field} must be E, A or R")
+            }));
         }
     };
 
@@ -573,10 +596,13 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
             reject(
                 line,
                 "invalid_date",
-                format!(
-                    "{} must be a real date as DD/MM/YYYY, YYYY-MM-DD or DD/MM/YY, between 1900 and the academic year",
-                    Field::BirthDate.display()
-                ),
+                {
+                    let field = Field::BirthDate.display();
+                    text!(
+                        "{field} doit être une vraie date, JJ/MM/AAAA, AAAA-MM-JJ ou JJ/MM/AA, entre 1900 et l'année universitaire",
+                        "{field} must be a real date as DD/MM/YYYY, YYYY-MM-DD or DD/MM/YY, between 1900 and the academic year"
+                    )
+                },
             )
         })?),
     };
@@ -586,14 +612,13 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
         Some(e) => {
             let e = e.to_lowercase();
             if !valid_email(&e) {
-                return Err(reject(
-                    line,
-                    "invalid_email",
-                    format!(
-                        "{} must look like name@domain.tld (one @, a dotted domain, no spaces)",
-                        Field::Email.display()
-                    ),
-                ));
+                return Err(reject(line, "invalid_email", {
+                    let field = Field::Email.display();
+                    text!(
+                        "{field} doit ressembler à nom@domaine.tld (un @, un domaine avec un point, sans espace)",
+                        "{field} must look like name@domain.tld (one @, a dotted domain, no spaces)"
+                    )
+                }));
             }
             Some(e)
         }
@@ -602,14 +627,13 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
     let vault_objection = match raw.get(Field::VaultObjection) {
         None => false,
         Some(v) => parse_flag(v).ok_or_else(|| {
-            reject(
-                line,
-                "invalid_vault_objection",
-                format!(
-                    "{} must be a yes/no value (1/0, O/N, true/false)",
-                    Field::VaultObjection.display()
-                ),
-            )
+            reject(line, "invalid_vault_objection", {
+                let field = Field::VaultObjection.display();
+                text!(
+                    "{field} doit valoir oui ou non (1/0, O/N, true/false)",
+                    "{field} must be a yes/no value (1/0, O/N, true/false)"
+                )
+            })
         })?,
     };
 
@@ -619,24 +643,26 @@ fn validate_row(line: usize, raw: &RawRow<'_>) -> Result<EnrolmentRow, RowReject
             reject(
                 line,
                 "invalid_regime",
-                format!(
-                    "{} must be FI (formation initiale), FA (apprentissage) or FC (formation continue)",
-                    Field::Regime.display()
-                ),
+                {
+                    let field = Field::Regime.display();
+                    text!(
+                        "{field} doit valoir FI (formation initiale), FA (apprentissage) ou FC (formation continue)",
+                        "{field} must be FI (formation initiale), FA (apprentissage) or FC (formation continue)"
+                    )
+                },
             )
         })?),
     };
     let boursier = match raw.get(Field::Boursier) {
         None => None,
         Some(v) => Some(parse_flag(v).ok_or_else(|| {
-            reject(
-                line,
-                "invalid_boursier",
-                format!(
-                    "{} must be a yes/no value (1/0, O/N, true/false)",
-                    Field::Boursier.display()
-                ),
-            )
+            reject(line, "invalid_boursier", {
+                let field = Field::Boursier.display();
+                text!(
+                    "{field} doit valoir oui ou non (1/0, O/N, true/false)",
+                    "{field} must be a yes/no value (1/0, O/N, true/false)"
+                )
+            })
         })?),
     };
 
@@ -729,11 +755,13 @@ pub fn parse_enrolments_csv(bytes: &[u8]) -> Result<EnrolmentFile, EnrolmentFile
             rows.push(Err(reject(
                 start_line,
                 "wrong_field_count",
-                format!(
-                    "the row has {} fields, the header {} (a separator inside an unquoted value?)",
-                    fields.len(),
-                    header_len
-                ),
+                {
+                    let count = fields.len();
+                    text!(
+                        "la ligne a {count} champs, l'en-tête {header_len} (un séparateur dans une valeur sans guillemets ?)",
+                        "the row has {count} fields, the header {header_len} (a separator inside an unquoted value?)"
+                    )
+                },
             )));
             continue;
         }
@@ -774,7 +802,10 @@ pub fn parse_enrolments_json(bytes: &[u8]) -> Result<EnrolmentFile, EnrolmentFil
             rows.push(Err(reject(
                 line,
                 "invalid_row",
-                "each item must be a JSON object".to_string(),
+                Text::fixed(
+                    "chaque élément doit être un objet JSON",
+                    "each item must be a JSON object",
+                ),
             )));
             continue;
         };
@@ -785,7 +816,7 @@ pub fn parse_enrolments_json(bytes: &[u8]) -> Result<EnrolmentFile, EnrolmentFil
                 problem = Some(reject(
                     line,
                     "unknown_field",
-                    format!("unknown field {key:?}"),
+                    text!("champ inconnu {key:?}", "unknown field {key:?}"),
                 ));
                 break;
             };
@@ -795,11 +826,13 @@ pub fn parse_enrolments_json(bytes: &[u8]) -> Result<EnrolmentFile, EnrolmentFil
                 serde_json::Value::Number(n) => Some(Cow::Owned(n.to_string())),
                 serde_json::Value::Bool(b) => Some(Cow::Borrowed(if *b { "1" } else { "0" })),
                 _ => {
-                    problem = Some(reject(
-                        line,
-                        "invalid_row",
-                        format!("{} must be a string, a number or null", field.display()),
-                    ));
+                    problem = Some(reject(line, "invalid_row", {
+                        let field = field.display();
+                        text!(
+                            "{field} doit être une chaîne, un nombre ou null",
+                            "{field} must be a string, a number or null"
+                        )
+                    }));
                     break;
                 }
             };
@@ -886,11 +919,13 @@ pub fn find_conflicts(rows: &[Result<EnrolmentRow, RowRejection>]) -> Vec<RowRej
             out.push(reject(
                 row.line,
                 "conflicting_duplicate",
-                format!(
-                    "cod_etu (COD_ETU) also appears on line(s) {} with a different identity ({} differ)",
-                    lines_list(&others),
-                    differing.join(", ")
-                ),
+                {
+                    let (others, differing) = (lines_list(&others), differing.join(", "));
+                    text!(
+                        "cod_etu (COD_ETU) apparaît aussi à la (aux) ligne(s) {others} avec une autre identité ({differing} diffèrent)",
+                        "cod_etu (COD_ETU) also appears on line(s) {others} with a different identity ({differing} differ)"
+                    )
+                },
             ));
         }
     }
@@ -911,11 +946,13 @@ pub fn find_conflicts(rows: &[Result<EnrolmentRow, RowRejection>]) -> Vec<RowRej
             out.push(reject(
                 row.line,
                 "duplicate_ine",
-                format!(
-                    "ine (COD_NNE_IND) is also carried by another cod_etu on line(s) {} (rows {} share it)",
-                    lines_list(&others),
-                    lines_list(&lines)
-                ),
+                {
+                    let (others, lines) = (lines_list(&others), lines_list(&lines));
+                    text!(
+                        "ine (COD_NNE_IND) est aussi porté par un autre cod_etu à la (aux) ligne(s) {others} (les lignes {lines} le partagent)",
+                        "ine (COD_NNE_IND) is also carried by another cod_etu on line(s) {others} (rows {lines} share it)"
+                    )
+                },
             ));
         }
     }

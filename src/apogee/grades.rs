@@ -26,6 +26,8 @@ use serde::{Deserialize, Serialize};
 use super::csv::{CsvReader, count_unquoted, first_non_blank, looks_binary};
 use super::maquette::{Maquette, MaquetteError, ResultType, looks_like_maquette};
 use super::text::{decode, detect_encoding};
+use crate::i18n::Text;
+use crate::text;
 
 /// One student's values for one Apogée element.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -76,8 +78,8 @@ pub struct GradeSource {
     pub etape: Option<String>,
     /// Keys given twice. The fill leaves these cells alone; the check reports them.
     pub duplicates: Vec<DuplicateKey>,
-    /// Things the source builder noticed but did not refuse (English, no personal values).
-    pub warnings: Vec<String>,
+    /// Things the source builder noticed but did not refuse (no personal values).
+    pub warnings: Vec<Text>,
 }
 
 impl GradeSource {
@@ -146,10 +148,13 @@ impl GradeSource {
                 match column.result_type {
                     ResultType::Note => match parse_note(value) {
                         Some(n) => entry.note = Some(n),
-                        None => source.warnings.push(format!(
-                            "line {}: column {} holds a note that is not a number",
-                            row.line, column.id
-                        )),
+                        None => {
+                            let (line, id) = (row.line, &column.id);
+                            source.warnings.push(text!(
+                                "ligne {line} : la colonne {id} porte une note qui n'est pas un nombre",
+                                "line {line}: column {id} holds a note that is not a number"
+                            ))
+                        }
                     },
                     ResultType::Result => entry.result = Some(value.to_string()),
                     ResultType::JuryPoints => entry.jury_points = parse_note(value),
@@ -191,7 +196,8 @@ pub fn parse_note(text: &str) -> Option<f64> {
 pub struct SourceProblem {
     /// 1-based line (CSV) or item (JSON).
     pub line: usize,
-    pub message: String,
+    #[serde(serialize_with = "crate::i18n::localized")]
+    pub message: Text,
 }
 
 /// A grade source that cannot be used.
@@ -204,11 +210,11 @@ pub enum GradeSourceError {
     #[error("grade CSV: required columns missing: {}", .0.join(", "))]
     MissingColumns(Vec<String>),
     #[error("grade JSON: {0}")]
-    Json(String),
+    Json(Text),
     #[error("{} invalid line(s) in the grade source: {}", .0.len(), .0.iter().take(20).map(|p| format!("line {}: {}", p.line, p.message)).collect::<Vec<_>>().join("; "))]
     InvalidRows(Vec<SourceProblem>),
     #[error("zip archive: {0}")]
-    Zip(String),
+    Zip(Text),
     #[error("the zip archive holds no Apogée maquette")]
     NoMaquetteInZip,
     #[error(transparent)]
@@ -216,6 +222,37 @@ pub enum GradeSourceError {
 }
 
 impl GradeSourceError {
+    /// Why the source is refused, in French and English (the `Display` text).
+    pub fn text(&self) -> Text {
+        let fr = match self {
+            GradeSourceError::Empty => "la source de notes est vide".to_owned(),
+            GradeSourceError::Unrecognised => "la source de notes n'est ni une maquette, ni une \
+                archive zip de ScoDoc, ni un fichier de notes CSV ou JSON"
+                .to_owned(),
+            GradeSourceError::MissingColumns(columns) => format!(
+                "CSV de notes : colonnes obligatoires absentes : {}",
+                columns.join(", ")
+            ),
+            GradeSourceError::Json(why) => format!("JSON de notes : {}", why.fr),
+            GradeSourceError::InvalidRows(problems) => format!(
+                "{} ligne(s) invalide(s) dans la source de notes : {}",
+                problems.len(),
+                problems
+                    .iter()
+                    .take(20)
+                    .map(|p| format!("ligne {} : {}", p.line, p.message.fr))
+                    .collect::<Vec<_>>()
+                    .join(" ; ")
+            ),
+            GradeSourceError::Zip(why) => format!("archive zip : {}", why.fr),
+            GradeSourceError::NoMaquetteInZip => {
+                "l'archive zip ne contient aucune maquette Apogée".to_owned()
+            }
+            GradeSourceError::Maquette(e) => return e.text(),
+        };
+        Text::new(fr, self.to_string())
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             GradeSourceError::Maquette(e) => e.code(),
@@ -260,30 +297,30 @@ pub fn read_source(bytes: &[u8]) -> Result<SourceFile, GradeSourceError> {
     }
 }
 
+/// An archive the zip reader refuses (its message, as written, in both languages).
+fn zip_error(e: impl std::fmt::Display) -> GradeSourceError {
+    GradeSourceError::Zip(text!("illisible : {e}", "{e}"))
+}
+
 /// Every maquette inside a zip (ScoDoc's export holds one per étape, with a log and
 /// spreadsheets beside it), by entry name.
 pub fn maquettes_in_zip(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, GradeSourceError> {
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
-        .map_err(|e| GradeSourceError::Zip(e.to_string()))?;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(zip_error)?;
     let mut found = Vec::new();
     for index in 0..archive.len() {
-        let mut file = archive
-            .by_index(index)
-            .map_err(|e| GradeSourceError::Zip(e.to_string()))?;
+        let mut file = archive.by_index(index).map_err(zip_error)?;
         if file.is_dir() {
             continue;
         }
-        let name = file
-            .name()
-            .map_err(|e| GradeSourceError::Zip(e.to_string()))?
-            .into_owned();
+        let name = file.name().map_err(zip_error)?.into_owned();
         let mut content = Vec::with_capacity(file.size().min(MAX_ZIP_ENTRY) as usize);
         (&mut file)
             .take(MAX_ZIP_ENTRY + 1)
             .read_to_end(&mut content)
-            .map_err(|e| GradeSourceError::Zip(e.to_string()))?;
+            .map_err(zip_error)?;
         if content.len() as u64 > MAX_ZIP_ENTRY {
-            return Err(GradeSourceError::Zip(format!(
+            return Err(GradeSourceError::Zip(text!(
+                "l'entrée {name} dépasse {MAX_ZIP_ENTRY} octets",
                 "entry {name} is larger than {MAX_ZIP_ENTRY} bytes"
             )));
         }
@@ -394,9 +431,12 @@ struct RawGrade<'a> {
 }
 
 impl RawGrade<'_> {
-    fn entry(&self) -> Result<GradeEntry, String> {
+    fn entry(&self) -> Result<GradeEntry, Text> {
         if self.nip.is_empty() || !self.nip.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err("nip must be letters or digits".into());
+            return Err(Text::fixed(
+                "nip doit être fait de lettres ou de chiffres",
+                "nip must be letters or digits",
+            ));
         }
         if self.element.is_empty()
             || !self
@@ -404,22 +444,36 @@ impl RawGrade<'_> {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         {
-            return Err("element must be an Apogée code (letters, digits)".into());
+            return Err(Text::fixed(
+                "element doit être un code Apogée (lettres, chiffres)",
+                "element must be an Apogée code (letters, digits)",
+            ));
         }
         let note = match self.note {
             "" => None,
-            n => Some(parse_note(n).ok_or("note must be a number such as 12,5 or 12.5")?),
+            n => Some(parse_note(n).ok_or(Text::fixed(
+                "note doit être un nombre comme 12,5 ou 12.5",
+                "note must be a number such as 12,5 or 12.5",
+            ))?),
         };
         let jury_points = match self.jury_points {
             "" => None,
-            n => Some(parse_note(n).ok_or("jury_points must be a number")?),
+            n => Some(parse_note(n).ok_or(Text::fixed(
+                "jury_points doit être un nombre",
+                "jury_points must be a number",
+            ))?),
         };
         let result = match self.result {
             "" => None,
             r if r.len() <= 10 && r.bytes().all(|b| b.is_ascii_alphanumeric()) => {
                 Some(r.to_ascii_uppercase())
             }
-            _ => return Err("result must be a jury code of letters and digits".into()),
+            _ => {
+                return Err(Text::fixed(
+                    "result doit être un code de jury fait de lettres et de chiffres",
+                    "result must be a jury code of letters and digits",
+                ));
+            }
         };
         let entry = GradeEntry {
             note,
@@ -427,7 +481,10 @@ impl RawGrade<'_> {
             jury_points,
         };
         if entry.is_empty() {
-            return Err("the row has neither note nor result".into());
+            return Err(Text::fixed(
+                "la ligne n'a ni note ni résultat",
+                "the row has neither note nor result",
+            ));
         }
         Ok(entry)
     }
@@ -435,8 +492,8 @@ impl RawGrade<'_> {
 
 /// Parses the JSON form.
 pub fn parse_grade_json(bytes: &[u8]) -> Result<GradeSource, GradeSourceError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| GradeSourceError::Json(e.to_string()))?;
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| GradeSourceError::Json(text!("illisible : {e}", "{e}")))?;
     let mut source = GradeSource {
         kind: SourceKind::Json,
         ..GradeSource::default()
@@ -446,29 +503,43 @@ pub fn parse_grade_json(bytes: &[u8]) -> Result<GradeSource, GradeSourceError> {
         serde_json::Value::Object(map) => {
             source.year = match map.get("year") {
                 None | Some(serde_json::Value::Null) => None,
-                Some(y) => Some(
-                    y.as_i64()
-                        .and_then(|y| i32::try_from(y).ok())
-                        .ok_or_else(|| GradeSourceError::Json("year must be a number".into()))?,
-                ),
+                Some(y) => Some(y.as_i64().and_then(|y| i32::try_from(y).ok()).ok_or_else(
+                    || {
+                        GradeSourceError::Json(Text::fixed(
+                            "year doit être un nombre",
+                            "year must be a number",
+                        ))
+                    },
+                )?),
             };
             source.etape = match map.get("etape") {
                 None | Some(serde_json::Value::Null) => None,
                 Some(e) => Some(
                     e.as_str()
-                        .ok_or_else(|| GradeSourceError::Json("etape must be a string".into()))?
+                        .ok_or_else(|| {
+                            GradeSourceError::Json(Text::fixed(
+                                "etape doit être une chaîne",
+                                "etape must be a string",
+                            ))
+                        })?
                         .trim()
                         .to_string(),
                 ),
             };
             map.get("grades")
                 .and_then(|g| g.as_array())
-                .ok_or_else(|| GradeSourceError::Json("expected a \"grades\" array".into()))?
+                .ok_or_else(|| {
+                    GradeSourceError::Json(Text::fixed(
+                        "un tableau \"grades\" est attendu",
+                        "expected a \"grades\" array",
+                    ))
+                })?
         }
         _ => {
-            return Err(GradeSourceError::Json(
-                "expected an array of grades or an object with a \"grades\" array".into(),
-            ));
+            return Err(GradeSourceError::Json(Text::fixed(
+                "un tableau de notes ou un objet avec un tableau \"grades\" est attendu",
+                "expected an array of grades or an object with a \"grades\" array",
+            )));
         }
     };
     let mut problems = Vec::new();
@@ -477,16 +548,22 @@ pub fn parse_grade_json(bytes: &[u8]) -> Result<GradeSource, GradeSourceError> {
         let Some(object) = item.as_object() else {
             problems.push(SourceProblem {
                 line,
-                message: "each grade must be an object".into(),
+                message: Text::fixed(
+                    "chaque note doit être un objet",
+                    "each grade must be an object",
+                ),
             });
             continue;
         };
-        let text = |key: &str| -> Result<String, String> {
+        let text = |key: &str| -> Result<String, Text> {
             match object.get(key) {
                 None | Some(serde_json::Value::Null) => Ok(String::new()),
                 Some(serde_json::Value::String(s)) => Ok(s.trim().to_string()),
                 Some(serde_json::Value::Number(n)) => Ok(n.to_string()),
-                Some(_) => Err(format!("{key} must be a string or a number")),
+                Some(_) => Err(text!(
+                    "{key} doit être une chaîne ou un nombre",
+                    "{key} must be a string or a number"
+                )),
             }
         };
         if let Some(key) = object.keys().find(|k| {
@@ -497,12 +574,12 @@ pub fn parse_grade_json(bytes: &[u8]) -> Result<GradeSource, GradeSourceError> {
         }) {
             problems.push(SourceProblem {
                 line,
-                message: format!("unknown field {key:?}"),
+                message: text!("champ inconnu {key:?}", "unknown field {key:?}"),
             });
             continue;
         }
         let fields = (|| {
-            Ok::<_, String>((
+            Ok::<_, Text>((
                 text("nip")?,
                 text("element")?,
                 text("note")?,

@@ -43,6 +43,14 @@ impl IneFormat {
             IneFormat::Provisional => "provisional INE",
         }
     }
+
+    /// The format's name in French.
+    pub fn label_fr(self) -> &'static str {
+        match self {
+            IneFormat::Provisional => "INE provisoire",
+            other => other.label(),
+        }
+    }
 }
 
 /// Why an INE is refused. Messages describe the shape, never the value.
@@ -56,6 +64,27 @@ pub enum IneError {
     WrongKey(IneFormat),
     #[error("the number of this {} is a placeholder (repeated character)", .0.label())]
     Placeholder(IneFormat),
+}
+
+impl IneError {
+    /// Why, in French and English (the `Display` text).
+    pub fn text(self) -> crate::i18n::Text {
+        let fr = match self {
+            IneError::WrongLength(n) => format!("un INE a 11 caractères, celui-ci en a {n}"),
+            IneError::UnknownFormat => "l'INE ne suit aucun des formats connus (RNIE, BEA, \
+                base 36, SIFA, provisoire)"
+                .to_owned(),
+            IneError::WrongKey(format) => format!(
+                "la clé de contrôle de cet {} ne correspond pas à son numéro",
+                format.label_fr()
+            ),
+            IneError::Placeholder(format) => format!(
+                "le numéro de cet {} est un bouche-trou (caractère répété)",
+                format.label_fr()
+            ),
+        };
+        crate::i18n::Text::new(fr, self.to_string())
+    }
 }
 
 fn is_key_letter(b: u8) -> bool {

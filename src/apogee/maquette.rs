@@ -31,6 +31,9 @@ use serde::Serialize;
 
 use parser::Parser;
 
+use crate::i18n::Text;
+use crate::text;
+
 use super::text::{
     LineSpan, TextEncoding, decode, detect_encoding, detect_utf16, encode, is_blank, line_spans,
 };
@@ -48,7 +51,7 @@ const FILE: &str = "file";
 pub struct MaquetteError {
     pub section: String,
     pub line: Option<usize>,
-    pub message: String,
+    pub message: Text,
     #[serde(skip)]
     pub kind: MaquetteErrorKind,
 }
@@ -83,13 +86,24 @@ impl MaquetteError {
         }
     }
 
-    pub(crate) fn at(section: &str, line: Option<usize>, message: impl Into<String>) -> Self {
+    pub(crate) fn at(section: &str, line: Option<usize>, message: Text) -> Self {
         MaquetteError {
             section: section.to_string(),
             line,
-            message: message.into(),
+            message,
             kind: MaquetteErrorKind::Invalid,
         }
+    }
+
+    /// Where and why, in French and English (the `Display` text).
+    pub fn text(&self) -> Text {
+        let section = &self.section;
+        let message = &self.message.fr;
+        let fr = match self.line {
+            Some(line) => format!("{section}, ligne {line} : {message}"),
+            None => format!("{section} : {message}"),
+        };
+        Text::new(fr, self.to_string())
     }
 
     pub(crate) fn of_kind(mut self, kind: MaquetteErrorKind) -> Self {
@@ -301,7 +315,10 @@ impl Maquette {
             return Err(MaquetteError::at(
                 FILE,
                 None,
-                "the file is UTF-16 (\"Texte Unicode\"): export the maquette in ISO-8859-1 (or UTF-8)",
+                Text::fixed(
+                    "le fichier est en UTF-16 (« Texte Unicode ») : exportez la maquette en ISO-8859-1 (ou UTF-8)",
+                    "the file is UTF-16 (\"Texte Unicode\"): export the maquette in ISO-8859-1 (or UTF-8)",
+                ),
             )
             .of_kind(MaquetteErrorKind::Encoding));
         }
@@ -310,7 +327,10 @@ impl Maquette {
             return Err(MaquetteError::at(
                 FILE,
                 Some(line),
-                "the file holds NUL bytes: it is binary, or in an encoding other than ISO-8859-1 or UTF-8",
+                Text::fixed(
+                    "le fichier contient des octets NUL : il est binaire, ou dans un autre encodage qu'ISO-8859-1 ou UTF-8",
+                    "the file holds NUL bytes: it is binary, or in an encoding other than ISO-8859-1 or UTF-8",
+                ),
             )
             .of_kind(MaquetteErrorKind::Encoding));
         }
@@ -440,14 +460,20 @@ impl Maquette {
             return Err(MaquetteError::at(
                 VALEURS,
                 Some(row.line),
-                "the row is cut short: it is left as read",
+                Text::fixed(
+                    "la ligne est tronquée : elle est laissée telle que lue",
+                    "the row is cut short: it is left as read",
+                ),
             ));
         }
         if index >= self.value_ids.len() {
             return Err(MaquetteError::at(
                 VALEURS,
                 Some(row.line),
-                format!("cell {index} is beyond the declared columns"),
+                text!(
+                    "la cellule {index} est au-delà des colonnes déclarées",
+                    "cell {index} is beyond the declared columns"
+                ),
             ));
         }
         if row.cell(index) == value {
@@ -459,7 +485,10 @@ impl Maquette {
             return Err(MaquetteError::at(
                 VALEURS,
                 Some(row.line),
-                "the new value holds a separator or a character the file's encoding cannot hold",
+                Text::fixed(
+                    "la nouvelle valeur contient un séparateur ou un caractère que l'encodage du fichier ne peut pas porter",
+                    "the new value holds a separator or a character the file's encoding cannot hold",
+                ),
             ));
         }
         let row = &mut self.students[student];
@@ -570,13 +599,18 @@ fn check_row_lengths(
             continue;
         }
         let message = if cut {
-            format!(
+            text!(
+                "la dernière ligne est tronquée : {cells} cellules là où XX-APO_COLONNES-XX en déclare {expected} (et pas de fin de ligne) ; envoyez le fichier entier, ou acceptez explicitement la ligne tronquée",
                 "the last row is cut short: {cells} cells where XX-APO_COLONNES-XX declares {expected} (and no line ending); send the whole file, or accept the cut row explicitly"
             )
         } else if cells < expected {
-            format!("the row has {cells} cells where XX-APO_COLONNES-XX declares {expected}")
+            text!(
+                "la ligne a {cells} cellules là où XX-APO_COLONNES-XX en déclare {expected}",
+                "the row has {cells} cells where XX-APO_COLONNES-XX declares {expected}"
+            )
         } else {
-            format!(
+            text!(
+                "la ligne a des valeurs dans {cells} cellules là où XX-APO_COLONNES-XX en déclare {expected}",
                 "the row has values in {cells} cells where XX-APO_COLONNES-XX declares {expected}"
             )
         };
@@ -622,7 +656,10 @@ pub fn to_apogee_bytes(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, Maque
             MaquetteError::at(
                 section,
                 Some(index + 1),
-                "a character cannot be written in ISO-8859-1, the encoding Apogée imports",
+                Text::fixed(
+                    "un caractère ne peut pas s'écrire en ISO-8859-1, l'encodage qu'importe Apogée",
+                    "a character cannot be written in ISO-8859-1, the encoding Apogée imports",
+                ),
             )
             .of_kind(MaquetteErrorKind::Encoding)
         })?;

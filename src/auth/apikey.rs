@@ -52,8 +52,12 @@ pub fn create(
 pub async fn authenticate(db: &Db, key: String) -> Result<Principal, ApiError> {
     let digest = hash(&key);
     db.run(move |conn| {
-        let row = api_keys::find_active_by_hash(conn, &digest)?
-            .ok_or_else(|| ApiError::unauthenticated("unknown or revoked API key"))?;
+        let row = api_keys::find_active_by_hash(conn, &digest)?.ok_or_else(|| {
+            ApiError::unauthenticated(crate::i18n::Text::fixed(
+                "clé d'API inconnue ou révoquée",
+                "unknown or revoked API key",
+            ))
+        })?;
         api_keys::touch(conn, &row.id, db::now())?;
         Ok(Principal {
             subject: row.name,

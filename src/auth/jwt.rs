@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::{CredentialKind, Principal, Role};
 use crate::config::{AuthConfig, JwtAlgorithm, Secret};
 use crate::error::ApiError;
+use crate::i18n::Text;
+use crate::text;
 
 /// The claims passerelle reads. `iss`, `aud` and `exp` are checked by the verifier.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -114,13 +116,14 @@ impl JwtKeys {
     }
 
     pub fn verify(&self, token: &str) -> Result<Principal, ApiError> {
-        let key = self
-            .decoding
-            .as_ref()
-            .ok_or_else(|| ApiError::unauthenticated("token authentication is not configured"))?;
+        let key = self.decoding.as_ref().ok_or_else(|| {
+            ApiError::unauthenticated(Text::fixed(
+                "l'authentification par jeton n'est pas configurée",
+                "token authentication is not configured",
+            ))
+        })?;
         refuse_critical_extensions(token)?;
         let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
-            use crate::i18n::Text;
             use jsonwebtoken::errors::ErrorKind;
             let why = match e.kind() {
                 ErrorKind::ExpiredSignature => {
@@ -161,9 +164,10 @@ impl JwtKeys {
             data.claims.iat.min(now)
         };
         if data.claims.exp.saturating_sub(start) > self.max_lifetime + self.validation.leeway {
-            return Err(ApiError::unauthenticated(format!(
-                "the token lives longer than the {} s accepted (auth.max_token_lifetime)",
-                self.max_lifetime
+            let max = self.max_lifetime;
+            return Err(ApiError::unauthenticated(text!(
+                "le jeton vit plus longtemps que les {max} s acceptées (auth.max_token_lifetime)",
+                "the token lives longer than the {max} s accepted (auth.max_token_lifetime)"
             )));
         }
         principal_from_claims(data.claims)
@@ -191,29 +195,39 @@ impl JwtKeys {
 /// passerelle understands none, so a token that has one is refused.
 fn refuse_critical_extensions(token: &str) -> Result<(), ApiError> {
     use base64::Engine;
-    let malformed = || ApiError::unauthenticated("the token is malformed");
+    let malformed = || {
+        ApiError::unauthenticated(Text::fixed(
+            "le jeton est mal formé",
+            "the token is malformed",
+        ))
+    };
     let header = token.split('.').next().ok_or_else(malformed)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(header.trim_end_matches('='))
         .map_err(|_| malformed())?;
     let header: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
     if header.get("crit").is_some() {
-        return Err(ApiError::unauthenticated(
+        return Err(ApiError::unauthenticated(Text::fixed(
+            "le jeton nomme des extensions critiques (crit) que passerelle ne comprend pas",
             "the token names critical extensions (crit) passerelle does not understand",
-        ));
+        )));
     }
     Ok(())
 }
 
 fn principal_from_claims(claims: Claims) -> Result<Principal, ApiError> {
-    let incomplete =
-        |why: &str| ApiError::unauthenticated(format!("the token's claims are incomplete: {why}"));
     match claims.role {
         Role::Manager if claims.composantes.is_empty() => {
-            return Err(incomplete("a manager token needs `composantes`"));
+            return Err(ApiError::unauthenticated(Text::fixed(
+                "les revendications du jeton sont incomplètes : un jeton de gestionnaire a besoin de `composantes`",
+                "the token's claims are incomplete: a manager token needs `composantes`",
+            )));
         }
         Role::Student if claims.cod_etu.as_deref().is_none_or(str::is_empty) => {
-            return Err(incomplete("a student token needs `cod_etu`"));
+            return Err(ApiError::unauthenticated(Text::fixed(
+                "les revendications du jeton sont incomplètes : un jeton d'étudiant a besoin de `cod_etu`",
+                "the token's claims are incomplete: a student token needs `cod_etu`",
+            )));
         }
         _ => {}
     }

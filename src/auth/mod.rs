@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
+use crate::i18n::Text;
 use crate::state::AppState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -280,16 +281,21 @@ fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
             "missing Authorization header (Bearer token or API key)",
         ))
     })?;
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::unauthenticated("the Authorization header is not valid text"))?;
-    let (scheme, token) = value.split_once(' ').ok_or_else(|| {
-        ApiError::unauthenticated("the Authorization header must be `Bearer <token>`")
+    let value = value.to_str().map_err(|_| {
+        ApiError::unauthenticated(Text::fixed(
+            "l'en-tête Authorization n'est pas un texte valide",
+            "the Authorization header is not valid text",
+        ))
     })?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(ApiError::unauthenticated(
+    let not_bearer = || {
+        ApiError::unauthenticated(Text::fixed(
+            "l'en-tête Authorization doit être `Bearer <jeton>`",
             "the Authorization header must be `Bearer <token>`",
-        ));
+        ))
+    };
+    let (scheme, token) = value.split_once(' ').ok_or_else(not_bearer)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(not_bearer());
     }
     Ok(token.trim().to_owned())
 }

@@ -150,8 +150,10 @@ pub struct ChainReport {
     pub entries: i64,
     /// The first entry that does not verify, if any.
     pub first_broken_seq: Option<i64>,
-    /// Why it does not verify.
-    pub reason: Option<String>,
+    /// Why it does not verify, in the request's language.
+    #[serde(serialize_with = "crate::i18n::localized_option")]
+    #[schema(value_type = Option<String>)]
+    pub reason: Option<crate::i18n::Text>,
 }
 
 /// Recomputes the whole chain, page by page, and names the first broken entry.
@@ -160,7 +162,7 @@ pub fn verify(conn: &mut DbConnection) -> Result<ChainReport, ApiError> {
     let mut prev_hash = GENESIS.to_owned();
     let mut expected_seq = 1;
     let mut checked = 0;
-    let broken = |seq: i64, checked: i64, reason: String| ChainReport {
+    let broken = |seq: i64, checked: i64, reason: crate::i18n::Text| ChainReport {
         valid: false,
         entries: checked,
         first_broken_seq: Some(seq),
@@ -182,21 +184,30 @@ pub fn verify(conn: &mut DbConnection) -> Result<ChainReport, ApiError> {
                 return Ok(broken(
                     expected_seq,
                     checked,
-                    format!("entry {expected_seq} is missing"),
+                    crate::text!(
+                        "l'entrée {expected_seq} manque",
+                        "entry {expected_seq} is missing"
+                    ),
                 ));
             }
             if row.prev_hash != prev_hash {
                 return Ok(broken(
                     row.seq,
                     checked,
-                    "its previous-hash does not match the entry before it".into(),
+                    crate::i18n::Text::fixed(
+                        "son empreinte précédente ne correspond pas à l'entrée d'avant",
+                        "its previous-hash does not match the entry before it",
+                    ),
                 ));
             }
             if entry_hash(&row.prev_hash, &row.fields()) != row.hash {
                 return Ok(broken(
                     row.seq,
                     checked,
-                    "its content does not match its hash (edited)".into(),
+                    crate::i18n::Text::fixed(
+                        "son contenu ne correspond pas à son empreinte (modifié)",
+                        "its content does not match its hash (edited)",
+                    ),
                 ));
             }
             prev_hash = row.hash.clone();
@@ -209,15 +220,13 @@ pub fn verify(conn: &mut DbConnection) -> Result<ChainReport, ApiError> {
         .select((audit_head::seq, audit_head::hash))
         .first(conn)?;
     if head_seq != expected_seq - 1 || head_hash != prev_hash {
-        return Ok(broken(
-            expected_seq,
-            checked,
-            format!(
-                "the log ends at entry {} but {} entries were appended",
-                expected_seq - 1,
-                head_seq
-            ),
-        ));
+        return Ok(broken(expected_seq, checked, {
+            let last = expected_seq - 1;
+            crate::text!(
+                "le journal s'arrête à l'entrée {last} alors que {head_seq} entrées ont été ajoutées",
+                "the log ends at entry {last} but {head_seq} entries were appended"
+            )
+        }));
     }
     Ok(ChainReport {
         valid: true,

@@ -46,11 +46,13 @@ struct TransferStudent {
 }
 
 /// What the `report` column holds: the report as JSON (without the cell-by-cell changes) and
-/// its French text.
+/// its text in French and in English (`text_en` is absent from reports written before it).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct StoredReport {
     pub report: Value,
     pub text: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text_en: String,
 }
 
 impl StoredReport {
@@ -59,7 +61,16 @@ impl StoredReport {
         serde_json::from_str(column).unwrap_or(StoredReport {
             report: Value::Null,
             text: String::new(),
+            text_en: String::new(),
         })
+    }
+
+    /// The text in `lang` (the French one where no English was kept).
+    pub fn text_in(&self, lang: crate::i18n::Lang) -> &str {
+        match lang {
+            crate::i18n::Lang::En if !self.text_en.is_empty() => &self.text_en,
+            _ => &self.text,
+        }
     }
 
     pub fn to_column(&self) -> String {

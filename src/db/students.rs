@@ -13,6 +13,7 @@ use crate::domain::enrolment::{
 use crate::domain::scope::DataScope;
 use crate::domain::text::fold;
 use crate::error::ApiError;
+use crate::i18n::Text;
 use crate::pagination::Window;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -161,26 +162,34 @@ pub fn import_chunk(
     let mut new_terms: Vec<NewTerm> = Vec::new();
     let mut new_enrolments: Vec<EnrolmentRow> = Vec::new();
     for row in rows {
-        let reject = |code: &str, reason: String| Rejection::new(row.line, code, reason);
+        let reject = |code: &str, reason: Text| Rejection::new(row.line, code, reason);
         if !known_composantes.contains(&row.composante) {
             report.reject(reject(
                 "unknown_composante",
-                "composante (COD_CMP) is not a known composante; an administrator creates it first"
-                    .into(),
+                Text::fixed(
+                    "composante (COD_CMP) n'est pas une composante connue ; un administrateur la crée d'abord",
+                    "composante (COD_CMP) is not a known composante; an administrator creates it first",
+                ),
             ));
             continue;
         }
         if !ctx.scope.covers_composante(&row.composante) {
             report.reject(reject(
                 "composante_out_of_scope",
-                "composante (COD_CMP) is outside the composantes you manage".into(),
+                Text::fixed(
+                    "composante (COD_CMP) est hors des composantes que vous gérez",
+                    "composante (COD_CMP) is outside the composantes you manage",
+                ),
             ));
             continue;
         }
         if limits.etape_elsewhere(row) {
             report.reject(reject(
                 "outside_scope",
-                "étape (COD_ETP) belongs to a composante outside the ones you manage".into(),
+                Text::fixed(
+                    "étape (COD_ETP) appartient à une composante hors de celles que vous gérez",
+                    "étape (COD_ETP) belongs to a composante outside the ones you manage",
+                ),
             ));
             continue;
         }
@@ -190,9 +199,12 @@ pub fn import_chunk(
         {
             report.reject(reject(
                 "outside_scope",
-                "the student is enrolled in a composante outside the ones you manage: their \
-                 identity is changed only by that composante or an administrator"
-                    .into(),
+                Text::fixed(
+                    "l'étudiant est inscrit dans une composante hors de celles que vous gérez : \
+                     seuls cette composante ou un administrateur changent son identité",
+                    "the student is enrolled in a composante outside the ones you manage: their \
+                     identity is changed only by that composante or an administrator",
+                ),
             ));
             continue;
         }
@@ -202,7 +214,10 @@ pub fn import_chunk(
         {
             report.reject(reject(
                 "duplicate_ine",
-                "ine (COD_NNE_IND) already belongs to another student number (doublon)".into(),
+                Text::fixed(
+                    "ine (COD_NNE_IND) appartient déjà à un autre numéro d'étudiant (doublon)",
+                    "ine (COD_NNE_IND) already belongs to another student number (doublon)",
+                ),
             ));
             continue;
         }

@@ -281,7 +281,7 @@ pub fn mark_split(
     id: &str,
     pages: i32,
     skipped: &[u32],
-    warnings: &[String],
+    warnings: &[crate::i18n::Text],
 ) -> Result<bool, ApiError> {
     treatment_allowed(TreatmentStatus::Splitting, TreatmentStatus::Split)?;
     let now = super::now();

@@ -129,20 +129,21 @@ pub struct Rejection {
     /// Stable snake_case reason: invalid_ine, invalid_date, unknown_composante, duplicate_ine,
     /// conflicting_duplicate, composante_out_of_scope, outside_scope, missing_field…
     pub code: String,
-    /// What is wrong, naming the field (never the personal value); English, for programs.
-    pub reason: String,
+    /// What is wrong, naming the field (never the personal value), in the request's language.
+    #[schema(value_type = String)]
+    pub reason: Localized,
     /// The code's meaning, in the request's language (`Accept-Language`, French by default).
     #[schema(value_type = String, example = "INE invalide")]
     pub label: Localized,
 }
 
 impl Rejection {
-    pub fn new(line: usize, code: &str, reason: String) -> Rejection {
+    pub fn new(line: usize, code: &str, reason: Text) -> Rejection {
         Rejection {
             line,
             label: Localized(rejection_label(code)),
             code: code.to_owned(),
-            reason,
+            reason: Localized(reason),
         }
     }
 }

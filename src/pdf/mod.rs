@@ -198,7 +198,7 @@ pub enum PdfError {
     #[error("the file is {size} bytes, over the limit of {limit} bytes")]
     FileTooLarge { size: u64, limit: u64 },
     #[error("the PDF is damaged: {0}")]
-    CorruptPdf(String),
+    CorruptPdf(crate::i18n::Text),
     #[error("the PDF is encrypted; Apogée editions are not")]
     EncryptedPdf,
     #[error(
@@ -206,7 +206,7 @@ pub enum PdfError {
     )]
     ScannedPdf,
     #[error("the PDF was modified after Apogée edited it: {0}")]
-    ModifiedPdf(String),
+    ModifiedPdf(crate::i18n::Text),
     #[error("the PDF was not produced by Apogée (producer: {0})")]
     NotFromApogee(String),
     #[error("no student number was found on any page")]
@@ -214,7 +214,7 @@ pub enum PdfError {
     #[error("page {page} has no student number, but an attestation has one page per student")]
     AttestationContinuation { page: u32 },
     #[error("the PDF is too complex to process safely: {0}")]
-    TooComplexPdf(String),
+    TooComplexPdf(crate::i18n::Text),
     #[error(
         "declared as {}, but the pages are of another kind: {}",
         .0.declared_label.en,
@@ -241,7 +241,7 @@ impl PdfError {
             PdfError::FileTooLarge { size, limit } => {
                 format!("le fichier fait {size} octets, au-delà de la limite de {limit} octets")
             }
-            PdfError::CorruptPdf(why) => format!("le PDF est endommagé : {why}"),
+            PdfError::CorruptPdf(why) => format!("le PDF est endommagé : {}", why.fr),
             PdfError::EncryptedPdf => {
                 "le PDF est chiffré ; les éditions d'Apogée ne le sont pas".to_owned()
             }
@@ -249,7 +249,10 @@ impl PdfError {
                 scan n'est pas accepté, éditez le document depuis Apogée"
                 .to_owned(),
             PdfError::ModifiedPdf(why) => {
-                format!("le PDF a été modifié après son édition par Apogée : {why}")
+                format!(
+                    "le PDF a été modifié après son édition par Apogée : {}",
+                    why.fr
+                )
             }
             PdfError::NotFromApogee(producer) => {
                 format!("le fichier n'a pas été produit par Apogée (producteur : {producer})")
@@ -262,7 +265,10 @@ impl PdfError {
                  sur une page par étudiant"
             ),
             PdfError::TooComplexPdf(why) => {
-                format!("le PDF est trop complexe pour être traité sans risque : {why}")
+                format!(
+                    "le PDF est trop complexe pour être traité sans risque : {}",
+                    why.fr
+                )
             }
             PdfError::DocumentKindMismatch(m) => format!(
                 "déclaré comme « {} », mais les pages sont d'un autre type : « {} »",
@@ -345,7 +351,7 @@ pub struct SplitOutcome {
     pub skipped: Vec<u32>,
     pub documents: Vec<SplitDocument>,
     /// Human-readable notes (merges…), with page numbers, never names.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::i18n::Text>,
 }
 
 /// Whether the registry's last name appears on a page's folded text, as whole words

@@ -6,13 +6,16 @@
 
 use std::io::Read;
 
+use crate::i18n::Text;
+use crate::text;
+
 /// Deepest nesting of arrays and dictionaries accepted.
 pub const MAX_NESTING: usize = 64;
 /// Deepest nesting of parentheses inside a literal string.
 const MAX_STRING_NESTING: usize = 256;
 
 /// Checks the nesting of `bytes`; the error says what is too deep.
-pub fn check(bytes: &[u8], max_inflated: usize) -> Result<(), String> {
+pub fn check(bytes: &[u8], max_inflated: usize) -> Result<(), Text> {
     scan(bytes, max_inflated, true)
 }
 
@@ -34,7 +37,7 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
         .map(|p| p + from)
 }
 
-fn scan(bytes: &[u8], max_inflated: usize, outer: bool) -> Result<(), String> {
+fn scan(bytes: &[u8], max_inflated: usize, outer: bool) -> Result<(), Text> {
     let mut depth = 0usize;
     let mut i = 0;
     // Names seen since the last `obj`, to recognise a compressed object stream.
@@ -55,7 +58,8 @@ fn scan(bytes: &[u8], max_inflated: usize, outer: bool) -> Result<(), String> {
                         b'(' => {
                             parens += 1;
                             if parens > MAX_STRING_NESTING {
-                                return Err(format!(
+                                return Err(text!(
+                                    "une chaîne imbrique des parenthèses sur plus de {MAX_STRING_NESTING} niveaux",
                                     "a string nests parentheses over {MAX_STRING_NESTING} deep"
                                 ));
                             }
@@ -77,7 +81,8 @@ fn scan(bytes: &[u8], max_inflated: usize, outer: bool) -> Result<(), String> {
                     (b'[', _) | (b'<', true) => {
                         depth += 1;
                         if depth > MAX_NESTING {
-                            return Err(format!(
+                            return Err(text!(
+                                "tableaux et dictionnaires s'imbriquent sur plus de {MAX_NESTING} niveaux",
                                 "arrays and dictionaries nest over {MAX_NESTING} deep"
                             ));
                         }

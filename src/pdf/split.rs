@@ -64,7 +64,9 @@ pub fn split(
                     Some(&i) => {
                         if current != Some(i) {
                             push_flag(&mut groups[i].flags, flag::MERGED);
-                            warnings.push(format!(
+                            warnings.push(crate::text!(
+                                "page {number} : un étudiant dont les pages commençaient plus tôt \
+                                 réapparaît ; les pages ont été réunies dans l'ordre des pages",
                                 "page {number}: a student whose pages began earlier appears again; \
                                  the pages were merged in page order"
                             ));
@@ -90,7 +92,10 @@ pub fn split(
                 }
                 if found.ambiguous {
                     push_flag(&mut group.flags, flag::AMBIGUOUS_STUDENT);
-                    warnings.push(format!("page {number} names two different student numbers"));
+                    warnings.push(crate::text!(
+                        "la page {number} porte deux numéros d'étudiant différents",
+                        "page {number} names two different student numbers"
+                    ));
                 }
                 current = Some(index);
             }
@@ -270,7 +275,9 @@ pub(super) fn extract_pages(
     for &page_id in pages {
         let mut page = doc
             .get_dictionary(page_id)
-            .map_err(|e| PdfError::CorruptPdf(format!("page object: {e}")))?
+            .map_err(|e| {
+                PdfError::CorruptPdf(crate::text!("objet de page : {e}", "page object: {e}"))
+            })?
             .clone();
         for key in INHERITED {
             if !page.has(key)
@@ -319,8 +326,12 @@ pub(super) fn extract_pages(
     out.trailer.set("Info", Object::Reference(info_id));
     out.max_id = out.objects.keys().map(|(id, _)| *id).max().unwrap_or(0);
     let mut bytes = Vec::new();
-    out.save_to(&mut bytes)
-        .map_err(|e| PdfError::CorruptPdf(format!("writing a split document: {e}")))?;
+    out.save_to(&mut bytes).map_err(|e| {
+        PdfError::CorruptPdf(crate::text!(
+            "écriture d'un document découpé : {e}",
+            "writing a split document: {e}"
+        ))
+    })?;
     Ok(bytes)
 }
 
@@ -388,7 +399,10 @@ impl Copier<'_, '_> {
 
     fn copy_value(&mut self, value: &Object, depth: usize) -> Result<Object, PdfError> {
         if depth > MAX_DEPTH {
-            return Err(PdfError::TooComplexPdf("objects nest too deeply".into()));
+            return Err(PdfError::TooComplexPdf(crate::i18n::Text::fixed(
+                "les objets s'imbriquent trop profondément",
+                "objects nest too deeply",
+            )));
         }
         Ok(match value {
             Object::Reference(id) => {
@@ -439,9 +453,9 @@ impl Copier<'_, '_> {
             if self.out.objects.contains_key(&new) {
                 continue;
             }
-            let object = src
-                .get_object(old)
-                .map_err(|e| PdfError::CorruptPdf(format!("object {old:?}: {e}")))?;
+            let object = src.get_object(old).map_err(|e| {
+                PdfError::CorruptPdf(crate::text!("objet {old:?} : {e}", "object {old:?}: {e}"))
+            })?;
             let copied = self.copy_value(object, 0)?;
             self.out.objects.insert(new, copied);
         }

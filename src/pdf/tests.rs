@@ -414,6 +414,18 @@ fn each_rewrite_sign_of_the_profile_is_refused_and_can_be_turned_off() {
         ..PdfOptions::default()
     });
     assert!(modified(&changed_id, &c).contains("/ID"));
+    // The manager reads why in French, the whole sentence (not an English reason inside).
+    let why = PdfError::ModifiedPdf(modified(&changed_id, &c)).text();
+    assert_eq!(
+        why.fr,
+        "le PDF a été modifié après son édition par Apogée : son identifiant de fichier a \
+         changé après la première écriture (trailer /ID)"
+    );
+    assert_eq!(
+        why.en,
+        "the PDF was modified after Apogée edited it: its file identifier changed after it was \
+         first written (trailer /ID)"
+    );
     assert!(validate(&changed_id, &off(|p| p.refuse_changed_file_id = false)).is_ok());
 
     let xref_stream = releve_with(PdfOptions {

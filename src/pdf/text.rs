@@ -38,8 +38,14 @@ impl<'a> TextReader<'a> {
             .map_err(|e| match e {
                 lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded {
                     ..
-                }) => PdfError::TooComplexPdf("a content stream inflates beyond the limit".into()),
-                other => PdfError::CorruptPdf(format!("unreadable page content: {other}")),
+                }) => PdfError::TooComplexPdf(crate::i18n::Text::fixed(
+                    "un flux de contenu se décompresse au-delà de la limite",
+                    "a content stream inflates beyond the limit",
+                )),
+                other => PdfError::CorruptPdf(crate::text!(
+                    "contenu de page illisible : {other}",
+                    "unreadable page content: {other}"
+                )),
             })?;
         let spent = self
             .budget
@@ -47,9 +53,10 @@ impl<'a> TextReader<'a> {
                 left.checked_sub(content.len())
             });
         if spent.is_err() {
-            return Err(PdfError::TooComplexPdf(
-                "the document's content inflates beyond the limit".into(),
-            ));
+            return Err(PdfError::TooComplexPdf(crate::i18n::Text::fixed(
+                "le contenu du document se décompresse au-delà de la limite",
+                "the document's content inflates beyond the limit",
+            )));
         }
         let fonts = self.doc.get_page_fonts(page_id).unwrap_or_default();
         let mut out = String::new();

@@ -13,6 +13,8 @@ use lopdf::{Document, LoadOptions, Object};
 use super::identify::{edition_facts, fold_for_match};
 use super::text::TextReader;
 use super::{ApogeeProfile, PdfError, SplitConfig, ValidatedPdf};
+use crate::i18n::Text;
+use crate::text;
 
 /// Checks a batch without splitting it.
 pub fn validate(bytes: &[u8], cfg: &SplitConfig) -> Result<ValidatedPdf, PdfError> {
@@ -47,9 +49,10 @@ pub(super) fn load(bytes: &[u8], cfg: &SplitConfig) -> Result<(Document, Validat
     }
     let tail = &bytes[bytes.len().saturating_sub(1024)..];
     if !contains(tail, b"%%EOF") {
-        return Err(PdfError::CorruptPdf(
-            "truncated: the end-of-file marker is missing".into(),
-        ));
+        return Err(PdfError::CorruptPdf(Text::fixed(
+            "tronqué : la marque de fin de fichier manque",
+            "truncated: the end-of-file marker is missing",
+        )));
     }
     super::nesting::check(bytes, cfg.max_stream_bytes).map_err(PdfError::TooComplexPdf)?;
     let options = LoadOptions {
@@ -70,31 +73,48 @@ pub(super) fn load(bytes: &[u8], cfg: &SplitConfig) -> Result<(Document, Validat
             return Err(match e {
                 lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded {
                     ..
-                }) => PdfError::TooComplexPdf("a stream inflates beyond the limit".into()),
-                other => PdfError::CorruptPdf(other.to_string()),
+                }) => PdfError::TooComplexPdf(Text::fixed(
+                    "un flux se décompresse au-delà de la limite",
+                    "a stream inflates beyond the limit",
+                )),
+                other => PdfError::CorruptPdf(text!("illisible ({other})", "{other}")),
             });
         }
-        Err(_) => return Err(PdfError::CorruptPdf("the structure cannot be read".into())),
+        Err(_) => {
+            return Err(PdfError::CorruptPdf(Text::fixed(
+                "la structure ne peut pas être lue",
+                "the structure cannot be read",
+            )));
+        }
     };
     if doc.trailer.has(b"Encrypt") || doc.is_encrypted() {
         return Err(PdfError::EncryptedPdf);
     }
     if doc.xref_recovery.is_some() {
-        return Err(PdfError::CorruptPdf(
-            "the cross-reference table is broken".into(),
-        ));
+        return Err(PdfError::CorruptPdf(Text::fixed(
+            "la table des références croisées est cassée",
+            "the cross-reference table is broken",
+        )));
     }
     structural_signs(bytes, &doc, &cfg.apogee_profile)?;
     let (producer, creator) = check_origin(&doc, cfg)?;
-    let pages = catch_unwind(AssertUnwindSafe(|| doc.get_pages().len()))
-        .map_err(|_| PdfError::CorruptPdf("the page tree cannot be read".into()))?;
+    let pages = catch_unwind(AssertUnwindSafe(|| doc.get_pages().len())).map_err(|_| {
+        PdfError::CorruptPdf(Text::fixed(
+            "l'arbre des pages ne peut pas être lu",
+            "the page tree cannot be read",
+        ))
+    })?;
     if pages == 0 {
-        return Err(PdfError::CorruptPdf("the document has no pages".into()));
+        return Err(PdfError::CorruptPdf(Text::fixed(
+            "le document n'a aucune page",
+            "the document has no pages",
+        )));
     }
     if pages > cfg.max_pages {
-        return Err(PdfError::TooComplexPdf(format!(
-            "{pages} pages, over the limit of {}",
-            cfg.max_pages
+        let max = cfg.max_pages;
+        return Err(PdfError::TooComplexPdf(text!(
+            "{pages} pages, au-delà de la limite de {max}",
+            "{pages} pages, over the limit of {max}"
         )));
     }
     declared_facts(&doc, cfg)?;
@@ -139,9 +159,10 @@ fn check_origin(
     for value in [&producer, &creator] {
         if matches_any(value, &cfg.rewriting_tools) && !matches_any(value, &cfg.producer_allow_list)
         {
-            return Err(PdfError::ModifiedPdf(format!(
-                "rewritten by {}",
-                value.as_deref().unwrap_or_default()
+            let tool = value.as_deref().unwrap_or_default();
+            return Err(PdfError::ModifiedPdf(text!(
+                "réécrit par {tool}",
+                "rewritten by {tool}"
             )));
         }
     }
@@ -154,12 +175,14 @@ fn check_origin(
             (info_date(doc, b"CreationDate"), info_date(doc, b"ModDate"))
         && modified - created > chrono::Duration::seconds(tolerance)
     {
-        return Err(PdfError::ModifiedPdf(
-            "its modification date is later than its creation".into(),
-        ));
+        return Err(PdfError::ModifiedPdf(Text::fixed(
+            "sa date de modification est postérieure à sa création",
+            "its modification date is later than its creation",
+        )));
     }
     if let Some(agent) = xmp_rewriting_agent(doc, cfg) {
-        return Err(PdfError::ModifiedPdf(format!(
+        return Err(PdfError::ModifiedPdf(text!(
+            "l'historique de ses métadonnées nomme {agent}",
             "its metadata history names {agent}"
         )));
     }
@@ -168,25 +191,37 @@ fn check_origin(
 
 /// The rewrite signs of the profile that the file's structure shows.
 fn structural_signs(bytes: &[u8], doc: &Document, profile: &ApogeeProfile) -> Result<(), PdfError> {
-    let modified = |why: &str| Err(PdfError::ModifiedPdf(why.into()));
+    let modified = |why: Text| Err(PdfError::ModifiedPdf(why));
     let eofs = count(bytes, b"%%EOF");
     let linearized = contains(&bytes[..bytes.len().min(1024)], b"/Linearized");
     if profile.refuse_incremental_updates && eofs > 1 && !(linearized && eofs == 2) {
-        return modified("an incremental update was appended after the edition");
+        return modified(Text::fixed(
+            "une mise à jour incrémentale a été ajoutée après l'édition",
+            "an incremental update was appended after the edition",
+        ));
     }
     if profile.refuse_changed_file_id
         && let Ok(Object::Array(ids)) = doc.trailer.get(b"ID")
         && let [Object::String(first, _), Object::String(second, _)] = ids.as_slice()
         && first != second
     {
-        return modified("its file identifier changed after it was first written (trailer /ID)");
+        return modified(Text::fixed(
+            "son identifiant de fichier a changé après la première écriture (trailer /ID)",
+            "its file identifier changed after it was first written (trailer /ID)",
+        ));
     }
     // Name tokens, so a stream's compressed bytes cannot look like them by chance.
     if profile.refuse_xref_streams && contains(bytes, b"/XRef") {
-        return modified("it has a cross-reference stream, which Apogée's editions do not have");
+        return modified(Text::fixed(
+            "il a un flux de références croisées, ce que les éditions d'Apogée n'ont pas",
+            "it has a cross-reference stream, which Apogée's editions do not have",
+        ));
     }
     if profile.refuse_object_streams && contains(bytes, b"/ObjStm") {
-        return modified("it has object streams, which Apogée's editions do not have");
+        return modified(Text::fixed(
+            "il a des flux d'objets, ce que les éditions d'Apogée n'ont pas",
+            "it has object streams, which Apogée's editions do not have",
+        ));
     }
     Ok(())
 }

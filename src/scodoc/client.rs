@@ -96,10 +96,11 @@ pub async fn pull_grade_source<A: ScoDocApi + Sync>(
         .filter(|s| s.annee_scolaire.is_none_or(|y| y == year))
         .collect();
     if semesters.is_empty() {
-        return Err(ScoDocError::NotFound(format!(
-            "no semester of étape {etape} in {year}-{}",
-            year + 1
-        )));
+        return Err(ScoDocError::NoSemester {
+            etape: etape.to_owned(),
+            year,
+            formsemestre: None,
+        });
     }
     let mut data = Vec::with_capacity(semesters.len());
     for formsemestre in semesters {
@@ -136,10 +137,11 @@ pub async fn pull_grade_source_from<A: ScoDocApi + Sync>(
     pull_grade_source(&filtered, year, etape)
         .await
         .map_err(|e| match e {
-            ScoDocError::NotFound(_) => ScoDocError::NotFound(format!(
-                "no semester {wanted} of étape {etape} in {year}-{}",
-                year + 1
-            )),
+            ScoDocError::NotFound(_) | ScoDocError::NoSemester { .. } => ScoDocError::NoSemester {
+                etape: etape.to_owned(),
+                year,
+                formsemestre: Some(wanted),
+            },
             other => other,
         })
 }

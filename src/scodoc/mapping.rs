@@ -317,12 +317,14 @@ pub fn grade_source(etape: &str, year: i32, semesters: &[SemesterData]) -> Grade
     }
 
     if without_nip > 0 {
-        source.warnings.push(format!(
+        source.warnings.push(crate::text!(
+            "{without_nip} inscription(s) d'étudiant dans ScoDoc sans NIP (code_nip) ne peuvent pas être rapprochées",
             "{without_nip} ScoDoc student enrolment(s) have no NIP (code_nip) and cannot be matched"
         ));
     }
     if ambiguous_modules > 0 {
-        source.warnings.push(format!(
+        source.warnings.push(crate::text!(
+            "{ambiguous_modules} moyenne(s) de module diffèrent d'une UE à l'autre dans les résultats de ScoDoc et n'ont pas été transférées",
             "{ambiguous_modules} module average(s) differ between UEs in ScoDoc's results and were not transferred"
         ));
     }

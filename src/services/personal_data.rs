@@ -516,7 +516,10 @@ pub fn erase(
     };
     for t in &transfers {
         let mut stored = StoredReport::parse(&t.report);
-        if erase_student_from_report(&mut stored.report, &mut stored.text, &erased) {
+        // The English text first, on a copy: the report still names the student there.
+        let mut report = stored.report.clone();
+        let english = erase_student_from_report(&mut report, &mut stored.text_en, &erased);
+        if erase_student_from_report(&mut stored.report, &mut stored.text, &erased) || english {
             grade_transfer_repo::set_report(conn, &t.id, &stored.to_column())?;
         }
     }

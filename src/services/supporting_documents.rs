@@ -26,11 +26,11 @@ use crate::domain::enrolment::Regime;
 use crate::domain::supporting::{self, Applies, SupportingStatus};
 use crate::error::{ApiError, ErrorCode, FieldError};
 
-fn field_error(field: &str, code: &str, message: &str) -> ApiError {
+fn field_error(field: &str, code: &str, message: crate::i18n::Text) -> ApiError {
     ApiError::validation(vec![FieldError {
         field: field.into(),
         code: code.into(),
-        message: message.into(),
+        message: crate::i18n::Localized(message),
     }])
 }
 
@@ -94,7 +94,10 @@ pub fn set_requirements(
             return Err(field_error(
                 &format!("kinds[{i}].kind"),
                 "format",
-                "a snake_case code (a-z, 0-9, _)",
+                crate::i18n::Text::fixed(
+                    "un code en snake_case (a-z, 0-9, _)",
+                    "a snake_case code (a-z, 0-9, _)",
+                ),
             ));
         }
         let label = match (&k.label, supporting::known_label(&k.kind)) {
@@ -104,7 +107,10 @@ pub fn set_requirements(
                 return Err(field_error(
                     &format!("kinds[{i}].label"),
                     "required",
-                    "a label is required for this kind",
+                    crate::i18n::Text::fixed(
+                        "un libellé est obligatoire pour ce type",
+                        "a label is required for this kind",
+                    ),
                 ));
             }
         };
@@ -112,7 +118,7 @@ pub fn set_requirements(
             return Err(field_error(
                 &format!("kinds[{i}].kind"),
                 "duplicate",
-                "listed twice",
+                crate::i18n::Text::fixed("listé deux fois", "listed twice"),
             ));
         }
         let mut regimes = k.regimes.clone().unwrap_or_default();
@@ -361,7 +367,7 @@ fn enrolment_for(
     cod_etu: &str,
     kind: &str,
     etape: Option<&str>,
-    not_required: &str,
+    not_required: crate::i18n::Text,
 ) -> Result<EnrolledStudent, ApiError> {
     let enrolments = repo::enrolled(conn, scope, year, etape, Some(cod_etu))?;
     let kinds = repo::kinds(conn, year, None)?;
@@ -379,7 +385,10 @@ fn enrolment_for(
         _ => Err(field_error(
             "etape",
             "required",
-            "several enrolments require this document: name the étape",
+            crate::i18n::Text::fixed(
+                "plusieurs inscriptions demandent ce document : précisez l'étape",
+                "several enrolments require this document: name the étape",
+            ),
         )),
     }
 }
@@ -438,7 +447,10 @@ pub fn deposit(
         cod_etu,
         &upload.kind,
         upload.etape.as_deref(),
-        "this document is not required by any of your current enrolments",
+        crate::i18n::Text::fixed(
+            "ce document n'est demandé par aucune de vos inscriptions en cours",
+            "this document is not required by any of your current enrolments",
+        ),
     )?;
     let previous = ready_for_new_piece(conn, &student.id, year, &enrolment.etape, &upload.kind)?;
     adopt()?;
@@ -526,7 +538,10 @@ pub fn record_paper(
         return Err(field_error(
             "received_at",
             "future",
-            "the date of receipt cannot be in the future",
+            crate::i18n::Text::fixed(
+                "la date de réception ne peut pas être dans le futur",
+                "the date of receipt cannot be in the future",
+            ),
         ));
     }
     let kind = piece.kind.trim();
@@ -537,7 +552,10 @@ pub fn record_paper(
         cod_etu,
         kind,
         piece.etape.as_deref().map(str::trim),
-        "this document is not required of this student by a current enrolment in your composantes",
+        crate::i18n::Text::fixed(
+            "ce document n'est pas demandé à cet étudiant par une inscription en cours dans vos composantes",
+            "this document is not required of this student by a current enrolment in your composantes",
+        ),
     )?;
     let previous = ready_for_new_piece(conn, &student.id, year, &enrolment.etape, kind)?;
     let accept = piece.accept.unwrap_or(false);
@@ -606,7 +624,10 @@ pub fn decide(
     if current != SupportingStatus::Pending || latest.is_some_and(|l| l.id != s.id) {
         return Err(ApiError::new(
             ErrorCode::InvalidTransition,
-            "only the current, pending deposit can be accepted or rejected",
+            crate::i18n::Text::fixed(
+                "seul le dépôt courant, en attente, peut être accepté ou refusé",
+                "only the current, pending deposit can be accepted or rejected",
+            ),
         )
         .with("current_status", current.as_str()));
     }

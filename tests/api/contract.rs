@@ -45,6 +45,60 @@ fn every_error_code_is_in_the_openapi_components() {
 /// fails this test: add the request that produces it.
 #[actix_web::test]
 async fn every_error_code_is_produced() {
+    let produced = produce_every_code().await;
+    for (code, reply) in &produced {
+        reply.problem(code.status().as_u16(), code.as_str());
+    }
+    let seen: BTreeSet<ErrorCode> = produced.iter().map(|(c, _)| *c).collect();
+    let missing: Vec<&str> = ErrorCode::ALL
+        .iter()
+        .filter(|c| !seen.contains(c))
+        .map(|c| c.as_str())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "codes never produced by a request: {missing:?}"
+    );
+}
+
+/// French for people, English for programs: every problem a request produces has its detail
+/// (and its field messages) in both languages. The same requests are sent asking for French
+/// then English; a detail the same in both is a text that was never translated.
+#[actix_web::test]
+async fn every_problem_detail_is_bilingual() {
+    crate::support::speak(Some("fr"));
+    let french = produce_every_code().await;
+    crate::support::speak(Some("en"));
+    let english = produce_every_code().await;
+    crate::support::speak(None);
+    assert_eq!(french.len(), english.len());
+    let mut untranslated = Vec::new();
+    for ((code, fr), (code_en, en)) in french.iter().zip(&english) {
+        assert_eq!(code, code_en);
+        assert_eq!(fr.body["code"], en.body["code"], "the code never changes");
+        let texts = |reply: &Reply| {
+            let mut texts = vec![reply.body["title"].clone(), reply.body["detail"].clone()];
+            if let Some(errors) = reply.body["errors"].as_array() {
+                texts.extend(errors.iter().map(|e| e["message"].clone()));
+            }
+            texts
+        };
+        for (fr_text, en_text) in texts(fr).into_iter().zip(texts(en)) {
+            if fr_text.is_string() && fr_text == en_text {
+                untranslated.push(format!("{}: {fr_text}", code.as_str()));
+            }
+        }
+    }
+    assert!(
+        untranslated.is_empty(),
+        "texts the same in French and English:\n{}",
+        untranslated.join("\n")
+    );
+}
+
+/// Sends a request producing each code of the table, in the language [`crate::support::speak`]
+/// asks for, and returns the replies.
+async fn produce_every_code() -> Vec<(ErrorCode, Reply)> {
     let app = TestApp::sqlite().await;
     let admin = app.admin();
     app.composantes(&["905"]).await;
@@ -265,8 +319,11 @@ async fn every_error_code_is_produced() {
             .to_owned();
         let t = crate::treatments::wait_split(&app, &id).await;
         assert_eq!(t["rejection"]["code"], code.as_str(), "{t}");
-        // The treatment's rejection carries the code; the table's status is checked here too.
-        produced.push((code, problem_reply(code)));
+        // The treatment's rejection carries the code and the detail (in the language asked);
+        // the table's status is checked here too.
+        let detail = t["rejection"]["detail"].as_str().unwrap().to_owned();
+        let detail = passerelle::i18n::Text::new(detail.clone(), detail);
+        produced.push((code, problem_reply(code, detail)));
     }
     let tight = TestApp::sqlite_with(|c| {
         c.split.max_bytes = 1000;
@@ -509,30 +566,23 @@ async fn every_error_code_is_produced() {
     } else {
         produced.push((
             ErrorCode::NoRoleForToken,
-            problem_reply(ErrorCode::NoRoleForToken),
+            problem_reply(
+                ErrorCode::NoRoleForToken,
+                passerelle::auth::oidc::mapping::NoRole { reasons: vec![] }.text(),
+            ),
         ));
     }
 
-    for (code, reply) in &produced {
-        reply.problem(code.status().as_u16(), code.as_str());
-    }
-    let seen: BTreeSet<ErrorCode> = produced.iter().map(|(c, _)| *c).collect();
-    let missing: Vec<&str> = ErrorCode::ALL
-        .iter()
-        .filter(|c| !seen.contains(c))
-        .map(|c| c.as_str())
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "codes never produced by a request: {missing:?}"
-    );
+    produced
 }
 
 /// A reply built from a problem the server recorded on a treatment rather than answered:
-/// the split's refusals surface on `GET /treatments/{id}`, not as an HTTP error.
-fn problem_reply(code: ErrorCode) -> Reply {
-    let error = passerelle::error::ApiError::new(code, "recorded on the treatment");
-    let body = serde_json::to_value(error.problem()).unwrap();
+/// the split's refusals surface on `GET /treatments/{id}` (with their `detail`), not as an
+/// HTTP error.
+fn problem_reply(code: ErrorCode, detail: passerelle::i18n::Text) -> Reply {
+    let error = passerelle::error::ApiError::new(code, detail);
+    let lang = passerelle::i18n::Lang::from_accept_language(crate::support::spoken());
+    let body = serde_json::to_value(error.problem_in(lang)).unwrap();
     Reply {
         status: reqwest::StatusCode::from_u16(code.status().as_u16()).unwrap(),
         headers: reqwest::header::HeaderMap::from_iter([(

@@ -386,7 +386,7 @@ async fn bad_input(app: &TestApp, token: &str) {
     let p = r.problem(422, "invalid_maquette");
     assert_eq!(p["section"], "XX-APO_COLONNES-XX");
     assert_eq!(p["line"], 16);
-    assert!(p["detail"].as_str().unwrap().contains("line 16"), "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("ligne 16"), "{p}");
 
     let r = post_with_source(
         app,
@@ -1154,7 +1154,7 @@ async fn rules_body(app: TestApp) {
         p["detail"]
             .as_str()
             .unwrap()
-            .contains("2023/2024, the maquette for 2024/2025")
+            .contains("2023/2024, la maquette pour 2024/2025")
     );
     let other_year = latin1(&text.replace("2024/2025", "2023/2024"));
     post_form(

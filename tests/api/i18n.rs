@@ -142,6 +142,10 @@ async fn import_reports_name_rejections_in_both_languages(app: TestApp) {
     let fr = app.import(vec![bad.clone()]).await;
     assert_eq!(fr["rejections"][0]["code"], "invalid_ine");
     assert_eq!(fr["rejections"][0]["label"], "INE invalide");
+    assert_eq!(
+        fr["rejections"][0]["reason"],
+        "ine (COD_NNE_IND) : un INE a 11 caractères, celui-ci en a 10"
+    );
     let r = app
         .send(
             app.request(Method::POST, "/students/import")
@@ -152,8 +156,41 @@ async fn import_reports_name_rejections_in_both_languages(app: TestApp) {
         .await;
     assert_eq!(r.ok(200)["rejections"][0]["code"], "invalid_ine");
     assert_eq!(r.body["rejections"][0]["label"], "Invalid INE");
+    assert_eq!(
+        r.body["rejections"][0]["reason"],
+        "ine (COD_NNE_IND): an INE has 11 characters, this one has 10"
+    );
 }
 both_backends!(
     import_reports_name_rejections_in_both_languages,
     import_reports_name_rejections_in_both_languages
+);
+
+async fn grade_transfer_reports_speak_the_callers_language(app: TestApp) {
+    app.composantes(&["905"]).await;
+    let id = crate::grade_transfers::create_fixture(&app, "905").await;
+    let admin = app.admin();
+    let path = format!("/grade-transfers/{id}");
+    let fr = get_in(&app, &path, &admin, None).await;
+    let text = fr.ok(200)["report_text"].as_str().unwrap().to_owned();
+    assert!(text.contains("Maquette remplie par passerelle."), "{text}");
+    assert!(text.contains("cellule(s) modifiée(s)"), "{text}");
+    let en = get_in(&app, &path, &admin, Some("en")).await;
+    let text = en.ok(200)["report_text"].as_str().unwrap().to_owned();
+    assert!(text.contains("Maquette filled by passerelle."), "{text}");
+    assert!(text.contains("cell(s) changed"), "{text}");
+    assert!(!text.contains("étudiant(s)"), "no French line left: {text}");
+    let diff = get_in(
+        &app,
+        &format!("{path}/diff?format=text"),
+        &admin,
+        Some("en"),
+    )
+    .await;
+    let diff = String::from_utf8(diff.bytes).unwrap();
+    assert!(diff.contains("cell(s) changed"), "{diff}");
+}
+both_backends!(
+    grade_transfer_reports_speak_the_callers_language,
+    grade_transfer_reports_speak_the_callers_language
 );

@@ -398,7 +398,7 @@ async fn sign_in_body(app: TestApp) {
     let untrusted = Provider::start(untrusted_dir.path(), untrusted_port, &[("x", "RSA")]);
     let foreign = untrusted.service_token(AUDIENCE).await;
     let refused = app.get("/me", &foreign).await;
-    assert_refused_for(&refused, "not trusted");
+    assert_refused_for(&refused, "pas reconnu");
     untrusted.stop();
 
     // --- A flood of unknown kids costs the provider one key fetch -----------------------------
@@ -444,7 +444,7 @@ async fn sign_in_body(app: TestApp) {
         1,
         "refetched on expiry"
     );
-    assert_refused_for(&refused, "published keys");
+    assert_refused_for(&refused, "clés publiées");
     app.get("/me", &service)
         .await
         .problem(401, "unauthenticated");

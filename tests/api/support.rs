@@ -71,6 +71,23 @@ pub struct TestApp {
     _dir: std::sync::Arc<tempfile::TempDir>,
 }
 
+thread_local! {
+    /// The `Accept-Language` every request of this test's thread sends (unless it names its
+    /// own): each `actix_web::test` runs on its own thread.
+    static ACCEPT_LANGUAGE: std::cell::Cell<Option<&'static str>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Makes every request of this test ask for `lang` (`None`: no header, French).
+pub fn speak(lang: Option<&'static str>) {
+    ACCEPT_LANGUAGE.set(lang);
+}
+
+/// The language [`speak`] set.
+pub fn spoken() -> Option<&'static str> {
+    ACCEPT_LANGUAGE.get()
+}
+
 /// A response, read whole.
 #[derive(Debug)]
 pub struct Reply {
@@ -290,7 +307,16 @@ impl TestApp {
     /// must be one the committed OpenAPI description documents for the operation.
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
         let (client, request) = req.build_split();
-        let request = request.expect("request built");
+        let mut request = request.expect("request built");
+        if let Some(lang) = spoken() {
+            let headers = request.headers_mut();
+            if !headers.contains_key(reqwest::header::ACCEPT_LANGUAGE) {
+                headers.insert(
+                    reqwest::header::ACCEPT_LANGUAGE,
+                    reqwest::header::HeaderValue::from_static(lang),
+                );
+            }
+        }
         let method = request.method().as_str().to_ascii_lowercase();
         let path = request.url().path().to_owned();
         let reply = Self::read(client.execute(request).await.expect("request sent")).await;

@@ -143,6 +143,31 @@ fn reports_decisions_duplicates_ranges_years_and_codes() {
 }
 
 #[test]
+fn the_report_reads_in_english_too() {
+    let m = Maquette::parse(&maquette_latin1()).unwrap();
+    let source = parse_grade_csv(b"nip;element;note;result\n21900099;V1RT;12;ADM\n").unwrap();
+    let report = check(&m, &source, &FillOptions::default());
+    let fr = report.to_text_in(crate::i18n::Lang::Fr);
+    let en = report.to_text_in(crate::i18n::Lang::En);
+    assert_eq!(fr, report.to_text(), "French is the default");
+    assert!(
+        fr.contains("21900099 présent dans la source mais absent de la maquette"),
+        "{fr}"
+    );
+    assert!(
+        en.contains("Student 21900099 present in the source but absent from the Apogée maquette"),
+        "{en}"
+    );
+    assert!(en.contains("anomaly(ies) to examine:"), "{en}");
+    assert!(!en.contains("Étudiant"), "no French line in: {en}");
+    assert_eq!(
+        fr.lines().count(),
+        en.lines().count(),
+        "one line for one line"
+    );
+}
+
+#[test]
 fn a_matching_source_is_clean() {
     let m = Maquette::parse(&maquette_latin1()).unwrap();
     let source = parse_grade_csv(b"nip;element;note;result\n21900001;V1RT;12;ADM\n").unwrap();

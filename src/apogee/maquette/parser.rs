@@ -9,6 +9,8 @@ use super::{
     COLONNES, Column, FILE, Maquette, MaquetteError, MaquetteErrorKind, ParseOptions, ResultType,
     StudentRow, TITRES, TYP_RES, VALEURS, check_row_lengths, marker, parse_year,
 };
+use crate::i18n::Text;
+use crate::text;
 
 /// The section a line belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,12 +54,14 @@ impl Section {
     pub(super) fn leave(self, next: Section, line: usize) -> Result<Section, MaquetteError> {
         let missing = match (self, next) {
             (Section::Colonnes(_), Section::Colonnes(_)) => None,
-            (Section::Colonnes(Columns::Values), _) => {
-                Some("APO_COL_VAL_FIN is missing before the next section")
-            }
-            (Section::Colonnes(Columns::Header | Columns::Fixed), _) => {
-                Some("APO_COL_VAL_DEB is missing before the next section")
-            }
+            (Section::Colonnes(Columns::Values), _) => Some(Text::fixed(
+                "APO_COL_VAL_FIN manque avant la section suivante",
+                "APO_COL_VAL_FIN is missing before the next section",
+            )),
+            (Section::Colonnes(Columns::Header | Columns::Fixed), _) => Some(Text::fixed(
+                "APO_COL_VAL_DEB manque avant la section suivante",
+                "APO_COL_VAL_DEB is missing before the next section",
+            )),
             _ => None,
         };
         match missing {
@@ -76,7 +80,10 @@ impl Columns {
             Columns::Header => Err(MaquetteError::at(
                 COLONNES,
                 Some(line),
-                "expected the apoL_a01_code header line",
+                Text::fixed(
+                    "la ligne d'en-tête apoL_a01_code est attendue",
+                    "expected the apoL_a01_code header line",
+                ),
             )),
             Columns::Fixed if first == "APO_COL_VAL_DEB" => Ok(Some(Columns::Values)),
             Columns::Fixed => Ok(Some(Columns::Fixed)),
@@ -148,7 +155,7 @@ impl<'a> Parser<'a> {
                 return Err(MaquetteError::at(
                     name,
                     Some(line_no),
-                    "the section appears twice",
+                    Text::fixed("la section apparaît deux fois", "the section appears twice"),
                 ));
             }
             self.section = self.section.leave(next, line_no)?;
@@ -161,7 +168,10 @@ impl<'a> Parser<'a> {
             Section::Preamble => Err(MaquetteError::at(
                 FILE,
                 Some(line_no),
-                "the file must start with XX-APO_TITRES-XX",
+                Text::fixed(
+                    "le fichier doit commencer par XX-APO_TITRES-XX",
+                    "the file must start with XX-APO_TITRES-XX",
+                ),
             )
             .of_kind(MaquetteErrorKind::NotAMaquette)),
             Section::Unknown => Ok(()),
@@ -202,7 +212,10 @@ impl<'a> Parser<'a> {
             return Err(MaquetteError::at(
                 TITRES,
                 Some(line_no),
-                format!("a title line has a key and one value, this one has {non_empty} fields"),
+                text!(
+                    "une ligne de titre a une clé et une valeur, celle-ci a {non_empty} champs",
+                    "a title line has a key and one value, this one has {non_empty} fields"
+                ),
             ));
         }
         let key = self.text(fields[0]).trim().to_string();
@@ -236,27 +249,35 @@ impl<'a> Parser<'a> {
         fields: &[(usize, usize)],
         line_no: usize,
     ) -> Result<(), MaquetteError> {
-        let refuse = |message: String| Err(MaquetteError::at(COLONNES, Some(line_no), message));
+        let refuse = |message: Text| Err(MaquetteError::at(COLONNES, Some(line_no), message));
         let Some(number) = id
             .strip_prefix("apoL_c")
             .filter(|n| n.len() == 4 && n.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|n| n.parse::<u32>().ok())
         else {
-            return refuse("a column id must be apoL_c followed by 4 digits".into());
+            return refuse(Text::fixed(
+                "un identifiant de colonne s'écrit apoL_c suivi de 4 chiffres",
+                "a column id must be apoL_c followed by 4 digits",
+            ));
         };
         if self.column_by_id.contains_key(&id) {
-            return refuse(format!("column {id} is declared twice"));
+            return refuse(text!(
+                "la colonne {id} est déclarée deux fois",
+                "column {id} is declared twice"
+            ));
         }
         let expected = self.columns.len() as u32 + 1;
         if number != expected {
-            return refuse(format!(
+            return refuse(text!(
+                "les identifiants de colonne doivent se suivre : {id} trouvé, apoL_c{expected:04} attendu",
                 "column ids must be consecutive: found {id}, expected apoL_c{expected:04}"
             ));
         }
         if fields.len() < 8 {
-            return refuse(format!(
-                "column {id} has {} fields, at least 8 are needed (id, type objet, code, version, année, session, admission, type résultat)",
-                fields.len()
+            let count = fields.len();
+            return refuse(text!(
+                "la colonne {id} a {count} champs, il en faut au moins 8 (id, type objet, code, version, année, session, admission, type résultat)",
+                "column {id} has {count} fields, at least 8 are needed (id, type objet, code, version, année, session, admission, type résultat)"
             ));
         }
         let f = |i: usize| {
@@ -267,7 +288,10 @@ impl<'a> Parser<'a> {
         };
         let code = f(2);
         if code.is_empty() {
-            return refuse(format!("column {id} has no element code"));
+            return refuse(text!(
+                "la colonne {id} n'a pas de code d'élément",
+                "column {id} has no element code"
+            ));
         }
         let column = Column {
             id: id.clone(),
@@ -289,7 +313,7 @@ impl<'a> Parser<'a> {
 
     /// The first line of XX-APO_VALEURS-XX: the column ids.
     fn value_ids(&mut self, span: &LineSpan, line_no: usize) -> Result<(), MaquetteError> {
-        let refuse = |message: String| Err(MaquetteError::at(VALEURS, Some(line_no), message));
+        let refuse = |message: Text| Err(MaquetteError::at(VALEURS, Some(line_no), message));
         let mut ids: Vec<String> = self
             .fields(span)
             .into_iter()
@@ -297,15 +321,24 @@ impl<'a> Parser<'a> {
             .collect();
         ids.truncate(ids.iter().rposition(|s| !s.is_empty()).map_or(0, |i| i + 1));
         if ids.first().map(String::as_str) != Some("apoL_a01_code") || ids.len() < 4 {
-            return refuse("the first line must list the column ids, starting with apoL_a01_code and the 3 other fixed columns".into());
+            return refuse(Text::fixed(
+                "la première ligne doit lister les identifiants de colonne, en commençant par apoL_a01_code et les 3 autres colonnes fixes",
+                "the first line must list the column ids, starting with apoL_a01_code and the 3 other fixed columns",
+            ));
         }
         let mut unique = HashSet::new();
         for id in &ids[4..] {
             if !self.column_by_id.contains_key(id) {
-                return refuse(format!("column {id} is not declared in XX-APO_COLONNES-XX"));
+                return refuse(text!(
+                    "la colonne {id} n'est pas déclarée dans XX-APO_COLONNES-XX",
+                    "column {id} is not declared in XX-APO_COLONNES-XX"
+                ));
             }
             if !unique.insert(id.as_str()) {
-                return refuse(format!("column {id} is listed twice"));
+                return refuse(text!(
+                    "la colonne {id} est listée deux fois",
+                    "column {id} is listed twice"
+                ));
             }
         }
         self.value_ids = ids;
@@ -324,13 +357,20 @@ impl<'a> Parser<'a> {
             return Err(MaquetteError::at(
                 TITRES,
                 None,
-                "the section is missing: the file is empty",
+                Text::fixed(
+                    "la section manque : le fichier est vide",
+                    "the section is missing: the file is empty",
+                ),
             )
             .of_kind(MaquetteErrorKind::NotAMaquette));
         }
         for name in [TYP_RES, COLONNES, VALEURS] {
             if !self.seen.contains(name) {
-                return Err(MaquetteError::at(name, None, "the section is missing"));
+                return Err(MaquetteError::at(
+                    name,
+                    None,
+                    Text::fixed("la section manque", "the section is missing"),
+                ));
             }
         }
         // Leaving XX-APO_COLONNES-XX unfinished is refused above: only a file ending inside it
@@ -339,21 +379,30 @@ impl<'a> Parser<'a> {
             return Err(MaquetteError::at(
                 COLONNES,
                 None,
-                "the column definitions (APO_COL_VAL_DEB … APO_COL_VAL_FIN) are missing or unfinished",
+                Text::fixed(
+                    "les définitions de colonnes (APO_COL_VAL_DEB … APO_COL_VAL_FIN) manquent ou sont inachevées",
+                    "the column definitions (APO_COL_VAL_DEB … APO_COL_VAL_FIN) are missing or unfinished",
+                ),
             ));
         }
         if self.value_ids.is_empty() {
             return Err(MaquetteError::at(
                 VALEURS,
                 None,
-                "the column id line is missing",
+                Text::fixed(
+                    "la ligne des identifiants de colonne manque",
+                    "the column id line is missing",
+                ),
             ));
         }
         if !self.columns.iter().any(|c| c.object_type == "VET") {
             return Err(MaquetteError::at(
                 COLONNES,
                 None,
-                "no VET (étape) element: Apogée maquettes end with the étape's columns",
+                Text::fixed(
+                    "aucun élément VET (étape) : les maquettes d'Apogée se terminent par les colonnes de l'étape",
+                    "no VET (étape) element: Apogée maquettes end with the étape's columns",
+                ),
             ));
         }
         let year_value = self
@@ -362,13 +411,23 @@ impl<'a> Parser<'a> {
             .find(|(k, _)| k == "apoC_annee")
             .map(|(_, v)| v.as_str())
             .ok_or_else(|| {
-                MaquetteError::at(TITRES, None, "apoC_annee (the academic year) is missing")
+                MaquetteError::at(
+                    TITRES,
+                    None,
+                    Text::fixed(
+                        "apoC_annee (l'année universitaire) manque",
+                        "apoC_annee (the academic year) is missing",
+                    ),
+                )
             })?;
         let academic_year = parse_year(year_value).ok_or_else(|| {
             MaquetteError::at(
                 TITRES,
                 self.title_lines.get("apoC_annee").copied(),
-                "apoC_annee must be an academic year like 2024/2025",
+                Text::fixed(
+                    "apoC_annee doit être une année universitaire comme 2024/2025",
+                    "apoC_annee must be an academic year like 2024/2025",
+                ),
             )
         })?;
         let truncated =
@@ -468,7 +527,7 @@ mod tests {
                 let err = Section::Colonnes(state).leave(next, 9).unwrap_err();
                 assert_eq!((err.section.as_str(), err.line), (COLONNES, Some(9)));
                 assert!(
-                    err.message.starts_with(missing),
+                    err.message.en.starts_with(missing),
                     "{state:?}: {}",
                     err.message
                 );

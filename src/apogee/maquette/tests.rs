@@ -6,6 +6,31 @@ fn err(bytes: &[u8]) -> MaquetteError {
 }
 
 #[test]
+fn refusals_name_section_and_line_in_both_languages() {
+    let twice = maquette_text().replace("apoL_c0002\tELP", "apoL_c0001\tELP");
+    let e = err(twice.as_bytes());
+    let text = e.text();
+    assert_eq!(
+        text.fr,
+        "XX-APO_COLONNES-XX, ligne 21 : la colonne apoL_c0001 est déclarée deux fois"
+    );
+    assert_eq!(
+        text.en,
+        "XX-APO_COLONNES-XX, line 21: column apoL_c0001 is declared twice"
+    );
+    // An absence has no line.
+    let e = err(b"\r\n");
+    assert_eq!(e.line, None);
+    assert!(
+        e.text()
+            .fr
+            .starts_with("XX-APO_TITRES-XX : la section manque"),
+        "{}",
+        e.text().fr
+    );
+}
+
+#[test]
 fn reads_titles_columns_and_students() {
     let m = Maquette::parse(&maquette_latin1()).unwrap();
     assert_eq!(m.encoding(), TextEncoding::Latin1);

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::auth::{CredentialKind, Principal, Role};
+use crate::i18n::{Lang, Text};
+use crate::text;
 
 /// How one issuer's claims make a principal. A rule left out never matches.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -92,7 +94,31 @@ fn yes() -> bool {
 /// Why a token maps to no principal: claim names and rule outcomes, never claim values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoRole {
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Text>,
+}
+
+impl NoRole {
+    /// The problem's detail, in French and English.
+    pub fn text(&self) -> Text {
+        if self.reasons.is_empty() {
+            return Text::fixed(
+                "la correspondance de cet émetteur n'a aucune règle",
+                "this issuer's mapping has no rule",
+            );
+        }
+        let join = |lang, separator| {
+            self.reasons
+                .iter()
+                .map(|r| r.get(lang))
+                .collect::<Vec<_>>()
+                .join(separator)
+        };
+        let (fr, en) = (join(Lang::Fr, " ; "), join(Lang::En, "; "));
+        text!(
+            "le jeton ne donne aucun rôle passerelle : {fr}",
+            "the token maps to no passerelle role: {en}"
+        )
+    }
 }
 
 impl std::fmt::Display for NoRole {
@@ -100,7 +126,8 @@ impl std::fmt::Display for NoRole {
         if self.reasons.is_empty() {
             write!(f, "this issuer's mapping has no rule")
         } else {
-            write!(f, "{}", self.reasons.join("; "))
+            let reasons: Vec<&str> = self.reasons.iter().map(|r| r.get(Lang::En)).collect();
+            write!(f, "{}", reasons.join("; "))
         }
     }
 }
@@ -119,9 +146,13 @@ impl ClaimMapping {
         let mut reasons = Vec::new();
         let subject_claim = non_empty_or(&self.subject_claim, "sub");
         let name = first_string(claims, non_empty_or(&self.name_claim, "name"));
-        let person = |role, composantes, cod_etu| -> Result<Principal, String> {
-            let subject = first_string(claims, subject_claim)
-                .ok_or_else(|| format!("`{subject_claim}` (the subject) is missing"))?;
+        let person = |role, composantes, cod_etu| -> Result<Principal, Text> {
+            let subject = first_string(claims, subject_claim).ok_or_else(|| {
+                text!(
+                    "`{subject_claim}` (le sujet) est absent",
+                    "`{subject_claim}` (the subject) is missing"
+                )
+            })?;
             Ok(Principal {
                 subject,
                 role,
@@ -137,7 +168,7 @@ impl ClaimMapping {
                 .and_then(|()| person(Role::Admin, vec![], None))
             {
                 Ok(p) => return Ok(p),
-                Err(why) => reasons.push(format!("admin: {why}")),
+                Err(why) => reasons.push(prefixed("admin", why)),
             }
         }
         if let Some(rule) = &self.manager {
@@ -151,12 +182,16 @@ impl ClaimMapping {
                     .filter(|c| !c.is_empty())
                     .collect();
                 if composantes.is_empty() {
+                    let claim = &rule.composantes_claim;
                     return Err(if rule.composante_prefix.is_empty() {
-                        format!("`{}` lists no composante", rule.composantes_claim)
+                        text!(
+                            "`{claim}` ne liste aucune composante",
+                            "`{claim}` lists no composante"
+                        )
                     } else {
-                        format!(
-                            "`{}` has no value starting with the configured prefix",
-                            rule.composantes_claim
+                        text!(
+                            "`{claim}` n'a aucune valeur commençant par le préfixe configuré",
+                            "`{claim}` has no value starting with the configured prefix"
                         )
                     });
                 }
@@ -164,7 +199,7 @@ impl ClaimMapping {
             });
             match outcome {
                 Ok(p) => return Ok(p),
-                Err(why) => reasons.push(format!("manager: {why}")),
+                Err(why) => reasons.push(prefixed("manager", why)),
             }
         }
         if let Some(rule) = &self.student {
@@ -172,48 +207,66 @@ impl ClaimMapping {
                 let cod_etu = first_string(claims, &rule.cod_etu_claim)
                     .map(|c| c.trim().to_owned())
                     .filter(|c| !c.is_empty())
-                    .ok_or_else(|| format!("`{}` is missing or empty", rule.cod_etu_claim))?;
+                    .ok_or_else(|| {
+                        let claim = &rule.cod_etu_claim;
+                        text!(
+                            "`{claim}` est absent ou vide",
+                            "`{claim}` is missing or empty"
+                        )
+                    })?;
                 person(Role::Student, vec![], Some(cod_etu))
             });
             match outcome {
                 Ok(p) => return Ok(p),
-                Err(why) => reasons.push(format!("student: {why}")),
+                Err(why) => reasons.push(prefixed("student", why)),
             }
         }
         if let Some(rule) = &self.service {
             match service(rule, claims, name.clone()) {
                 Ok(p) => return Ok(p),
-                Err(why) => reasons.push(format!("service: {why}")),
+                Err(why) => reasons.push(prefixed("service", why)),
             }
         }
         Err(NoRole { reasons })
     }
 }
 
+/// A rule's reason, named by the rule (`admin: …`).
+fn prefixed(rule: &str, why: Text) -> Text {
+    let (fr, en) = (why.fr, why.en);
+    text!("{rule} : {fr}", "{rule}: {en}")
+}
+
 fn service(
     rule: &ServiceRule,
     claims: &Map<String, Value>,
     name: Option<String>,
-) -> Result<Principal, String> {
+) -> Result<Principal, Text> {
     let (claim, client) = rule
         .client_claims
         .iter()
         .find_map(|c| first_string(claims, c).map(|v| (c, v)))
         .ok_or_else(|| {
-            format!(
-                "no client id ({})",
-                rule.client_claims
-                    .iter()
-                    .map(|c| format!("`{c}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+            let claims = rule
+                .client_claims
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            text!(
+                "aucun identifiant de client ({claims})",
+                "no client id ({claims})"
             )
         })?;
     if !rule.clients.contains(&client) {
-        return Err(format!("`{claim}` is not a configured service client"));
+        return Err(text!(
+            "`{claim}` n'est pas un client de service configuré",
+            "`{claim}` is not a configured service client"
+        ));
     }
     if rule.require_client_subject && first_string(claims, "sub").is_some_and(|sub| sub != client) {
-        return Err(format!(
+        return Err(text!(
+            "`sub` nomme quelqu'un d'autre que le client de `{claim}` (le jeton d'une personne)",
             "`sub` names someone other than the client in `{claim}` (a person's token)"
         ));
     }
@@ -252,14 +305,17 @@ fn first_string(claims: &Map<String, Value>, claim: &str) -> Option<String> {
     strings(claims.get(claim)).into_iter().next()
 }
 
-fn has_value(claims: &Map<String, Value>, claim: &str, values: &[String]) -> Result<(), String> {
+fn has_value(claims: &Map<String, Value>, claim: &str, values: &[String]) -> Result<(), Text> {
     let Some(value) = claims.get(claim) else {
-        return Err(format!("`{claim}` is missing"));
+        return Err(text!("`{claim}` est absent", "`{claim}` is missing"));
     };
     if strings(Some(value)).iter().any(|v| values.contains(v)) {
         Ok(())
     } else {
-        Err(format!("`{claim}` holds none of the configured values"))
+        Err(text!(
+            "`{claim}` ne contient aucune des valeurs configurées",
+            "`{claim}` holds none of the configured values"
+        ))
     }
 }
 
@@ -340,6 +396,43 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("`eduPersonAffiliation`"), "{text}");
         assert!(text.contains("`client_id`"), "{text}");
+        // The problem's detail: every rule's reason, in each language.
+        let detail = err.text();
+        assert!(
+            detail
+                .fr
+                .starts_with("le jeton ne donne aucun rôle passerelle : admin : "),
+            "{}",
+            detail.fr
+        );
+        assert!(
+            detail
+                .fr
+                .contains("`eduPersonAffiliation` ne contient aucune des valeurs configurées")
+        );
+        assert!(
+            detail
+                .fr
+                .contains(" ; service : aucun identifiant de client"),
+            "{}",
+            detail.fr
+        );
+        assert!(
+            detail
+                .en
+                .starts_with("the token maps to no passerelle role: admin: "),
+            "{}",
+            detail.en
+        );
+        assert!(
+            detail.en.contains("; service: no client id"),
+            "{}",
+            detail.en
+        );
+        assert_eq!(
+            NoRole { reasons: vec![] }.text().fr,
+            "la correspondance de cet émetteur n'a aucune règle"
+        );
         for value in ["jdupont", "alum", "21900001", "DSI"] {
             assert!(!text.contains(value), "value {value} leaked: {text}");
         }

@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 
 use super::Principal;
 use crate::error::{ApiError, ErrorCode};
+use crate::i18n::Text;
 use jwks::KeyCache;
 use mapping::ClaimMapping;
 
@@ -118,11 +119,13 @@ impl IssuerConfig {
     }
 }
 
+const MALFORMED: Text = Text::fixed("le jeton est mal formé", "the token is malformed");
+
 /// Why an issuer's token was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum OidcError {
     #[error("{0}")]
-    Invalid(&'static str),
+    Invalid(Text),
     #[error("the token maps to no passerelle role: {0}")]
     NoRole(mapping::NoRole),
 }
@@ -131,7 +134,7 @@ impl From<OidcError> for ApiError {
     fn from(e: OidcError) -> ApiError {
         match e {
             OidcError::Invalid(why) => ApiError::unauthenticated(why),
-            OidcError::NoRole(_) => ApiError::new(ErrorCode::NoRoleForToken, e.to_string()),
+            OidcError::NoRole(no_role) => ApiError::new(ErrorCode::NoRoleForToken, no_role.text()),
         }
     }
 }
@@ -196,7 +199,10 @@ impl Issuers {
         if iss == local_issuer {
             return Ok(None);
         }
-        Err(OidcError::Invalid("the token's issuer is not trusted"))
+        Err(OidcError::Invalid(Text::fixed(
+            "l'émetteur du jeton n'est pas reconnu",
+            "the token's issuer is not trusted",
+        )))
     }
 
     /// Verifies an issuer's token and maps its claims to a principal.
@@ -214,25 +220,27 @@ impl Issuers {
         issuer: &Issuer,
         token: &str,
     ) -> Result<Map<String, Value>, OidcError> {
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|_| OidcError::Invalid("the token is malformed"))?;
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| OidcError::Invalid(MALFORMED))?;
         let allowed = issuer
             .config
             .algorithms
             .iter()
             .any(|a| a.algorithm() == header.alg);
         if !allowed {
-            return Err(OidcError::Invalid(
+            return Err(OidcError::Invalid(Text::fixed(
+                "l'algorithme du jeton n'est pas accepté pour son émetteur",
                 "the token's algorithm is not accepted for its issuer",
-            ));
+            )));
         }
         let key = issuer
             .keys
             .key_for(header.kid.as_deref(), header.alg)
             .await
-            .ok_or(OidcError::Invalid(
+            .ok_or(OidcError::Invalid(Text::fixed(
+                "la clé de signature du jeton n'est pas parmi les clés publiées par son émetteur",
                 "the token's signing key is not among its issuer's published keys",
-            ))?;
+            )))?;
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[&issuer.config.issuer]);
         validation.set_audience(&[&issuer.config.audience]);
@@ -243,14 +251,34 @@ impl Issuers {
             jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation).map_err(|e| {
                 use jsonwebtoken::errors::ErrorKind;
                 OidcError::Invalid(match e.kind() {
-                    ErrorKind::ExpiredSignature => "the token has expired",
-                    ErrorKind::ImmatureSignature => "the token is not valid yet",
-                    ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
-                    ErrorKind::InvalidAudience => "the token's audience is not accepted",
-                    ErrorKind::InvalidSignature => "the token's signature is invalid",
-                    ErrorKind::InvalidAlgorithm => "the token's algorithm is not accepted",
-                    ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
-                    _ => "the token is malformed",
+                    ErrorKind::ExpiredSignature => {
+                        Text::fixed("le jeton a expiré", "the token has expired")
+                    }
+                    ErrorKind::ImmatureSignature => Text::fixed(
+                        "le jeton n'est pas encore valide",
+                        "the token is not valid yet",
+                    ),
+                    ErrorKind::InvalidIssuer => Text::fixed(
+                        "l'émetteur du jeton n'est pas accepté",
+                        "the token's issuer is not accepted",
+                    ),
+                    ErrorKind::InvalidAudience => Text::fixed(
+                        "l'audience du jeton n'est pas acceptée",
+                        "the token's audience is not accepted",
+                    ),
+                    ErrorKind::InvalidSignature => Text::fixed(
+                        "la signature du jeton n'est pas valide",
+                        "the token's signature is invalid",
+                    ),
+                    ErrorKind::InvalidAlgorithm => Text::fixed(
+                        "l'algorithme du jeton n'est pas accepté",
+                        "the token's algorithm is not accepted",
+                    ),
+                    ErrorKind::MissingRequiredClaim(_) => Text::fixed(
+                        "il manque au jeton une revendication obligatoire",
+                        "the token lacks a required claim",
+                    ),
+                    _ => MALFORMED,
                 })
             })?;
         Ok(data.claims)
