@@ -91,6 +91,16 @@ diesel::table! {
         search_name -> Text,
         cod_etu -> Text,
         words -> Text,
+        queued -> Bool,
+    }
+}
+
+diesel::table! {
+    vault_registry_counts (composante, status) {
+        composante -> Text,
+        status -> Text,
+        vaults -> BigInt,
+        queued -> BigInt,
     }
 }
 
@@ -387,6 +397,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     vaults,
     vault_history,
     vault_registry,
+    vault_registry_counts,
     jobs,
     consent_events,
     audit_log,

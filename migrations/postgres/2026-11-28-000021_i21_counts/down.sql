@@ -1,0 +1,15 @@
+DROP TRIGGER IF EXISTS vault_registry_job_deleted ON jobs;
+DROP TRIGGER IF EXISTS vault_registry_job_updated ON jobs;
+DROP TRIGGER IF EXISTS vault_registry_jobs_inserted ON jobs;
+DROP FUNCTION IF EXISTS vault_registry_job_changed();
+DROP FUNCTION IF EXISTS vault_registry_jobs_inserted();
+DROP TRIGGER IF EXISTS vault_registry_queued_on_insert ON vault_registry;
+DROP FUNCTION IF EXISTS vault_registry_queued_on_insert();
+DROP TRIGGER IF EXISTS vault_registry_counts_updated ON vault_registry;
+DROP TRIGGER IF EXISTS vault_registry_counts_deleted ON vault_registry;
+DROP TRIGGER IF EXISTS vault_registry_counts_inserted ON vault_registry;
+DROP FUNCTION IF EXISTS vault_registry_counts_changed();
+DROP TABLE vault_registry_count_deltas;
+DROP FUNCTION IF EXISTS vault_registry_counts_fold();
+DROP TABLE vault_registry_counts;
+ALTER TABLE vault_registry DROP COLUMN queued;
