@@ -109,11 +109,12 @@ REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION vault_regi
 
 CREATE FUNCTION vault_registry_job_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE vault_registry r
-    SET queued = EXISTS (SELECT 1 FROM jobs j
+    -- Only rows whose flag changes: a job going from pending to running rewrites nothing.
+    UPDATE vault_registry r SET queued = NOT r.queued
+    WHERE r.vault_id IN (OLD.subject_id, CASE WHEN TG_OP = 'UPDATE' THEN NEW.subject_id END)
+      AND r.queued IS DISTINCT FROM EXISTS (SELECT 1 FROM jobs j
         WHERE j.kind = 'vault_subscribe' AND j.subject_id = r.vault_id
-          AND j.status IN ('pending', 'running'))
-    WHERE r.vault_id IN (OLD.subject_id, CASE WHEN TG_OP = 'UPDATE' THEN NEW.subject_id END);
+          AND j.status IN ('pending', 'running'));
     RETURN NULL;
 END $$;
 CREATE TRIGGER vault_registry_job_updated AFTER UPDATE OF kind, subject_id, status ON jobs

@@ -56,21 +56,22 @@ CREATE TRIGGER vault_registry_job_inserted AFTER INSERT ON jobs
 WHEN NEW.kind = 'vault_subscribe' AND NEW.status IN ('pending', 'running') BEGIN
     UPDATE vault_registry SET queued = 1 WHERE vault_id = NEW.subject_id AND queued = 0;
 END;
+-- Only rows whose flag changes: a job going from pending to running rewrites nothing.
 CREATE TRIGGER vault_registry_job_updated AFTER UPDATE OF kind, subject_id, status ON jobs
 WHEN (OLD.kind = 'vault_subscribe' OR NEW.kind = 'vault_subscribe')
  AND (OLD.status IS NOT NEW.status OR OLD.kind IS NOT NEW.kind OR OLD.subject_id IS NOT NEW.subject_id)
 BEGIN
-    UPDATE vault_registry
-    SET queued = EXISTS (SELECT 1 FROM jobs j
+    UPDATE vault_registry SET queued = 1 - queued
+    WHERE vault_id IN (OLD.subject_id, NEW.subject_id)
+      AND queued <> EXISTS (SELECT 1 FROM jobs j
         WHERE j.kind = 'vault_subscribe' AND j.subject_id = vault_registry.vault_id
-          AND j.status IN ('pending', 'running'))
-    WHERE vault_id IN (OLD.subject_id, NEW.subject_id);
+          AND j.status IN ('pending', 'running'));
 END;
 CREATE TRIGGER vault_registry_job_deleted AFTER DELETE ON jobs
 WHEN OLD.kind = 'vault_subscribe' AND OLD.status IN ('pending', 'running') BEGIN
-    UPDATE vault_registry
-    SET queued = EXISTS (SELECT 1 FROM jobs j
+    UPDATE vault_registry SET queued = 1 - queued
+    WHERE vault_id = OLD.subject_id
+      AND queued <> EXISTS (SELECT 1 FROM jobs j
         WHERE j.kind = 'vault_subscribe' AND j.subject_id = vault_registry.vault_id
-          AND j.status IN ('pending', 'running'))
-    WHERE vault_id = OLD.subject_id;
+          AND j.status IN ('pending', 'running'));
 END;
