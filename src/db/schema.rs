@@ -91,7 +91,6 @@ diesel::table! {
         search_name -> Text,
         cod_etu -> Text,
         words -> Text,
-        queued -> Bool,
     }
 }
 

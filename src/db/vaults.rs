@@ -378,8 +378,7 @@ pub fn queued_subscriptions(
             &composante,
             filter
         )
-        // The row's own flag (kept by the triggers on jobs), not a probe of the queue.
-        .filter(vault_registry::queued.eq(true))
+        .filter(vault_registry::vault_id.eq_any(queued))
         .count()
         .get_result(conn)?);
     }

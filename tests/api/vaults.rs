@@ -1178,4 +1178,29 @@ async fn summary_counts_body(app: TestApp) {
         t.join().unwrap();
     }
     assert_summary_is_a_recount(&app, "after the concurrent writes").await;
+
+    // A transaction rolled back leaves the counts as they were.
+    let db = app.db();
+    let mut conn = db.conn().unwrap();
+    let rolled_back = passerelle::db::write_transaction(&mut conn, |conn| {
+        let vault = vault_repo::find(conn, &ids[16])?;
+        vault_repo::transition(
+            conn,
+            &vault,
+            VaultTrigger::SubscriptionSucceeded,
+            "test:digiposte",
+            None,
+        )?;
+        Err::<(), _>(passerelle::error::ApiError::new(
+            passerelle::error::ErrorCode::InternalError,
+            "rolled back on purpose",
+        ))
+    });
+    assert_eq!(
+        rolled_back.unwrap_err().code,
+        passerelle::error::ErrorCode::InternalError,
+        "the transition itself succeeded"
+    );
+    drop(conn);
+    assert_summary_is_a_recount(&app, "after a rollback").await;
 }

@@ -1,14 +1,12 @@
 -- The summary of a composante (vaults per status, subscriptions queued) as stored counts: one
--- row per (composante, status), so the dashboard reads a handful of rows instead of counting
--- the composante's students and probing the job queue for each (28 ms at 6,000 students with
--- 60,000 subscriptions queued).
--- `queued`: the vault has a subscription job pending or running (the summary's
--- `queued_subscriptions`), kept by triggers on jobs.
-ALTER TABLE vault_registry ADD COLUMN queued BOOLEAN NOT NULL DEFAULT FALSE;
-UPDATE vault_registry SET queued = TRUE
-WHERE vault_id IN (SELECT subject_id FROM jobs
-                   WHERE kind = 'vault_subscribe' AND status IN ('pending', 'running'));
-
+-- row per (composante, status), kept by triggers on vault_registry and jobs, so the dashboard
+-- reads a handful of rows instead of counting the composante's students and probing the job
+-- queue for each (28 ms at 6,000 students with 60,000 subscriptions queued).
+-- `queued`: how many of those vaults have a subscription job open (pending or running; at most
+-- one per vault, jobs_one_open_per_subject). Each change moves one factor and reads the other
+-- as it is now: a registry row that comes, goes or changes status counts as queued if its
+-- vault's job is open; a job that opens or closes counts for every registry row of its vault.
+-- Jobs never change kind or subject.
 CREATE TABLE vault_registry_counts (
     composante TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -16,8 +14,14 @@ CREATE TABLE vault_registry_counts (
     queued BIGINT NOT NULL,
     PRIMARY KEY (composante, status)
 );
+
+CREATE FUNCTION vault_registry_queued(vid TEXT) RETURNS INTEGER LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM jobs j WHERE j.kind = 'vault_subscribe' AND j.subject_id = vid
+                               AND j.status IN ('pending', 'running')) THEN 1 ELSE 0 END
+$$;
+
 INSERT INTO vault_registry_counts (composante, status, vaults, queued)
-SELECT composante, status, COUNT(*), COUNT(*) FILTER (WHERE queued)
+SELECT composante, status, COUNT(*), SUM(vault_registry_queued(vault_id))
 FROM vault_registry GROUP BY composante, status;
 
 -- Writers never update a count while they work: every statement appends its changes here
@@ -39,20 +43,27 @@ CREATE FUNCTION vault_registry_counts_changed() RETURNS trigger LANGUAGE plpgsql
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO vault_registry_count_deltas (composante, status, vaults, queued)
-        SELECT composante, status, COUNT(*), COUNT(*) FILTER (WHERE queued)
+        SELECT composante, status, COUNT(*), SUM(vault_registry_queued(vault_id))
         FROM new_rows GROUP BY composante, status;
     ELSIF TG_OP = 'DELETE' THEN
         INSERT INTO vault_registry_count_deltas (composante, status, vaults, queued)
-        SELECT composante, status, -COUNT(*), -COUNT(*) FILTER (WHERE queued)
+        SELECT composante, status, -COUNT(*), -SUM(vault_registry_queued(vault_id))
         FROM old_rows GROUP BY composante, status;
     ELSE
         INSERT INTO vault_registry_count_deltas (composante, status, vaults, queued)
-        SELECT composante, status, SUM(v), SUM(q)
-        FROM (SELECT composante, status, -1 AS v, -(queued::int) AS q FROM old_rows
+        -- Only the rows whose status changed (the registry's words and names change too,
+        -- without moving a count). Its key (vault, composante) is never updated in place: a
+        -- move to another composante is a delete and an insert.
+        SELECT composante, status, SUM(v), SUM(vault_registry_queued(vault_id) * v)
+        FROM (SELECT o.composante, o.status, o.vault_id, -1 AS v
+              FROM old_rows o JOIN new_rows n ON n.vault_id = o.vault_id AND n.composante = o.composante
+              WHERE n.status IS DISTINCT FROM o.status
               UNION ALL
-              SELECT composante, status, 1, queued::int FROM new_rows) d
+              SELECT n.composante, n.status, n.vault_id, 1
+              FROM old_rows o JOIN new_rows n ON n.vault_id = o.vault_id AND n.composante = o.composante
+              WHERE n.status IS DISTINCT FROM o.status) d
         GROUP BY composante, status
-        HAVING SUM(v) <> 0 OR SUM(q) <> 0;
+        HAVING SUM(v) <> 0 OR SUM(vault_registry_queued(vault_id) * v) <> 0;
     END IF;
     RETURN NULL;
 END $$;
@@ -81,47 +92,31 @@ END $$;
 CREATE CONSTRAINT TRIGGER vault_registry_counts_fold AFTER INSERT ON vault_registry_count_deltas
 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION vault_registry_counts_fold();
 
--- A registry row may arrive after its vault's subscription was queued (an enrolment in another
--- composante): it starts queued.
-CREATE FUNCTION vault_registry_queued_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+-- A job that opens or closes: every registry row of its vault.
+CREATE FUNCTION vault_registry_counts_jobs_opened() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE vault_registry r SET queued = TRUE
-    FROM new_rows n
-    WHERE r.vault_id = n.vault_id AND r.composante = n.composante AND NOT n.queued
-      AND EXISTS (SELECT 1 FROM jobs j
-                  WHERE j.kind = 'vault_subscribe' AND j.subject_id = n.vault_id
-                    AND j.status IN ('pending', 'running'));
+    INSERT INTO vault_registry_count_deltas (composante, status, vaults, queued)
+    SELECT r.composante, r.status, 0, COUNT(*)
+    FROM new_rows n JOIN vault_registry r ON r.vault_id = n.subject_id
+    WHERE n.kind = 'vault_subscribe' AND n.status IN ('pending', 'running')
+    GROUP BY r.composante, r.status;
     RETURN NULL;
 END $$;
-CREATE TRIGGER vault_registry_queued_on_insert AFTER INSERT ON vault_registry
-REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION vault_registry_queued_on_insert();
+CREATE TRIGGER vault_registry_counts_jobs_opened AFTER INSERT ON jobs
+REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION vault_registry_counts_jobs_opened();
 
-CREATE FUNCTION vault_registry_jobs_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION vault_registry_counts_job_moved() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE vault_registry r SET queued = TRUE
-    WHERE NOT r.queued
-      AND r.vault_id IN (SELECT subject_id FROM new_rows
-                         WHERE kind = 'vault_subscribe' AND status IN ('pending', 'running'));
+    INSERT INTO vault_registry_count_deltas (composante, status, vaults, queued)
+    SELECT r.composante, r.status, 0,
+           CASE WHEN TG_OP = 'UPDATE' AND NEW.status IN ('pending', 'running') THEN 1 ELSE -1 END
+    FROM vault_registry r WHERE r.vault_id = OLD.subject_id;
     RETURN NULL;
 END $$;
-CREATE TRIGGER vault_registry_jobs_inserted AFTER INSERT ON jobs
-REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION vault_registry_jobs_inserted();
-
-CREATE FUNCTION vault_registry_job_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    -- Only rows whose flag changes: a job going from pending to running rewrites nothing.
-    UPDATE vault_registry r SET queued = NOT r.queued
-    WHERE r.vault_id IN (OLD.subject_id, CASE WHEN TG_OP = 'UPDATE' THEN NEW.subject_id END)
-      AND r.queued IS DISTINCT FROM EXISTS (SELECT 1 FROM jobs j
-        WHERE j.kind = 'vault_subscribe' AND j.subject_id = r.vault_id
-          AND j.status IN ('pending', 'running'));
-    RETURN NULL;
-END $$;
-CREATE TRIGGER vault_registry_job_updated AFTER UPDATE OF kind, subject_id, status ON jobs
-FOR EACH ROW WHEN ((OLD.kind = 'vault_subscribe' OR NEW.kind = 'vault_subscribe')
-  AND (OLD.status IS DISTINCT FROM NEW.status OR OLD.kind IS DISTINCT FROM NEW.kind
-       OR OLD.subject_id IS DISTINCT FROM NEW.subject_id))
-EXECUTE FUNCTION vault_registry_job_changed();
-CREATE TRIGGER vault_registry_job_deleted AFTER DELETE ON jobs
+CREATE TRIGGER vault_registry_counts_job_moved AFTER UPDATE OF status ON jobs
+FOR EACH ROW WHEN (NEW.kind = 'vault_subscribe'
+  AND (OLD.status IN ('pending', 'running')) IS DISTINCT FROM (NEW.status IN ('pending', 'running')))
+EXECUTE FUNCTION vault_registry_counts_job_moved();
+CREATE TRIGGER vault_registry_counts_job_deleted AFTER DELETE ON jobs
 FOR EACH ROW WHEN (OLD.kind = 'vault_subscribe' AND OLD.status IN ('pending', 'running'))
-EXECUTE FUNCTION vault_registry_job_changed();
+EXECUTE FUNCTION vault_registry_counts_job_moved();
