@@ -1057,10 +1057,7 @@ async fn assert_summary_is_a_recount(app: &TestApp, when: &str) {
     }
 }
 
-both_backends!(
-    summary_counts_follow_concurrent_writes,
-    summary_counts_body
-);
+both_backends!(summary_counts_follow_concurrent_writes, summary_counts_body);
 async fn summary_counts_body(app: TestApp) {
     // The summary reads counts kept on write: after imports, subscriptions, status changes,
     // objections, consents restored and erasures, many of them at the same time, they must be
@@ -1075,12 +1072,12 @@ async fn summary_counts_body(app: TestApp) {
             (1, _) => &["906"],
             _ => &["905", "906"],
         };
-        let year = if i % 7 == 0 { y - 1 } else { y };
+        let year = if i.is_multiple_of(7) { y - 1 } else { y };
         composantes
             .iter()
             .map(|c| {
                 let mut r = row(&cod(i), "NOM", "Prénom", c, "L1", year, "E");
-                if i % 5 == 0 {
+                if i.is_multiple_of(5) {
                     r["vault_objection"] = json!(true);
                 }
                 r
