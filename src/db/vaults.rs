@@ -235,10 +235,23 @@ fn registry_list(
         .limit(window.limit())
         .select((VaultRow::as_select(), VaultStudent::as_select()))
         .load(conn)?;
-    let total = window.total_or(rows.len(), || {
-        registry_where!(r::table.into_boxed::<DbBackend>(), composante, filter)
-            .count()
-            .get_result(conn)
+    let total = window.total_or(rows.len(), || -> Result<i64, ApiError> {
+        if filter.q.is_none() {
+            // Without a search, the total is the stored counts of the statuses asked for.
+            return Ok(registry_counts(conn, composante)?
+                .into_iter()
+                .filter(|(status, _, _)| {
+                    filter.statuses.is_empty()
+                        || filter.statuses.iter().any(|s| s.as_str() == status)
+                })
+                .map(|(_, vaults, _)| vaults)
+                .sum());
+        }
+        Ok(
+            registry_where!(r::table.into_boxed::<DbBackend>(), composante, filter)
+                .count()
+                .get_result(conn)?,
+        )
     })?;
     Ok((rows, total))
 }
