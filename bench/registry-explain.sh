@@ -41,5 +41,7 @@ after: name search page|SELECT v.id $R AND r.words LIKE '% lefevre%' ORDER BY r.
 after: name search total|SELECT count(*) FROM vault_registry WHERE composante = '901' AND words LIKE '% lefevre%'
 after: status page|SELECT v.id $R AND r.status IN ('not_transmitted') ORDER BY r.search_name, r.cod_etu LIMIT 50
 after: status total|SELECT count(*) FROM vault_registry WHERE composante = '901' AND status IN ('not_transmitted')
-after: summary|SELECT status, count(*) FROM vault_registry WHERE composante = '901' GROUP BY status
+registry: summary, counted|SELECT status, count(*) FROM vault_registry WHERE composante = '901' GROUP BY status
+registry: summary, its queued subscriptions|SELECT count(*) FROM vault_registry WHERE composante = '901' AND vault_id IN (SELECT subject_id FROM jobs WHERE kind = 'vault_subscribe' AND status IN ('pending', 'running'))
+after: summary, stored counts|SELECT status, vaults, queued FROM vault_registry_counts WHERE composante = '901'
 QUERIES

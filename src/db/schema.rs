@@ -94,6 +94,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    vault_registry_counts (composante, status) {
+        composante -> Text,
+        status -> Text,
+        vaults -> BigInt,
+        queued -> BigInt,
+    }
+}
+
 diesel::joinable!(vault_registry -> vaults (vault_id));
 diesel::joinable!(vault_registry -> students (student_id));
 
@@ -387,6 +396,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     vaults,
     vault_history,
     vault_registry,
+    vault_registry_counts,
     jobs,
     consent_events,
     audit_log,

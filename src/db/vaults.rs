@@ -235,10 +235,23 @@ fn registry_list(
         .limit(window.limit())
         .select((VaultRow::as_select(), VaultStudent::as_select()))
         .load(conn)?;
-    let total = window.total_or(rows.len(), || {
-        registry_where!(r::table.into_boxed::<DbBackend>(), composante, filter)
-            .count()
-            .get_result(conn)
+    let total = window.total_or(rows.len(), || -> Result<i64, ApiError> {
+        if filter.q.is_none() {
+            // Without a search, the total is the stored counts of the statuses asked for.
+            return Ok(registry_counts(conn, composante)?
+                .into_iter()
+                .filter(|(status, _, _)| {
+                    filter.statuses.is_empty()
+                        || filter.statuses.iter().any(|s| s.as_str() == status)
+                })
+                .map(|(_, vaults, _)| vaults)
+                .sum());
+        }
+        Ok(
+            registry_where!(r::table.into_boxed::<DbBackend>(), composante, filter)
+                .count()
+                .get_result(conn)?,
+        )
     })?;
     Ok((rows, total))
 }
@@ -293,14 +306,11 @@ pub fn summary(
     if let Some(composante) = registry_composante(scope, filter)
         .filter(|_| filter.statuses.is_empty() && filter.q.is_none())
     {
-        // Counted per request from the composante's index range: no stored count to keep
-        // right, nor a row every status change would have to lock.
-        let counts: HashMap<String, i64> = vault_registry::table
-            .filter(vault_registry::composante.eq(composante))
-            .group_by(vault_registry::status)
-            .select((vault_registry::status, diesel::dsl::count_star()))
-            .load::<(String, i64)>(conn)?
+        // Stored counts (kept on write by the registry's triggers): a few rows, whatever the
+        // composante's size.
+        let counts: HashMap<String, i64> = registry_counts(conn, &composante)?
             .into_iter()
+            .map(|(status, vaults, _)| (status, vaults))
             .collect();
         return Ok(VaultStatus::ALL
             .into_iter()
@@ -340,6 +350,18 @@ pub fn summary(
     Ok(VaultStatus::ALL.into_iter().zip(counts).collect())
 }
 
+/// A composante's stored counts: (status, vaults, vaults with a subscription queued).
+fn registry_counts(
+    conn: &mut DbConnection,
+    composante: &str,
+) -> Result<Vec<(String, i64, i64)>, ApiError> {
+    use super::schema::vault_registry_counts as c;
+    Ok(c::table
+        .filter(c::composante.eq(composante))
+        .select((c::status, c::vaults, c::queued))
+        .load(conn)?)
+}
+
 /// How many subscriptions are queued (pending or running) for the vaults within scope and
 /// filter: the progress of a pre-creation under way.
 pub fn queued_subscriptions(
@@ -355,6 +377,14 @@ pub fn queued_subscriptions(
         .filter(jobs::kind.eq(super::jobs::kind::VAULT_SUBSCRIBE))
         .filter(jobs::status.eq_any([super::jobs::status::PENDING, super::jobs::status::RUNNING]))
         .select(jobs::subject_id);
+    if let Some(composante) = registry_composante(&scope, filter)
+        .filter(|_| filter.statuses.is_empty() && filter.q.is_none())
+    {
+        return Ok(registry_counts(conn, &composante)?
+            .into_iter()
+            .map(|(_, _, queued)| queued)
+            .sum());
+    }
     if let Some(composante) = registry_composante(&scope, filter) {
         return Ok(registry_where!(
             vault_registry::table.into_boxed::<DbBackend>(),

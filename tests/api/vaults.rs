@@ -997,3 +997,207 @@ async fn composante_lists_body(app: TestApp) {
     let s = app.get("/vaults/summary?composante=906", &only_905).await;
     assert_eq!(s.ok(200)["total"], 0);
 }
+
+/// A composante's counts recounted from the vaults, enrolments and jobs themselves (not from
+/// the registry): vaults per status and subscriptions queued.
+fn recount(app: &TestApp, composante: &str) -> (std::collections::BTreeMap<String, i64>, i64) {
+    use diesel::prelude::*;
+    use passerelle::db::schema::{enrolments, jobs, vaults};
+    let db = app.db();
+    let mut conn = db.conn().unwrap();
+    let enrolled = enrolments::table
+        .filter(enrolments::composante.eq(composante))
+        .select(enrolments::student_id);
+    let rows: Vec<(String, String)> = vaults::table
+        .filter(vaults::student_id.eq_any(enrolled))
+        .select((vaults::id, vaults::status))
+        .load(&mut *conn)
+        .unwrap();
+    let open: std::collections::HashSet<String> = jobs::table
+        .filter(jobs::kind.eq("vault_subscribe"))
+        .filter(jobs::status.eq_any(["pending", "running"]))
+        .select(jobs::subject_id)
+        .load::<String>(&mut *conn)
+        .unwrap()
+        .into_iter()
+        .collect();
+    let mut counts = std::collections::BTreeMap::new();
+    for (_, status) in &rows {
+        *counts.entry(status.clone()).or_insert(0) += 1;
+    }
+    let queued = rows.iter().filter(|(id, _)| open.contains(id)).count() as i64;
+    (counts, queued)
+}
+
+async fn assert_summary_is_a_recount(app: &TestApp, when: &str) {
+    let admin = app.admin();
+    for composante in ["905", "906"] {
+        let (counts, queued) = recount(app, composante);
+        let s = app
+            .get(&format!("/vaults/summary?composante={composante}"), &admin)
+            .await;
+        let body = s.ok(200);
+        for entry in body["statuses"].as_array().unwrap() {
+            let status = entry["status"].as_str().unwrap();
+            assert_eq!(
+                entry["count"],
+                counts.get(status).copied().unwrap_or(0),
+                "{when}: {composante} {status}"
+            );
+        }
+        assert_eq!(
+            body["total"],
+            counts.values().sum::<i64>(),
+            "{when}: {composante}"
+        );
+        assert_eq!(
+            body["queued_subscriptions"], queued,
+            "{when}: {composante} queued"
+        );
+    }
+}
+
+both_backends!(summary_counts_follow_concurrent_writes, summary_counts_body);
+async fn summary_counts_body(app: TestApp) {
+    // The summary reads counts kept on write: after imports, subscriptions, status changes,
+    // objections, consents restored and erasures, many of them at the same time, they must be
+    // what a recount of the vaults and jobs gives.
+    app.composantes(&["905", "906"]).await;
+    let y = CURRENT_YEAR;
+    let cod = |i: usize| format!("{}", 32_000_000 + i);
+    let enrolment_rows = |i: usize, moved: bool| -> Vec<Value> {
+        let composantes: &[&str] = match (i % 4, moved) {
+            (0, _) | (3, false) => &["905"],
+            (3, true) => &["906"],
+            (1, _) => &["906"],
+            _ => &["905", "906"],
+        };
+        let year = if i.is_multiple_of(7) { y - 1 } else { y };
+        composantes
+            .iter()
+            .map(|c| {
+                let mut r = row(&cod(i), "NOM", "Prénom", c, "L1", year, "E");
+                if i.is_multiple_of(5) {
+                    r["vault_objection"] = json!(true);
+                }
+                r
+            })
+            .collect()
+    };
+    app.import((0..48).flat_map(|i| enrolment_rows(i, false)).collect())
+        .await;
+    assert_summary_is_a_recount(&app, "after the import").await;
+
+    // Some subscriptions succeed, in transactions of several vaults each, on four threads at
+    // once, while objections, restored consents, erasures and an import that moves students
+    // between composantes go through the API.
+    let mut ids = Vec::new();
+    for i in 0..48 {
+        ids.push(app.vault_id(&cod(i)).await);
+    }
+    let subscribed: Vec<Vec<String>> = (0..4)
+        .map(|t| {
+            (0..48)
+                .filter(|i| i % 5 != 0 && i % 7 != 0 && i % 6 == t)
+                .map(|i| ids[i].clone())
+                .collect()
+        })
+        .collect();
+    let threads: Vec<_> = subscribed
+        .into_iter()
+        .map(|chunk| {
+            let db = app.db();
+            std::thread::spawn(move || {
+                use diesel::prelude::*;
+                use passerelle::db::schema::jobs;
+                let mut conn = db.conn().unwrap();
+                passerelle::db::write_transaction(&mut conn, |conn| {
+                    for id in &chunk {
+                        let vault = vault_repo::find(conn, id)?;
+                        vault_repo::transition(
+                            conn,
+                            &vault,
+                            VaultTrigger::SubscriptionSucceeded,
+                            "test:digiposte",
+                            None,
+                        )?;
+                        diesel::update(jobs::table.filter(jobs::subject_id.eq(id)))
+                            .set(jobs::status.eq("done"))
+                            .execute(conn)?;
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            })
+        })
+        .collect();
+    let admin = app.admin();
+    // Each student is written by one of them at most, except by the import (none is refused).
+    let objections = [11usize, 17, 22].map(|i| {
+        app.post(
+            "/consents",
+            &admin,
+            json!({"student": cod(i), "purpose": "vault_precreation", "event": "objected",
+                   "source": "paper", "evidence_ref": "GED-1"}),
+        )
+    });
+    let restored = [5usize, 10].map(|i| {
+        app.post(
+            "/consents",
+            &admin,
+            json!({"student": cod(i), "purpose": "vault_precreation", "event": "restored",
+                   "source": "paper", "evidence_ref": "GED-2"}),
+        )
+    });
+    let erasure_paths = [29usize, 34].map(|i| format!("/students/{}/erase", cod(i)));
+    let erasures = erasure_paths
+        .iter()
+        .map(|path| app.post(path, &admin, json!({})));
+    let moved: Vec<Value> = (0..48)
+        .filter(|i| ![29, 34].contains(i))
+        .flat_map(|i| enrolment_rows(i, true))
+        .collect();
+    let import = app.post("/students/import", &admin, Value::Array(moved));
+    let (objections, restored, erasures, import) = futures_util::join!(
+        futures_util::future::join_all(objections),
+        futures_util::future::join_all(restored),
+        futures_util::future::join_all(erasures),
+        import
+    );
+    for r in objections.iter().chain(&restored) {
+        r.ok(201);
+    }
+    for r in &erasures {
+        r.ok(200);
+    }
+    import.ok(200);
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_summary_is_a_recount(&app, "after the concurrent writes").await;
+
+    // A transaction rolled back leaves the counts as they were.
+    let db = app.db();
+    let mut conn = db.conn().unwrap();
+    let rolled_back = passerelle::db::write_transaction(&mut conn, |conn| {
+        let vault = vault_repo::find(conn, &ids[16])?;
+        vault_repo::transition(
+            conn,
+            &vault,
+            VaultTrigger::SubscriptionSucceeded,
+            "test:digiposte",
+            None,
+        )?;
+        Err::<(), _>(passerelle::error::ApiError::new(
+            passerelle::error::ErrorCode::InternalError,
+            "rolled back on purpose",
+        ))
+    });
+    assert_eq!(
+        rolled_back.unwrap_err().code,
+        passerelle::error::ErrorCode::InternalError,
+        "the transition itself succeeded"
+    );
+    drop(conn);
+    assert_summary_is_a_recount(&app, "after a rollback").await;
+}

@@ -1,0 +1,13 @@
+DROP TRIGGER IF EXISTS vault_registry_counts_job_deleted ON jobs;
+DROP TRIGGER IF EXISTS vault_registry_counts_job_moved ON jobs;
+DROP TRIGGER IF EXISTS vault_registry_counts_jobs_opened ON jobs;
+DROP FUNCTION IF EXISTS vault_registry_counts_job_moved();
+DROP FUNCTION IF EXISTS vault_registry_counts_jobs_opened();
+DROP TRIGGER IF EXISTS vault_registry_counts_updated ON vault_registry;
+DROP TRIGGER IF EXISTS vault_registry_counts_deleted ON vault_registry;
+DROP TRIGGER IF EXISTS vault_registry_counts_inserted ON vault_registry;
+DROP FUNCTION IF EXISTS vault_registry_counts_changed();
+DROP TABLE vault_registry_count_deltas;
+DROP FUNCTION IF EXISTS vault_registry_counts_fold();
+DROP TABLE vault_registry_counts;
+DROP FUNCTION IF EXISTS vault_registry_queued(TEXT);
