@@ -361,8 +361,8 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// A problem with its detail: `text!("…", "…")` for people's texts; a plain string for a
-    /// detail only programs read (the same words in both languages).
+    /// A problem with its detail, in French and English (`text!("…", "…")`, `Text::fixed`):
+    /// a bare string is refused, so no detail reaches people in one language only.
     pub fn new(code: ErrorCode, detail: impl Into<Text>) -> Self {
         ApiError {
             code,
