@@ -12,8 +12,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
 use super::extract::ValidJson;
-use super::lockers::{check_type, safe_file_name};
-use super::upload;
+use super::upload::{self, check_type, safe_file_name};
 use crate::auth::{DataScope, Permission, Principal};
 use crate::db::students;
 use crate::db::supporting_documents as repo;
@@ -184,7 +183,6 @@ async fn my_deposit(
     let media_type = check_type(&file, &config.allowed_types).await?;
     let file_name = safe_file_name(file.file_name.as_deref(), "document");
     let year = state.config.current_academic_year();
-    let store = state.store.clone();
     let key = state.audit_key.clone();
     let upload = service::Upload {
         kind,
@@ -194,19 +192,13 @@ async fn my_deposit(
         sha256: file.sha256.clone(),
         size: file.size as i64,
     };
-    let temp = file.temp.to_path_buf();
+    // Stored before the transaction opens (no upload under a database lock); a deposit the
+    // transaction refuses leaves an orphan that retention collects.
+    crate::storage::adopt_off_thread(&state.store, &file.temp, &file.sha256).await?;
     let submission = state
         .db
         .write(move |conn| {
-            let sha = upload.sha256.clone();
-            service::deposit(
-                conn,
-                key.expose().as_bytes(),
-                year,
-                &cod_etu,
-                upload,
-                || Ok(store.adopt(&temp, &sha)?),
-            )
+            service::deposit(conn, key.expose().as_bytes(), year, &cod_etu, upload)
         })
         .await?;
     drop(file);

@@ -2,9 +2,11 @@
 //! Blocking code, run inside a write transaction by the handlers or the CLI.
 
 pub mod consents;
+pub mod context;
 pub mod delivery;
 pub mod export;
 pub mod lockers;
+pub mod orphans;
 pub mod personal_data;
 pub mod student_vault;
 pub mod supporting_documents;

@@ -419,14 +419,13 @@ pub struct Upload {
     pub size: i64,
 }
 
-/// Records a student's deposit (pending) once `adopt` has stored the file; audited.
+/// Records a student's deposit (pending), its file already stored; audited.
 pub fn deposit(
     conn: &mut DbConnection,
     audit_key: &[u8],
     year: i32,
     cod_etu: &str,
     upload: Upload,
-    adopt: impl FnOnce() -> Result<(), ApiError>,
 ) -> Result<Submission, ApiError> {
     let scope = DataScope::Student(cod_etu.to_owned());
     let student =
@@ -441,7 +440,6 @@ pub fn deposit(
         "this document is not required by any of your current enrolments",
     )?;
     let previous = ready_for_new_piece(conn, &student.id, year, &enrolment.etape, &upload.kind)?;
-    adopt()?;
     let row = SubmissionRow {
         id: uuid::Uuid::now_v7().to_string(),
         student_id: student.id.clone(),
