@@ -593,6 +593,38 @@ mod tests {
     }
 
     #[test]
+    fn storing_again_renews_an_old_document_and_the_listing_shows_documents_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        let key = store.put(b"kept").unwrap();
+        let path = store.path_of(&key).unwrap();
+        let old = SystemTime::now() - 2 * ORPHAN_AGE;
+        let set = |t| {
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(t)
+                .unwrap()
+        };
+        set(old);
+        assert!(store.stored_at(&key).unwrap().unwrap() <= old + Duration::from_secs(1));
+        // A new deposit of the same bytes: no longer old enough to be taken for an orphan.
+        store.put(b"kept").unwrap();
+        assert!(store.stored_at(&key).unwrap().unwrap().elapsed().unwrap() < RENEW_AFTER);
+        set(old);
+        let temp = dir.path().join("upload");
+        std::fs::write(&temp, b"kept").unwrap();
+        store.adopt(&temp, &key).unwrap();
+        assert!(store.stored_at(&key).unwrap().unwrap().elapsed().unwrap() < RENEW_AFTER);
+        // A write in progress is no document.
+        std::fs::write(path.parent().unwrap().join(".abc.tmp"), b"x").unwrap();
+        let listed: Vec<String> = store.list().unwrap().into_iter().map(|d| d.sha256).collect();
+        assert_eq!(listed, vec![key.clone()]);
+        assert!(store.stored_at(&"0".repeat(64)).unwrap().is_none());
+    }
+
+    #[test]
     fn keys_that_are_not_digests_never_touch_the_disk() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::new(dir.path());
