@@ -8,11 +8,10 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::vaults::PendingAction;
 use crate::auth::{Permission, Principal};
-use crate::db::audit::{self, AuditEvent};
-use crate::db::jobs;
-use crate::db::receipts::{self, ReceiptOutcome};
+use crate::db::receipts::ReceiptOutcome;
 use crate::digiposte::{Receipt, signature};
 use crate::error::{ApiError, ErrorCode};
+use crate::services::digiposte as service;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -45,6 +44,49 @@ fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The signature time (Unix seconds) of a receipt whose signature and freshness hold.
+fn verified(
+    config: &crate::digiposte::DigiposteConfig,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<i64, ApiError> {
+    let invalid = |why: &str| ApiError::new(ErrorCode::WebhookSignatureInvalid, why.to_owned());
+    let (Some(ts), Some(sig)) = (
+        header(req, signature::TIMESTAMP_HEADER),
+        header(req, signature::SIGNATURE_HEADER),
+    ) else {
+        return Err(invalid("the receipt carries no signature"));
+    };
+    let seconds: i64 = ts
+        .trim()
+        .parse()
+        .map_err(|_| invalid("the signature timestamp is not a Unix time"))?;
+    let now = chrono::Utc::now().timestamp();
+    // abs_diff: a timestamp near i64::MIN or MAX cannot overflow the subtraction.
+    if now.abs_diff(seconds) > config.webhook_tolerance_secs.unsigned_abs() {
+        return Err(ApiError::new(
+            ErrorCode::WebhookStale,
+            format!(
+                "the receipt was signed {}s ago; at most {}s are accepted",
+                now.saturating_sub(seconds),
+                config.webhook_tolerance_secs
+            ),
+        ));
+    }
+    if config.webhook_secret.is_empty()
+        || !signature::verify(
+            config.webhook_secret.expose().as_bytes(),
+            ts.trim(),
+            body,
+            sig,
+        )
+    {
+        tracing::warn!("Digiposte receipt refused: bad signature");
+        return Err(invalid("the receipt's signature does not match"));
+    }
+    Ok(seconds)
+}
+
 /// Digiposte's receipts ("retours"), up to a day after the deposit. No bearer token: the body
 /// is authenticated by `X-Digiposte-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`
 /// with the configured `digiposte.webhook_secret`, and `X-Digiposte-Timestamp` (Unix seconds)
@@ -71,41 +113,7 @@ async fn receipt(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let config = &state.config.digiposte;
-    let invalid = |why: &str| ApiError::new(ErrorCode::WebhookSignatureInvalid, why.to_owned());
-    let (Some(ts), Some(sig)) = (
-        header(&req, signature::TIMESTAMP_HEADER),
-        header(&req, signature::SIGNATURE_HEADER),
-    ) else {
-        return Err(invalid("the receipt carries no signature"));
-    };
-    let seconds: i64 = ts
-        .trim()
-        .parse()
-        .map_err(|_| invalid("the signature timestamp is not a Unix time"))?;
-    let now = chrono::Utc::now().timestamp();
-    // abs_diff: a timestamp near i64::MIN or MAX cannot overflow the subtraction.
-    if now.abs_diff(seconds) > config.webhook_tolerance_secs.unsigned_abs() {
-        return Err(ApiError::new(
-            ErrorCode::WebhookStale,
-            format!(
-                "the receipt was signed {}s ago; at most {}s are accepted",
-                now.saturating_sub(seconds),
-                config.webhook_tolerance_secs
-            ),
-        ));
-    }
-    if config.webhook_secret.is_empty()
-        || !signature::verify(
-            config.webhook_secret.expose().as_bytes(),
-            ts.trim(),
-            &body,
-            sig,
-        )
-    {
-        tracing::warn!("Digiposte receipt refused: bad signature");
-        return Err(invalid("the receipt's signature does not match"));
-    }
+    let seconds = verified(&state.config.digiposte, &req, &body)?;
     let parsed: Receipt = serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(ErrorCode::MalformedJson, format!("unreadable receipt: {e}")))?;
     let raw = String::from_utf8_lossy(&body).into_owned();
@@ -113,18 +121,7 @@ async fn receipt(
         .map(|t| t.naive_utc())
         .unwrap_or_else(crate::db::now);
     let receipt_id = parsed.receipt_id.clone();
-    let record = |parsed: Receipt, raw: String| {
-        state
-            .db
-            .write(move |conn| receipts::record(conn, &parsed, &raw, signed_at))
-    };
-    let (outcome, _) = match record(parsed.clone(), raw.clone()).await {
-        // The same receipt delivered twice at once (a retry crossing the first attempt): on
-        // PostgreSQL both transactions can miss each other's row and one insert then fails on
-        // the receipt id. The other one committed: recorded again, it is a plain duplicate.
-        Err(e) if e.code == ErrorCode::AlreadyExists => record(parsed, raw).await?,
-        other => other?,
-    };
+    let outcome = service::record_receipt(&state.context(), parsed, raw, signed_at).await?;
     tracing::debug!(%receipt_id, outcome = outcome.as_str(), "Digiposte receipt");
     if outcome == ReceiptOutcome::UnknownDocument {
         return Err(
@@ -161,30 +158,6 @@ async fn sync(state: web::Data<AppState>, principal: Principal) -> Result<HttpRe
             ),
         ));
     }
-    let (subject, payload) = crate::jobs::sync::manual_subject(&scope);
-    let actor = principal.actor();
-    let key = state.audit_key.clone();
-    let job = state
-        .db
-        .write(move |conn| {
-            let (job, created) =
-                jobs::enqueue(conn, jobs::kind::VAULT_SYNC, &subject, &payload, &actor)?;
-            if created {
-                audit::append(
-                    conn,
-                    key.expose().as_bytes(),
-                    AuditEvent {
-                        actor: &actor,
-                        action: "digiposte.sync",
-                        student: None,
-                        object_type: "job",
-                        object_id: Some(&job.id),
-                        details: serde_json::json!({}),
-                    },
-                )?;
-            }
-            Ok(job)
-        })
-        .await?;
+    let job = service::queue_sync(&state.context(), &scope, principal.actor()).await?;
     Ok(HttpResponse::Accepted().json(PendingAction::from(job)))
 }

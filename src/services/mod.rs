@@ -4,6 +4,7 @@
 pub mod consents;
 pub mod context;
 pub mod delivery;
+pub mod digiposte;
 pub mod export;
 pub mod lockers;
 pub mod orphans;
