@@ -1,6 +1,8 @@
 //! Work that spans several repositories (consents and their effects, personal data, erasure).
 //! Blocking code, run inside a write transaction by the handlers or the CLI.
 
+pub mod audit;
+pub mod composantes;
 pub mod consents;
 pub mod context;
 pub mod delivery;
