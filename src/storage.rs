@@ -540,8 +540,8 @@ impl DocumentStore for ObjectStoreBackend {
     fn list(&self) -> Result<Vec<StoredDocument>, StorageError> {
         use futures_util::TryStreamExt;
         let store = self.store.clone();
-        let prefix = (!self.prefix.is_empty())
-            .then(|| object_store::path::Path::from(self.prefix.as_str()));
+        let prefix =
+            (!self.prefix.is_empty()).then(|| object_store::path::Path::from(self.prefix.as_str()));
         let metas: Vec<object_store::ObjectMeta> =
             block_on(async move { store.list(prefix.as_ref()).try_collect().await })
                 .map_err(|e| StorageError::Read("the store's listing".into(), io_error(e)))?;
@@ -619,7 +619,12 @@ mod tests {
         assert!(store.stored_at(&key).unwrap().unwrap().elapsed().unwrap() < RENEW_AFTER);
         // A write in progress is no document.
         std::fs::write(path.parent().unwrap().join(".abc.tmp"), b"x").unwrap();
-        let listed: Vec<String> = store.list().unwrap().into_iter().map(|d| d.sha256).collect();
+        let listed: Vec<String> = store
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|d| d.sha256)
+            .collect();
         assert_eq!(listed, vec![key.clone()]);
         assert!(store.stored_at(&"0".repeat(64)).unwrap().is_none());
     }

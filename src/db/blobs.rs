@@ -5,7 +5,9 @@ use std::collections::HashSet;
 use diesel::prelude::*;
 
 use super::DbConnection;
-use super::schema::{documents, grade_transfers, locker_deposits, supporting_documents, treatments};
+use super::schema::{
+    documents, grade_transfers, locker_deposits, supporting_documents, treatments,
+};
 
 /// The keys among `keys` that some row refers to (a document's row whose file retention
 /// deleted still counts: keeping a file a little longer is safe, losing one is not).

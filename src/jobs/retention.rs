@@ -59,8 +59,7 @@ impl JobHandler for RetentionHandler {
                     if n > 0 {
                         tracing::info!(files = n, "retention: expired split PDFs deleted");
                     }
-                    match crate::services::orphans::collect(&self.state.db, &self.state.store)
-                        .await
+                    match crate::services::orphans::collect(&self.state.db, &self.state.store).await
                     {
                         Ok(0) => Outcome::Done,
                         Ok(n) => {

@@ -64,7 +64,10 @@ where
     let wrapped = move |conn: &mut DbConnection| {
         f(conn).map_err(|e| {
             *kept.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-            ApiError::new(ErrorCode::InternalError, "rolled back by the use case's error")
+            ApiError::new(
+                ErrorCode::InternalError,
+                "rolled back by the use case's error",
+            )
         })
     };
     (wrapped, slot)

@@ -32,7 +32,11 @@ pub async fn record_receipt(
 
 /// Queues the membership synchronisation within `scope` (once: an identical one queued is
 /// answered), audited when queued.
-pub async fn queue_sync(ctx: &Context, scope: &DataScope, actor: String) -> Result<JobRow, ApiError> {
+pub async fn queue_sync(
+    ctx: &Context,
+    scope: &DataScope,
+    actor: String,
+) -> Result<JobRow, ApiError> {
     let (subject, payload) = crate::jobs::sync::manual_subject(scope);
     let key = ctx.audit_key.clone();
     ctx.write(move |conn| {

@@ -24,8 +24,13 @@ pub async fn collect(db: &Db, store: &Arc<dyn DocumentStore>) -> Result<usize, A
         return Ok(0);
     }
     let keys = old.clone();
-    let referenced = db.run(move |conn| Ok(blobs::referenced(conn, &keys)?)).await?;
-    let orphans: Vec<String> = old.into_iter().filter(|k| !referenced.contains(k)).collect();
+    let referenced = db
+        .run(move |conn| Ok(blobs::referenced(conn, &keys)?))
+        .await?;
+    let orphans: Vec<String> = old
+        .into_iter()
+        .filter(|k| !referenced.contains(k))
+        .collect();
     let store = store.clone();
     let deleted = actix_web::web::block(move || {
         let mut deleted = 0;

@@ -840,7 +840,16 @@ async fn orphan_sweep(app: TestApp) {
     setup(&app).await;
     let manager = app.manager(&["905"]);
     let anne = app.student("21900001");
-    let r = deposit(&app, &manager, PDF, "c.pdf", "Cours", "student:21900001", None).await;
+    let r = deposit(
+        &app,
+        &manager,
+        PDF,
+        "c.pdf",
+        "Cours",
+        "student:21900001",
+        None,
+    )
+    .await;
     let id = id_of(&r);
     let recorded = blob_path(&app, r.body["sha256"].as_str().unwrap());
     age(&recorded, 30);
@@ -857,7 +866,10 @@ async fn orphan_sweep(app: TestApp) {
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(collected, "retention left an old orphan in the store");
-    assert!(blob_path(&app, &young).exists(), "a young orphan was deleted");
+    assert!(
+        blob_path(&app, &young).exists(),
+        "a young orphan was deleted"
+    );
     assert!(recorded.exists(), "a recorded deposit's file was deleted");
     assert_eq!(
         app.get(&format!("/lockers/deposits/{id}/file"), &anne)

@@ -10,7 +10,9 @@ use crate::api::extract::ValidJson;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::pagination::{Page, Window};
-use crate::services::lockers::folders::{self as service, BulkOutcome, FolderView, InboxItem, SentItem};
+use crate::services::lockers::folders::{
+    self as service, BulkOutcome, FolderView, InboxItem, SentItem,
+};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -190,8 +190,7 @@ async fn my_deposit(
         sha256: file.sha256.clone(),
         size: file.size as i64,
     };
-    let submission =
-        service::deposit(&state.context(), year, cod_etu, upload, &file.temp).await?;
+    let submission = service::deposit(&state.context(), year, cod_etu, upload, &file.temp).await?;
     drop(file);
     Ok(HttpResponse::Created().json(submission))
 }

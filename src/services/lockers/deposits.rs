@@ -126,7 +126,16 @@ pub async fn deposit(
     );
     let (year, quota, size) = (command.year, command.quota, file.size);
     ctx.read(move |conn| {
-        admissible(conn, &scope, &me, year, &addressed, replaces.as_deref(), size, quota)
+        admissible(
+            conn,
+            &scope,
+            &me,
+            year,
+            &addressed,
+            replaces.as_deref(),
+            size,
+            quota,
+        )
     })
     .await?;
     crate::storage::adopt_off_thread(&ctx.store, file.temp, &file.sha256).await?;
@@ -344,8 +353,8 @@ pub async fn open_file(
 ) -> Result<(DepositRow, Vec<u8>), LockerError> {
     let d = ctx
         .read(move |conn| {
-            let (d, item) = repo::visible_deposit(conn, &id, &me)?
-                .ok_or(LockerError::NotFound("deposit"))?;
+            let (d, item) =
+                repo::visible_deposit(conn, &id, &me)?.ok_or(LockerError::NotFound("deposit"))?;
             if item.is_some_and(|i| i.read_at.is_none()) {
                 repo::set_read(conn, &me, std::slice::from_ref(&d.id), true)?;
             }
