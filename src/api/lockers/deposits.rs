@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 
 use super::{field_error, me};
 use crate::api::upload::{self, check_type, safe_file_name};
-use crate::auth::{Principal, Role};
+use crate::auth::{DataScope, Principal, Role};
 use crate::domain::locker;
 use crate::error::{ApiError, ErrorCode};
 use crate::services::lockers::deposits::{
@@ -28,6 +28,22 @@ pub struct DepositForm {
     recipients: String,
     /// The id of the sender's previous deposit this one is a new version of.
     replaces: Option<String>,
+}
+
+/// The caller as the sender of a deposit.
+fn sender(principal: &Principal, id: String, scope: DataScope) -> Sender {
+    let student = (principal.role == Role::Student)
+        .then(|| principal.cod_etu.clone())
+        .flatten();
+    Sender {
+        id,
+        scope,
+        actor: principal.actor(),
+        // Staff are shown by the name their token gave when they deposited; students by the
+        // registry.
+        name: principal.name.clone().filter(|_| student.is_none()),
+        student,
+    }
 }
 
 /// Deposits a document into the lockers of users and groups ("Déposer dans un casier").
@@ -89,18 +105,7 @@ pub(super) async fn deposit(
         sha256: file.sha256.clone(),
         size: file.size as i64,
     };
-    let student = (principal.role == Role::Student)
-        .then(|| principal.cod_etu.clone())
-        .flatten();
-    let sender = Sender {
-        id: me,
-        scope,
-        actor: principal.actor(),
-        // Staff are shown by the name their token gave when they deposited; students by the
-        // registry.
-        name: principal.name.clone().filter(|_| student.is_none()),
-        student,
-    };
+    let sender = sender(&principal, me, scope);
     let receipt = service::deposit(&state.context(), sender, command, received).await?;
     drop(file);
     let location = format!("/lockers/deposits/{}", receipt.id);
