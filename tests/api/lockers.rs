@@ -857,6 +857,21 @@ async fn orphan_sweep(app: TestApp) {
     let old = store.put(b"left by a transaction that failed").unwrap();
     age(&blob_path(&app, &old), 2);
     let young = store.put(b"its transaction is under way").unwrap();
+    // A deposit refused by its rules is refused before its file is stored.
+    let refused = b"%PDF-1.7\n% refused\n%%EOF\n";
+    deposit(
+        &app,
+        &manager,
+        refused,
+        "r.pdf",
+        "Refus",
+        "student:99999999",
+        None,
+    )
+    .await
+    .problem(422, "unknown_recipient");
+    let refused_sha = hex::encode(sha2::Sha256::digest(refused));
+    assert!(!blob_path(&app, &refused_sha).exists());
     let mut collected = false;
     for _ in 0..100 {
         if !blob_path(&app, &old).exists() {
