@@ -29,4 +29,13 @@ impl AppState {
     pub fn audit_key(&self) -> &[u8] {
         self.audit_key.expose().as_bytes()
     }
+
+    /// What the use cases may reach (`services`), without the rest of the state.
+    pub fn context(&self) -> crate::services::context::Context {
+        crate::services::context::Context {
+            db: self.db.clone(),
+            store: self.store.clone(),
+            audit_key: self.audit_key.clone(),
+        }
+    }
 }

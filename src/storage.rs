@@ -7,6 +7,7 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
 
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
@@ -51,7 +52,27 @@ pub trait DocumentStore: Send + Sync {
     fn ready(&self) -> Result<(), StorageError> {
         Ok(())
     }
+    /// Every stored document with when it was last stored, for the orphan sweep.
+    fn list(&self) -> Result<Vec<StoredDocument>, StorageError>;
+    /// When a document was last stored; None when it is not in the store.
+    fn stored_at(&self, sha256: &str) -> Result<Option<SystemTime>, StorageError>;
 }
+
+/// A document in the store and when it was last stored.
+#[derive(Debug, Clone)]
+pub struct StoredDocument {
+    pub sha256: String,
+    pub stored_at: SystemTime,
+}
+
+/// A document no row refers to is collected once it has not been stored for this long: files
+/// are stored before the transaction that records them, so a young unreferenced document may be
+/// one whose transaction has not committed yet.
+pub const ORPHAN_AGE: Duration = Duration::from_secs(24 * 3600);
+
+/// Storing bytes the store already holds renews their time when it is older than this, so a
+/// document being recorded again is never old enough to be taken for an orphan.
+const RENEW_AFTER: Duration = Duration::from_secs(3600);
 
 /// The store the configuration names: the local directory unless `storage.url` is set.
 pub fn from_config(config: &crate::config::Config) -> Result<Arc<dyn DocumentStore>, StorageError> {
@@ -139,6 +160,17 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// Renews a stored file's modification time (see [`RENEW_AFTER`]).
+fn renew(path: &Path) -> Result<(), StorageError> {
+    let now = SystemTime::now();
+    let file = std::fs::File::open(path).map_err(StorageError::Write)?;
+    let modified = file.metadata().and_then(|m| m.modified());
+    if modified.is_ok_and(|t| now.duration_since(t).unwrap_or_default() < RENEW_AFTER) {
+        return Ok(());
+    }
+    file.set_modified(now).map_err(StorageError::Write)
+}
+
 /// Files under a local directory, two levels of fan-out: `ab/cdef…`.
 #[derive(Debug, Clone)]
 pub struct LocalStore {
@@ -171,6 +203,7 @@ impl DocumentStore for LocalStore {
             .path_of(&digest)
             .expect("a sha256 digest is a valid key");
         if path.exists() {
+            renew(&path)?;
             return Ok(digest);
         }
         let dir = path.parent().expect("fan-out directory");
@@ -198,7 +231,7 @@ impl DocumentStore for LocalStore {
             .path_of(sha256)
             .ok_or_else(|| StorageError::Missing(sha256.to_owned()))?;
         if target.exists() {
-            return Ok(());
+            return renew(&target);
         }
         let dir = target.parent().expect("fan-out directory");
         private_dir(dir).map_err(StorageError::Write)?;
@@ -227,6 +260,46 @@ impl DocumentStore for LocalStore {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(StorageError::Write(e)),
+        }
+    }
+
+    fn list(&self) -> Result<Vec<StoredDocument>, StorageError> {
+        let mut out = Vec::new();
+        let fans = match std::fs::read_dir(&self.root) {
+            Ok(fans) => fans,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(StorageError::Read("the store's directory".into(), e)),
+        };
+        for fan in fans.flatten() {
+            let Ok(files) = std::fs::read_dir(fan.path()) else {
+                continue;
+            };
+            for file in files.flatten() {
+                // Temporary files of a write in progress (`.…tmp`) are no documents.
+                let sha256 = format!(
+                    "{}{}",
+                    fan.file_name().to_string_lossy(),
+                    file.file_name().to_string_lossy()
+                );
+                if !is_digest(&sha256) {
+                    continue;
+                }
+                if let Ok(stored_at) = file.metadata().and_then(|m| m.modified()) {
+                    out.push(StoredDocument { sha256, stored_at });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn stored_at(&self, sha256: &str) -> Result<Option<SystemTime>, StorageError> {
+        let Some(path) = self.path_of(sha256) else {
+            return Ok(None);
+        };
+        match std::fs::metadata(path).and_then(|m| m.modified()) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StorageError::Read(sha256.to_owned(), e)),
         }
     }
 }
@@ -321,13 +394,33 @@ impl ObjectStoreBackend {
     }
 
     fn exists(&self, key: &object_store::path::Path) -> Result<bool, object_store::Error> {
+        self.head(key).map(|meta| meta.is_some())
+    }
+
+    fn head(
+        &self,
+        key: &object_store::path::Path,
+    ) -> Result<Option<object_store::ObjectMeta>, object_store::Error> {
         let store = self.store.clone();
         let key = key.clone();
         match block_on(async move { store.head(&key).await }) {
-            Ok(_) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Ok(meta) => Ok(Some(meta)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// The digest a key names, when it is one of ours.
+    fn digest_of(&self, key: &object_store::path::Path) -> Option<String> {
+        let key = key.as_ref();
+        let rest = if self.prefix.is_empty() {
+            key
+        } else {
+            key.strip_prefix(&self.prefix)?.strip_prefix('/')?
+        };
+        let (fan, tail) = rest.split_once('/')?;
+        let digest = format!("{fan}{tail}");
+        (fan.len() == 2 && is_digest(&digest)).then_some(digest)
     }
 }
 
@@ -346,10 +439,16 @@ impl DocumentStore for ObjectStoreBackend {
         let key = self
             .key(sha256)
             .ok_or_else(|| StorageError::Missing(sha256.to_owned()))?;
-        if self
-            .exists(&key)
-            .map_err(|e| StorageError::Write(io_error(e)))?
-        {
+        // Held already, and recently enough stored not to be taken for an orphan: an object
+        // store has no cheaper way than a new upload to renew an object's time.
+        let held = self
+            .head(&key)
+            .map_err(|e| StorageError::Write(io_error(e)))?;
+        if held.is_some_and(|meta| {
+            SystemTime::from(meta.last_modified)
+                .elapsed()
+                .is_ok_and(|age| age < RENEW_AFTER)
+        }) {
             return Ok(());
         }
         let mut file = std::fs::File::open(path).map_err(StorageError::Write)?;
@@ -438,6 +537,34 @@ impl DocumentStore for ObjectStoreBackend {
         }
     }
 
+    fn list(&self) -> Result<Vec<StoredDocument>, StorageError> {
+        use futures_util::TryStreamExt;
+        let store = self.store.clone();
+        let prefix =
+            (!self.prefix.is_empty()).then(|| object_store::path::Path::from(self.prefix.as_str()));
+        let metas: Vec<object_store::ObjectMeta> =
+            block_on(async move { store.list(prefix.as_ref()).try_collect().await })
+                .map_err(|e| StorageError::Read("the store's listing".into(), io_error(e)))?;
+        Ok(metas
+            .into_iter()
+            .filter_map(|meta| {
+                Some(StoredDocument {
+                    sha256: self.digest_of(&meta.location)?,
+                    stored_at: SystemTime::from(meta.last_modified),
+                })
+            })
+            .collect())
+    }
+
+    fn stored_at(&self, sha256: &str) -> Result<Option<SystemTime>, StorageError> {
+        let Some(key) = self.key(sha256) else {
+            return Ok(None);
+        };
+        self.head(&key)
+            .map(|meta| meta.map(|m| SystemTime::from(m.last_modified)))
+            .map_err(|e| StorageError::Read(sha256.to_owned(), io_error(e)))
+    }
+
     fn ready(&self) -> Result<(), StorageError> {
         let key = self.key(&"0".repeat(64)).expect("a valid key");
         self.exists(&key)
@@ -463,6 +590,43 @@ mod tests {
         assert!(!store.contains(&key));
         assert!(matches!(store.get(&key), Err(StorageError::Missing(_))));
         store.delete(&key).unwrap();
+    }
+
+    #[test]
+    fn storing_again_renews_an_old_document_and_the_listing_shows_documents_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        let key = store.put(b"kept").unwrap();
+        let path = store.path_of(&key).unwrap();
+        let old = SystemTime::now() - 2 * ORPHAN_AGE;
+        let set = |t| {
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(t)
+                .unwrap()
+        };
+        set(old);
+        assert!(store.stored_at(&key).unwrap().unwrap() <= old + Duration::from_secs(1));
+        // A new deposit of the same bytes: no longer old enough to be taken for an orphan.
+        store.put(b"kept").unwrap();
+        assert!(store.stored_at(&key).unwrap().unwrap().elapsed().unwrap() < RENEW_AFTER);
+        set(old);
+        let temp = dir.path().join("upload");
+        std::fs::write(&temp, b"kept").unwrap();
+        store.adopt(&temp, &key).unwrap();
+        assert!(store.stored_at(&key).unwrap().unwrap().elapsed().unwrap() < RENEW_AFTER);
+        // A write in progress is no document.
+        std::fs::write(path.parent().unwrap().join(".abc.tmp"), b"x").unwrap();
+        let listed: Vec<String> = store
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|d| d.sha256)
+            .collect();
+        assert_eq!(listed, vec![key.clone()]);
+        assert!(store.stored_at(&"0".repeat(64)).unwrap().is_none());
     }
 
     #[test]

@@ -7,10 +7,10 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::{Permission, Principal};
-use crate::db::audit::{self as repo, AuditFilter, ChainReport};
-use crate::domain::audit::pseudonym;
+use crate::db::audit::{self as repo, ChainReport};
 use crate::error::ApiError;
 use crate::pagination::{Page, Window};
+use crate::services::audit::{self as service, AuditSearch};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -80,16 +80,17 @@ async fn list(
     principal.authorize(Permission::AuditRead)?;
     let query = query.into_inner();
     let window = Window::new(query.page, query.per_page)?;
-    let filter = AuditFilter {
+    let search = AuditSearch {
         actor: query.actor,
-        student_ref: query.student.map(|s| pseudonym(state.audit_key(), &s)),
+        student: query.student,
         action: query.action,
         since: query.since.map(|t| t.naive_utc()),
         until: query.until.map(|t| t.naive_utc()),
     };
+    let key = state.audit_key.clone();
     let (rows, total) = state
-        .db
-        .run(move |conn| repo::list(conn, &filter, window))
+        .context()
+        .read(move |conn| service::search(conn, key.expose().as_bytes(), search, window))
         .await?;
     Ok(web::Json(window.wrap(
         rows.into_iter().map(AuditEntry::from).collect(),
@@ -105,5 +106,5 @@ async fn verify(
     principal: Principal,
 ) -> Result<web::Json<ChainReport>, ApiError> {
     principal.authorize(Permission::AuditRead)?;
-    Ok(web::Json(state.db.run(repo::verify).await?))
+    Ok(web::Json(state.context().read(service::verify).await?))
 }

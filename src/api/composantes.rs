@@ -9,9 +9,10 @@ use validator::Validate;
 
 use super::extract::ValidJson;
 use crate::auth::{Permission, Principal};
-use crate::db::{self, composantes as repo};
+use crate::db::composantes as repo;
 use crate::error::{ApiError, ErrorCode};
 use crate::pagination::{Page, Window};
+use crate::services::composantes::{self as service, ComposanteError};
 use crate::state::AppState;
 use crate::text;
 
@@ -96,8 +97,8 @@ async fn list(
     let scope = principal.authorize(Permission::ComposantesRead)?;
     let window = Window::new(query.page, query.per_page)?;
     let (rows, total) = state
-        .db
-        .run(move |conn| repo::list(conn, &scope, window))
+        .context()
+        .read(move |conn| service::list(conn, &scope, window))
         .await?;
     Ok(web::Json(window.wrap(
         rows.into_iter().map(Composante::from).collect(),
@@ -124,10 +125,9 @@ async fn show(
     let scope = principal.authorize(Permission::ComposantesRead)?;
     let code = code.into_inner();
     let row = state
-        .db
-        .run(move |conn| repo::get(conn, &scope, &code))
-        .await?
-        .ok_or_else(|| ApiError::not_found("composante"))?;
+        .context()
+        .read(move |conn| service::get(conn, &scope, &code))
+        .await?;
     Ok(web::Json(row.into()))
 }
 
@@ -150,39 +150,11 @@ async fn create(
     body: ValidJson<NewComposante>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Permission::ComposantesWrite)?;
-    let body = body.0;
-    let actor = principal.actor();
-    let key = state.audit_key.clone();
-    let row = state
-        .db
-        .write(move |conn| {
-            audit_change(
-                conn,
-                key.expose().as_bytes(),
-                &actor,
-                "composante.create",
-                &body.code,
-            )?;
-            if repo::exists(conn, &body.code)? {
-                return Err(ApiError::new(ErrorCode::AlreadyExists, {
-                    let code = &body.code;
-                    text!(
-                        "la composante {code} existe déjà",
-                        "composante {code} exists already"
-                    )
-                }));
-            }
-            let now = db::now();
-            repo::insert(
-                conn,
-                &repo::NewComposante {
-                    code: &body.code,
-                    label: &body.label,
-                    created_at: now,
-                    updated_at: now,
-                },
-            )
-        })
+    let (NewComposante { code, label }, actor) = (body.0, principal.actor());
+    let ctx = state.context();
+    let key = ctx.audit_key.clone();
+    let row = ctx
+        .write(move |conn| service::create(conn, key.expose().as_bytes(), &actor, &code, &label))
         .await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/composantes/{}", row.code)))
@@ -210,52 +182,28 @@ async fn update(
     body: ValidJson<ComposanteUpdate>,
 ) -> Result<web::Json<Composante>, ApiError> {
     principal.authorize(Permission::ComposantesWrite)?;
-    let code = code.into_inner();
-    let label = body.0.label;
-    let actor = principal.actor();
-    let key = state.audit_key.clone();
-    let row = state
-        .db
-        .write(move |conn| {
-            audit_change(
-                conn,
-                key.expose().as_bytes(),
-                &actor,
-                "composante.update",
-                &code,
-            )?;
-            repo::update(
-                conn,
-                &code,
-                &repo::ComposanteChanges {
-                    label: &label,
-                    updated_at: db::now(),
-                },
-            )
-        })
-        .await?
-        .ok_or_else(|| ApiError::not_found("composante"))?;
+    let (code, label, actor) = (code.into_inner(), body.0.label, principal.actor());
+    let ctx = state.context();
+    let key = ctx.audit_key.clone();
+    let row = ctx
+        .write(move |conn| service::rename(conn, key.expose().as_bytes(), &actor, &code, &label))
+        .await?;
     Ok(web::Json(row.into()))
 }
 
-fn audit_change(
-    conn: &mut db::DbConnection,
-    key: &[u8],
-    actor: &str,
-    action: &str,
-    code: &str,
-) -> Result<(), ApiError> {
-    db::audit::append(
-        conn,
-        key,
-        db::audit::AuditEvent {
-            actor,
-            action,
-            student: None,
-            object_type: "composante",
-            object_id: Some(code),
-            details: serde_json::json!({}),
-        },
-    )?;
-    Ok(())
+/// How a composante's refusals answer.
+impl From<ComposanteError> for ApiError {
+    fn from(e: ComposanteError) -> Self {
+        match e {
+            ComposanteError::Exists(code) => ApiError::new(
+                ErrorCode::AlreadyExists,
+                text!(
+                    "la composante {code} existe déjà",
+                    "composante {code} exists already"
+                ),
+            ),
+            ComposanteError::NotFound => ApiError::not_found("composante"),
+            ComposanteError::Lower(e) => e,
+        }
+    }
 }

@@ -9,7 +9,7 @@ use validator::Validate;
 
 use super::extract::ValidJson;
 use crate::auth::{DataScope, Permission, Principal};
-use crate::db::{consents as repo, students};
+use crate::db::consents as repo;
 use crate::domain::consent::{ConsentEventKind, ConsentPurpose, ConsentSource, ConsentState};
 use crate::error::{ApiError, ErrorCode};
 use crate::services::consents::{self as service, ConsentEffect, ConsentRequest};
@@ -102,9 +102,7 @@ async fn load_ledger(
     state
         .db
         .run(move |conn| {
-            let student = students::get(conn, &scope, &cod_etu)?
-                .ok_or_else(|| ApiError::not_found("student"))?;
-            let rows = repo::events_of(conn, &student.id)?;
+            let (student, rows) = service::events_in_scope(conn, &scope, &cod_etu)?;
             ledger(student.cod_etu, rows)
         })
         .await
@@ -202,12 +200,11 @@ async fn record(state: web::Data<AppState>, r: Recording) -> Result<HttpResponse
     let recorded = state
         .db
         .write(move |conn| {
-            let student = students::get(conn, &scope, &cod_etu)?
-                .ok_or_else(|| ApiError::not_found("student"))?;
-            let outcome = service::record(
+            let outcome = service::record_in_scope(
                 conn,
                 key.expose().as_bytes(),
-                &student,
+                &scope,
+                &cod_etu,
                 ConsentRequest {
                     purpose,
                     event,

@@ -8,12 +8,11 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::vaults::PendingAction;
 use crate::auth::{Permission, Principal};
-use crate::db::audit::{self, AuditEvent};
-use crate::db::jobs;
-use crate::db::receipts::{self, ReceiptOutcome};
+use crate::db::receipts::ReceiptOutcome;
 use crate::digiposte::{Receipt, signature};
 use crate::error::{ApiError, ErrorCode};
 use crate::i18n::Text;
+use crate::services::digiposte as service;
 use crate::state::AppState;
 use crate::text;
 
@@ -47,37 +46,16 @@ fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Digiposte's receipts ("retours"), up to a day after the deposit. No bearer token: the body
-/// is authenticated by `X-Digiposte-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`
-/// with the configured `digiposte.webhook_secret`, and `X-Digiposte-Timestamp` (Unix seconds)
-/// must be within 5 minutes. Each receipt id is processed once; a receipt never moves a
-/// document out of a final state; a receipt for an unknown document is kept (and applied if
-/// the deposit is recorded later) and answered 404.
-#[utoipa::path(
-    operation_id = "receiveDigiposteWebhook",
-    tag = "digiposte",
-    request_body = ReceiptBody,
-    params(
-        ("X-Digiposte-Timestamp" = String, Header, description = "Unix time of the signature, in seconds"),
-        ("X-Digiposte-Signature" = String, Header, description = "sha256=<hex HMAC-SHA256 of timestamp.body>"),
-    ),
-    responses(
-        (status = 200, body = ReceiptAck, description = "Processed (or already processed)"),
-        (status = 401, description = "Missing or wrong signature (`webhook_signature_invalid`), or too old (`webhook_stale`)"),
-        (status = 404, description = "No document carries this Digiposte id (the receipt is kept)"),
-    )
-)]
-#[post("/webhooks/digiposte")]
-async fn receipt(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let config = &state.config.digiposte;
+/// The signature time (Unix seconds) of a receipt whose signature and freshness hold.
+fn verified(
+    config: &crate::digiposte::DigiposteConfig,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<i64, ApiError> {
     let invalid = |why: Text| ApiError::new(ErrorCode::WebhookSignatureInvalid, why);
     let (Some(ts), Some(sig)) = (
-        header(&req, signature::TIMESTAMP_HEADER),
-        header(&req, signature::SIGNATURE_HEADER),
+        header(req, signature::TIMESTAMP_HEADER),
+        header(req, signature::SIGNATURE_HEADER),
     ) else {
         return Err(invalid(Text::fixed(
             "l'accusé de réception n'est pas signé",
@@ -105,7 +83,7 @@ async fn receipt(
         || !signature::verify(
             config.webhook_secret.expose().as_bytes(),
             ts.trim(),
-            &body,
+            body,
             sig,
         )
     {
@@ -115,6 +93,36 @@ async fn receipt(
             "the receipt's signature does not match",
         )));
     }
+    Ok(seconds)
+}
+
+/// Digiposte's receipts ("retours"), up to a day after the deposit. No bearer token: the body
+/// is authenticated by `X-Digiposte-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`
+/// with the configured `digiposte.webhook_secret`, and `X-Digiposte-Timestamp` (Unix seconds)
+/// must be within 5 minutes. Each receipt id is processed once; a receipt never moves a
+/// document out of a final state; a receipt for an unknown document is kept (and applied if
+/// the deposit is recorded later) and answered 404.
+#[utoipa::path(
+    operation_id = "receiveDigiposteWebhook",
+    tag = "digiposte",
+    request_body = ReceiptBody,
+    params(
+        ("X-Digiposte-Timestamp" = String, Header, description = "Unix time of the signature, in seconds"),
+        ("X-Digiposte-Signature" = String, Header, description = "sha256=<hex HMAC-SHA256 of timestamp.body>"),
+    ),
+    responses(
+        (status = 200, body = ReceiptAck, description = "Processed (or already processed)"),
+        (status = 401, description = "Missing or wrong signature (`webhook_signature_invalid`), or too old (`webhook_stale`)"),
+        (status = 404, description = "No document carries this Digiposte id (the receipt is kept)"),
+    )
+)]
+#[post("/webhooks/digiposte")]
+async fn receipt(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let seconds = verified(&state.config.digiposte, &req, &body)?;
     let parsed: Receipt = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             ErrorCode::MalformedJson,
@@ -129,18 +137,7 @@ async fn receipt(
         .map(|t| t.naive_utc())
         .unwrap_or_else(crate::db::now);
     let receipt_id = parsed.receipt_id.clone();
-    let record = |parsed: Receipt, raw: String| {
-        state
-            .db
-            .write(move |conn| receipts::record(conn, &parsed, &raw, signed_at))
-    };
-    let (outcome, _) = match record(parsed.clone(), raw.clone()).await {
-        // The same receipt delivered twice at once (a retry crossing the first attempt): on
-        // PostgreSQL both transactions can miss each other's row and one insert then fails on
-        // the receipt id. The other one committed: recorded again, it is a plain duplicate.
-        Err(e) if e.code == ErrorCode::AlreadyExists => record(parsed, raw).await?,
-        other => other?,
-    };
+    let outcome = service::record_receipt(&state.context(), parsed, raw, signed_at).await?;
     tracing::debug!(%receipt_id, outcome = outcome.as_str(), "Digiposte receipt");
     if outcome == ReceiptOutcome::UnknownDocument {
         return Err(
@@ -177,30 +174,6 @@ async fn sync(state: web::Data<AppState>, principal: Principal) -> Result<HttpRe
             ),
         ));
     }
-    let (subject, payload) = crate::jobs::sync::manual_subject(&scope);
-    let actor = principal.actor();
-    let key = state.audit_key.clone();
-    let job = state
-        .db
-        .write(move |conn| {
-            let (job, created) =
-                jobs::enqueue(conn, jobs::kind::VAULT_SYNC, &subject, &payload, &actor)?;
-            if created {
-                audit::append(
-                    conn,
-                    key.expose().as_bytes(),
-                    AuditEvent {
-                        actor: &actor,
-                        action: "digiposte.sync",
-                        student: None,
-                        object_type: "job",
-                        object_id: Some(&job.id),
-                        details: serde_json::json!({}),
-                    },
-                )?;
-            }
-            Ok(job)
-        })
-        .await?;
+    let job = service::queue_sync(&state.context(), &scope, principal.actor()).await?;
     Ok(HttpResponse::Accepted().json(PendingAction::from(job)))
 }

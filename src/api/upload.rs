@@ -15,8 +15,9 @@ use actix_web::web;
 use actix_web::web::Bytes;
 use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::domain::filetype;
 use crate::error::{ApiError, ErrorCode};
 use crate::i18n::Text;
 use crate::text;
@@ -406,6 +407,71 @@ pub fn content_disposition(disposition: &str, file_name: &str) -> String {
         }
     }
     format!("{disposition}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+/// Detects a received file's type on its first bytes and checks it against `allowed`;
+/// returns the detected media type.
+pub(crate) async fn check_type(
+    file: &ReceivedFile,
+    allowed: &[String],
+) -> Result<String, ApiError> {
+    if file.size == 0 {
+        return Err(ApiError::new(
+            ErrorCode::EmptyFile,
+            crate::i18n::Text::fixed("le fichier est vide", "the file is empty"),
+        ));
+    }
+    let mut head = Vec::with_capacity(filetype::HEAD_BYTES);
+    tokio::fs::File::open(&file.temp)
+        .await
+        .map_err(|e| ApiError::internal(format!("reading the received file: {e}")))?
+        .take(filetype::HEAD_BYTES as u64)
+        .read_to_end(&mut head)
+        .await
+        .map_err(|e| ApiError::internal(format!("reading the received file: {e}")))?;
+    let sniffed = filetype::sniff(&head);
+    if !filetype::allowed(&sniffed, allowed) {
+        let (why_fr, why_en) = if sniffed.executable {
+            (
+                "les exécutables et les scripts ne sont jamais acceptés".to_owned(),
+                "executables and scripts are never accepted".to_owned(),
+            )
+        } else {
+            let allowed = allowed.join(", ");
+            (
+                format!("types acceptés : {allowed}"),
+                format!("accepted types: {allowed}"),
+            )
+        };
+        let detected = &sniffed.media_type;
+        return Err(ApiError::new(
+            ErrorCode::ForbiddenFileType,
+            crate::text!(
+                "le contenu du fichier est `{detected}` (reconnu sur le contenu, pas sur le nom) ; {why_fr}",
+                "the file's content is `{detected}` (detected on the content, not the name); {why_en}"
+            ),
+        )
+        .with("detected_type", &sniffed.media_type));
+    }
+    Ok(sniffed.media_type)
+}
+
+/// A file name safe to echo in a Content-Disposition header.
+pub(crate) fn safe_file_name(name: Option<&str>, fallback: &str) -> String {
+    let cleaned: String = name
+        .unwrap_or(fallback)
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(fallback)
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"' && !crate::domain::text::is_invisible_format(*c))
+        .take(200)
+        .collect();
+    if cleaned.trim().is_empty() {
+        fallback.to_owned()
+    } else {
+        cleaned
+    }
 }
 
 #[cfg(test)]

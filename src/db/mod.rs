@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod blobs;
 pub mod composantes;
 pub mod consents;
 pub mod deliveries;

@@ -1,6 +1,7 @@
 //! Retention: a split PDF is deleted a configured time after its delivery reached a final
 //! state (Transmis, Erreur transmission, Non transmis, Annulé) or the send skipped it (Étudiant
-//! sans coffre); the document row keeps its hash and states. Periodic: one run every `retention.check_interval_secs`.
+//! sans coffre); the document row keeps its hash and states. Then stored documents no row refers
+//! to are collected (`services::orphans`). Periodic: one run every `retention.check_interval_secs`.
 
 use std::time::Duration;
 
@@ -58,7 +59,18 @@ impl JobHandler for RetentionHandler {
                     if n > 0 {
                         tracing::info!(files = n, "retention: expired split PDFs deleted");
                     }
-                    Outcome::Done
+                    match crate::services::orphans::collect(&self.state.db, &self.state.store).await
+                    {
+                        Ok(0) => Outcome::Done,
+                        Ok(n) => {
+                            tracing::info!(files = n, "retention: orphan documents deleted");
+                            Outcome::Done
+                        }
+                        Err(e) => Outcome::Retry {
+                            error: e.to_string(),
+                            after: None,
+                        },
+                    }
                 }
                 Err(e) => Outcome::Retry {
                     error: e.to_string(),

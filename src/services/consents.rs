@@ -225,3 +225,30 @@ fn allow_again(
     }
     Ok(effects)
 }
+
+/// A student in `scope` and every consent event of theirs, oldest first.
+pub fn events_in_scope(
+    conn: &mut DbConnection,
+    scope: &crate::auth::DataScope,
+    cod_etu: &str,
+) -> Result<(StudentRow, Vec<consents::ConsentRow>), ApiError> {
+    let student =
+        students::get(conn, scope, cod_etu)?.ok_or_else(|| ApiError::not_found("student"))?;
+    let rows = consents::events_of(conn, &student.id)?;
+    Ok((student, rows))
+}
+
+/// [`record`] for a student of `scope` named by their number (404 outside it). In a write
+/// transaction.
+pub fn record_in_scope(
+    conn: &mut DbConnection,
+    audit_key: &[u8],
+    scope: &crate::auth::DataScope,
+    cod_etu: &str,
+    request: ConsentRequest,
+    current_year: i32,
+) -> Result<ConsentOutcome, ApiError> {
+    let student =
+        students::get(conn, scope, cod_etu)?.ok_or_else(|| ApiError::not_found("student"))?;
+    record(conn, audit_key, &student, request, current_year)
+}

@@ -1,10 +1,15 @@
 //! Work that spans several repositories (consents and their effects, personal data, erasure).
 //! Blocking code, run inside a write transaction by the handlers or the CLI.
 
+pub mod audit;
+pub mod composantes;
 pub mod consents;
+pub mod context;
 pub mod delivery;
+pub mod digiposte;
 pub mod export;
 pub mod lockers;
+pub mod orphans;
 pub mod personal_data;
 pub mod student_vault;
 pub mod supporting_documents;

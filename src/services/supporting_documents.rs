@@ -9,6 +9,7 @@
 //! `population_unknown` so that a manager checks it; a known mismatch skips it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,7 @@ use crate::db::supporting_documents::{
 use crate::domain::enrolment::Regime;
 use crate::domain::supporting::{self, Applies, SupportingStatus};
 use crate::error::{ApiError, ErrorCode, FieldError};
+use crate::services::context::Context;
 
 fn field_error(field: &str, code: &str, message: crate::i18n::Text) -> ApiError {
     ApiError::validation(vec![FieldError {
@@ -428,15 +430,35 @@ pub struct Upload {
     pub size: i64,
 }
 
-/// Records a student's deposit (pending) once `adopt` has stored the file; audited.
-pub fn deposit(
+/// A student deposits a document: checked first (a refused deposit stores nothing), its file
+/// then stored, then checked again and recorded (pending) in one transaction with its audit
+/// entry — no upload ever runs under a database lock; a transaction refused after the upload
+/// leaves an orphan that retention collects.
+pub async fn deposit(
+    ctx: &Context,
+    year: i32,
+    cod_etu: String,
+    upload: Upload,
+    temp: &Path,
+) -> Result<Submission, ApiError> {
+    let (who, kind, etape) = (cod_etu.clone(), upload.kind.clone(), upload.etape.clone());
+    ctx.read(move |conn| admissible(conn, year, &who, &kind, etape.as_deref()).map(|_| ()))
+        .await?;
+    crate::storage::adopt_off_thread(&ctx.store, temp, &upload.sha256).await?;
+    let key = ctx.audit_key.clone();
+    ctx.write(move |conn| record(conn, key.expose().as_bytes(), year, &cod_etu, upload))
+        .await
+}
+
+/// The student, the enrolment that requires the kind and the current piece's status, when a
+/// new piece may be deposited.
+fn admissible(
     conn: &mut DbConnection,
-    audit_key: &[u8],
     year: i32,
     cod_etu: &str,
-    upload: Upload,
-    adopt: impl FnOnce() -> Result<(), ApiError>,
-) -> Result<Submission, ApiError> {
+    kind: &str,
+    etape: Option<&str>,
+) -> Result<(students::StudentRow, EnrolledStudent, SupportingStatus), ApiError> {
     let scope = DataScope::Student(cod_etu.to_owned());
     let student =
         students::get(conn, &scope, cod_etu)?.ok_or_else(|| ApiError::not_found("student"))?;
@@ -445,15 +467,27 @@ pub fn deposit(
         &scope,
         year,
         cod_etu,
-        &upload.kind,
-        upload.etape.as_deref(),
+        kind,
+        etape,
         crate::i18n::Text::fixed(
             "ce document n'est demandé par aucune de vos inscriptions en cours",
             "this document is not required by any of your current enrolments",
         ),
     )?;
-    let previous = ready_for_new_piece(conn, &student.id, year, &enrolment.etape, &upload.kind)?;
-    adopt()?;
+    let previous = ready_for_new_piece(conn, &student.id, year, &enrolment.etape, kind)?;
+    Ok((student, enrolment, previous))
+}
+
+/// Records a student's deposit (pending), its file already stored; audited.
+fn record(
+    conn: &mut DbConnection,
+    audit_key: &[u8],
+    year: i32,
+    cod_etu: &str,
+    upload: Upload,
+) -> Result<Submission, ApiError> {
+    let (student, enrolment, previous) =
+        admissible(conn, year, cod_etu, &upload.kind, upload.etape.as_deref())?;
     let row = SubmissionRow {
         id: uuid::Uuid::now_v7().to_string(),
         student_id: student.id.clone(),

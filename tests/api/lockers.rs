@@ -815,3 +815,86 @@ both_backends!(
     lockers_name_people_and_search_recipients,
     names_and_recipient_search
 );
+
+/// A stored file's path under the data directory.
+fn blob_path(app: &TestApp, sha: &str) -> std::path::PathBuf {
+    app.data_dir().join("blobs").join(&sha[..2]).join(&sha[2..])
+}
+
+/// Sets a stored file's time `days` back.
+fn age(path: &std::path::Path, days: u64) {
+    let then = std::time::SystemTime::now() - Duration::from_secs(days * 24 * 3600);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(then)
+        .unwrap();
+}
+
+/// Files are stored before the transaction that records them, so a refused or interrupted one
+/// leaves a file no row refers to: retention deletes those once they are a day old, and never
+/// a recorded deposit's file however old, nor a young orphan (its transaction may be under way).
+async fn orphan_sweep(app: TestApp) {
+    use passerelle::storage::DocumentStore;
+    setup(&app).await;
+    let manager = app.manager(&["905"]);
+    let anne = app.student("21900001");
+    let r = deposit(
+        &app,
+        &manager,
+        PDF,
+        "c.pdf",
+        "Cours",
+        "student:21900001",
+        None,
+    )
+    .await;
+    let id = id_of(&r);
+    let recorded = blob_path(&app, r.body["sha256"].as_str().unwrap());
+    age(&recorded, 30);
+    let store = passerelle::storage::LocalStore::new(&app.data_dir());
+    let old = store.put(b"left by a transaction that failed").unwrap();
+    age(&blob_path(&app, &old), 2);
+    let young = store.put(b"its transaction is under way").unwrap();
+    // A deposit refused by its rules is refused before its file is stored.
+    let refused = b"%PDF-1.7\n% refused\n%%EOF\n";
+    deposit(
+        &app,
+        &manager,
+        refused,
+        "r.pdf",
+        "Refus",
+        "student:99999999",
+        None,
+    )
+    .await
+    .problem(422, "unknown_recipient");
+    let refused_sha = hex::encode(sha2::Sha256::digest(refused));
+    assert!(!blob_path(&app, &refused_sha).exists());
+    let mut collected = false;
+    for _ in 0..100 {
+        if !blob_path(&app, &old).exists() {
+            collected = true;
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(collected, "retention left an old orphan in the store");
+    assert!(
+        blob_path(&app, &young).exists(),
+        "a young orphan was deleted"
+    );
+    assert!(recorded.exists(), "a recorded deposit's file was deleted");
+    assert_eq!(
+        app.get(&format!("/lockers/deposits/{id}/file"), &anne)
+            .await
+            .bytes,
+        PDF
+    );
+}
+both_backends!(
+    retention_collects_orphan_files,
+    orphan_sweep,
+    |c: &mut passerelle::config::Config| c.retention.check_interval_secs = 1
+);

@@ -147,6 +147,22 @@ async fn object_store_round_trip_and_multipart() {
         store.adopt(&path, &sha).unwrap();
         assert_eq!(store.get(&sha).unwrap(), big);
         store.adopt(&path, &sha).unwrap();
+        // The orphan sweep's view: the documents under the prefix and when each was stored.
+        let listed: Vec<String> = store
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|d| d.sha256)
+            .collect();
+        assert_eq!(listed, vec![sha.clone()]);
+        let age = store
+            .stored_at(&sha)
+            .unwrap()
+            .unwrap()
+            .elapsed()
+            .unwrap_or_default();
+        assert!(age < std::time::Duration::from_secs(600));
+        assert!(store.stored_at(&key).unwrap().is_none());
     })
     .await
     .unwrap();

@@ -1190,7 +1190,7 @@ async fn summary_counts_body(app: TestApp) {
         )?;
         Err::<(), _>(passerelle::error::ApiError::new(
             passerelle::error::ErrorCode::InternalError,
-            "rolled back on purpose",
+            passerelle::i18n::Text::untranslated("rolled back on purpose"),
         ))
     });
     assert_eq!(

@@ -20,8 +20,47 @@ use crate::db::lockers as repo;
 use crate::db::schema::{enrolments, locker_groups, locker_users, students};
 use crate::domain::locker::Recipient;
 use crate::domain::text::fold;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::pagination::{Page, Window};
+use crate::storage::StorageError;
+
+pub mod deposits;
+pub mod folders;
+pub mod groups;
+
+/// Why a lockers' use case refuses (the HTTP layer maps each to its problem).
+#[derive(Debug, thiserror::Error)]
+pub enum LockerError {
+    #[error("unknown recipient(s), or ones the sender may not address: {0:?}")]
+    UnknownRecipient(Vec<String>),
+    #[error("group members are people: {0:?}")]
+    MembersNotPeople(Vec<String>),
+    #[error("the recipients resolve to no one")]
+    NoOne,
+    #[error("no deposit of the sender has this id")]
+    UnknownReplaced,
+    #[error("the deposit already has a newer version, {latest_id}")]
+    Superseded { latest_id: String },
+    #[error("{size} bytes would go over the quota of {quota} ({used} used)")]
+    QuotaExceeded { size: i64, quota: u64, used: i64 },
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    #[error("a deposit cannot be changed or deleted")]
+    Immutable,
+    #[error("invalid group name")]
+    InvalidGroupName,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// From the layers below (database).
+    #[error(transparent)]
+    Lower(#[from] ApiError),
+}
+
+impl From<diesel::result::Error> for LockerError {
+    fn from(e: diesel::result::Error) -> Self {
+        LockerError::Lower(e.into())
+    }
+}
 
 /// The scope students are resolved in: a student addresses no student (not even themselves).
 fn student_scope(scope: &DataScope) -> DataScope {
@@ -39,7 +78,7 @@ pub fn resolve(
     scope: &DataScope,
     year: i32,
     addressed: &[String],
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<String>, LockerError> {
     let mut unknown = Vec::new();
     let mut out: Vec<String> = Vec::new();
     let mut seen = HashSet::new();
@@ -93,14 +132,7 @@ pub fn resolve(
         }
     }
     if !unknown.is_empty() {
-        return Err(ApiError::new(ErrorCode::UnknownRecipient, {
-            let names = unknown.join(", ");
-            crate::text!(
-                "destinataire(s) inconnu(s), ou auxquels vous ne pouvez pas écrire : {names}",
-                "unknown recipient(s), or ones you may not address: {names}"
-            )
-        })
-        .with("recipients", &unknown));
+        return Err(LockerError::UnknownRecipient(unknown));
     }
     Ok(out)
 }
@@ -146,7 +178,7 @@ pub fn names_of(
     conn: &mut DbConnection,
     sender: &str,
     addressed: &[String],
-) -> Result<Vec<NamedRecipient>, ApiError> {
+) -> Result<Vec<NamedRecipient>, LockerError> {
     let mut people = repo::names(conn, addressed)?;
     if sender.starts_with("student:") {
         people.retain(|id, _| id.starts_with("student:"));
@@ -191,7 +223,7 @@ pub fn sender_name(
     conn: &mut DbConnection,
     sender: &str,
     at_deposit: Option<&str>,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, LockerError> {
     if let Some(n) = at_deposit {
         return Ok(Some(n.to_owned()));
     }
@@ -214,7 +246,7 @@ pub fn search(
     year: i32,
     q: Option<&str>,
     window: Window,
-) -> Result<Page<NamedRecipient>, ApiError> {
+) -> Result<Page<NamedRecipient>, LockerError> {
     let q = q.map(str::trim).filter(|q| !q.is_empty());
     let words: Vec<String> = q
         .map(|q| fold(q).split_whitespace().map(str::to_owned).collect())
@@ -314,7 +346,7 @@ fn search_students(
     q: Option<&str>,
     offset: i64,
     limit: i64,
-) -> Result<(Vec<StudentName>, i64), ApiError> {
+) -> Result<(Vec<StudentName>, i64), LockerError> {
     let build = || {
         let mut query = students::table
             .filter(students::erased_at.is_null())
@@ -342,4 +374,15 @@ fn search_students(
     };
     let total = build().count().get_result(conn)?;
     Ok((rows, total))
+}
+
+/// Records a staff member who uses the lockers (role `manager` or `admin`), so that others can
+/// address them, under the name their token gives.
+pub fn register_staff(
+    conn: &mut DbConnection,
+    id: &str,
+    role: &str,
+    name: Option<&str>,
+) -> Result<(), LockerError> {
+    Ok(repo::ensure_user(conn, id, role, name)?)
 }

@@ -1,0 +1,81 @@
+//! What a use case may reach — the database, the document store and the audit key — rather
+//! than the whole application state, and transactions that give a use case's own error back.
+
+use std::sync::{Arc, Mutex};
+
+use crate::config::Secret;
+use crate::db::{Db, DbConnection};
+use crate::error::{ApiError, ErrorCode};
+use crate::storage::DocumentStore;
+
+#[derive(Clone)]
+pub struct Context {
+    pub db: Db,
+    pub store: Arc<dyn DocumentStore>,
+    pub audit_key: Arc<Secret>,
+}
+
+impl Context {
+    pub fn audit_key(&self) -> &[u8] {
+        self.audit_key.expose().as_bytes()
+    }
+
+    /// Runs `f` on a connection (no transaction); its error comes back as it was.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<ApiError> + Send + 'static,
+    {
+        let (f, slot) = keep_error(f);
+        let result = self.db.run(f).await;
+        result.map_err(|e| take(&slot).unwrap_or_else(|| E::from(e)))
+    }
+
+    /// Runs `f` in a write transaction; any error rolls it back and comes back as it was.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<ApiError> + Send + 'static,
+    {
+        let (f, slot) = keep_error(f);
+        let result = self.db.write(f).await;
+        result.map_err(|e| take(&slot).unwrap_or_else(|| E::from(e)))
+    }
+}
+
+type Slot<E> = Arc<Mutex<Option<E>>>;
+
+/// `f` with its error kept aside, the database layer seeing a stand-in that rolls back.
+#[allow(clippy::type_complexity)]
+fn keep_error<T, E, F>(
+    f: F,
+) -> (
+    impl FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    Slot<E>,
+)
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    E: Send + 'static,
+{
+    let slot: Slot<E> = Arc::new(Mutex::new(None));
+    let kept = slot.clone();
+    let wrapped = move |conn: &mut DbConnection| {
+        f(conn).map_err(|e| {
+            *kept.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            ApiError::new(
+                ErrorCode::InternalError,
+                crate::i18n::Text::fixed(
+                    "annulé par l'erreur du cas d'usage",
+                    "rolled back by the use case's error",
+                ),
+            )
+        })
+    };
+    (wrapped, slot)
+}
+
+fn take<E>(slot: &Slot<E>) -> Option<E> {
+    slot.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
