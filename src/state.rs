@@ -30,3 +30,15 @@ impl AppState {
         self.audit_key.expose().as_bytes()
     }
 }
+
+impl AppState {
+    /// What the use cases may reach (database, store, audit key, the clock's academic year).
+    pub fn services(&self) -> crate::services::context::Context {
+        crate::services::context::Context {
+            db: self.db.clone(),
+            store: self.store.clone(),
+            audit_key: self.audit_key.clone(),
+            year: self.config.current_academic_year(),
+        }
+    }
+}

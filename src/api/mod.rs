@@ -284,3 +284,14 @@ mod tests {
         assert!(table.allowed_methods("/composantes/905/x").is_empty());
     }
 }
+
+/// Authorizes `principal` for `permission`: who acts, as the use cases take it.
+pub(crate) fn caller(
+    principal: &crate::auth::Principal,
+    permission: crate::auth::Permission,
+) -> Result<crate::services::context::Caller, ApiError> {
+    Ok(crate::services::context::Caller {
+        scope: principal.authorize(permission)?,
+        name: principal.actor(),
+    })
+}

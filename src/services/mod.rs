@@ -2,10 +2,12 @@
 //! Blocking code, run inside a write transaction by the handlers or the CLI.
 
 pub mod consents;
+pub mod context;
 pub mod delivery;
 pub mod export;
 pub mod lockers;
 pub mod personal_data;
 pub mod student_vault;
 pub mod supporting_documents;
+pub mod treatments;
 pub mod vault_subscriptions;
