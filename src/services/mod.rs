@@ -5,6 +5,7 @@ pub mod consents;
 pub mod context;
 pub mod delivery;
 pub mod export;
+pub mod grade_transfers;
 pub mod lockers;
 pub mod personal_data;
 pub mod student_vault;
