@@ -9,6 +9,8 @@ pub mod grade_transfers;
 pub mod lockers;
 pub mod personal_data;
 pub mod student_vault;
+pub mod students;
 pub mod supporting_documents;
 pub mod treatments;
 pub mod vault_subscriptions;
+pub mod vaults;
