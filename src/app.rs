@@ -94,8 +94,9 @@ impl Shared {
 /// data directory.
 pub fn audit_key(config: &Config) -> Result<crate::config::Secret, crate::server::StartError> {
     if config.audit.pseudonym_key.is_empty() {
-        crate::secrets::load_or_create(&config.data_dir, "audit-pseudonym-key")
-            .map_err(|e| crate::server::StartError::DataDir(config.data_dir.display().to_string(), e))
+        crate::secrets::load_or_create(&config.data_dir, "audit-pseudonym-key").map_err(|e| {
+            crate::server::StartError::DataDir(config.data_dir.display().to_string(), e)
+        })
     } else {
         Ok(config.audit.pseudonym_key.clone())
     }

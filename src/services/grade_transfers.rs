@@ -130,7 +130,11 @@ pub async fn create(
     let (source, department) = gather(&scodoc, &new.composante, new.grades, &maquette).await?;
     // The student numbers of its rows: the students the transfer concerns (data subject's
     // rights).
-    let students: Vec<String> = maquette.students().iter().map(|s| s.nip().to_owned()).collect();
+    let students: Vec<String> = maquette
+        .students()
+        .iter()
+        .map(|s| s.nip().to_owned())
+        .collect();
     let etape_version = maquette.etape_version().to_owned();
     let fallback_name = maquette.file_name().map(str::to_owned);
     let (output, report, source) = actix_web::web::block(move || {
@@ -186,7 +190,10 @@ pub async fn create(
 
 /// The grades as gathered: the file sent, or what ScoDoc answered.
 enum Gathered {
-    File { bytes: Vec<u8>, name: Option<String> },
+    File {
+        bytes: Vec<u8>,
+        name: Option<String>,
+    },
     Pulled(crate::apogee::grades::GradeSource),
 }
 

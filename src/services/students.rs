@@ -135,14 +135,20 @@ pub async fn personal_data(
         .db
         .run_as(move |conn| -> Result<_> {
             let student = repo::get(conn, &scope, &cod_etu)?.ok_or(StudentError::NotFound)?;
-            Ok(personal_data::export(conn, key.expose().as_bytes(), &student)?)
+            Ok(personal_data::export(
+                conn,
+                key.expose().as_bytes(),
+                &student,
+            )?)
         })
         .await?;
     let store = ctx.store.clone();
-    actix_web::web::block(move || personal_data::add_grade_changes(&mut data, &*store).map(|()| data))
-        .await
-        .map_err(ApiError::from)?
-        .map_err(StudentError::from)
+    actix_web::web::block(move || {
+        personal_data::add_grade_changes(&mut data, &*store).map(|()| data)
+    })
+    .await
+    .map_err(ApiError::from)?
+    .map_err(StudentError::from)
 }
 
 /// Erases (anonymises) a student: identity replaced by a pseudonym, stored files deleted once
@@ -154,7 +160,12 @@ pub async fn erase(ctx: &Context, actor: &str, cod_etu: String) -> Result<Erasur
         .db
         .write_as(move |conn| -> Result<_> {
             let student = repo::by_cod_etu(conn, &cod_etu)?.ok_or(StudentError::NotFound)?;
-            Ok(personal_data::erase(conn, key.expose().as_bytes(), &student, &actor)?)
+            Ok(personal_data::erase(
+                conn,
+                key.expose().as_bytes(),
+                &student,
+                &actor,
+            )?)
         })
         .await?;
     crate::storage::delete_off_thread(&ctx.store, report.blobs.clone()).await?;

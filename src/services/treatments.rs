@@ -18,8 +18,8 @@ use crate::error::ApiError;
 use crate::pagination::Window;
 use crate::pdf::{PdfError, SplitConfig};
 
-pub use crate::db::treatments::{Block, TreatmentFilter, TreatmentRow};
 use crate::db::treatments as repo;
+pub use crate::db::treatments::{Block, TreatmentFilter, TreatmentRow};
 
 /// Why a treatment use case did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +33,10 @@ pub enum TreatmentError {
     UnknownComposante,
     /// The batch was refused; the treatment stays listed as "Erreur de découpage".
     #[error("the batch was refused: {error}")]
-    Refused { error: PdfError, treatment_id: String },
+    Refused {
+        error: PdfError,
+        treatment_id: String,
+    },
     #[error("a treatment in status {0:?} cannot be cancelled")]
     NotCancellable(TreatmentStatus),
     #[error("the treatment is not waiting to be sent")]
@@ -42,8 +45,11 @@ pub enum TreatmentError {
     NoIdentityToConfirm,
     #[error("this document is not waiting for a check (uncertain)")]
     NotUncertain { current_status: String },
-    /// What the repositories, the store or a delivery rule answered, passed on unchanged
-    /// (those layers still speak the API's problem type).
+    /// A delivery rule refused (sends, holds, duplicates).
+    #[error(transparent)]
+    Delivery(#[from] delivery::DeliveryError),
+    /// What the repositories or the store answered, passed on unchanged (those layers still
+    /// speak the API's problem type).
     #[error(transparent)]
     Lower(#[from] ApiError),
 }
@@ -94,7 +100,7 @@ pub async fn upload(ctx: &Context, caller: &Caller, batch: NewBatch<'_>) -> Resu
             scope.clone(),
         );
         ctx.db
-            .run(move |conn| {
+            .run_as(move |conn| {
                 delivery::check_not_uploaded_twice(conn, &scope, &sha, replace_of.as_deref())
             })
             .await?;
@@ -122,16 +128,14 @@ pub async fn upload(ctx: &Context, caller: &Caller, batch: NewBatch<'_>) -> Resu
         sha: batch.file_sha256,
         size: batch.file_size as i64,
         replace_of: batch.replace_of,
-        rejection: rejection
-            .as_ref()
-            .map(|e| (e.code(), e.text().to_stored())),
+        rejection: rejection.as_ref().map(|e| (e.code(), e.text().to_stored())),
         actor: caller.name.clone(),
         author_name: batch.author_name,
     };
     let key = ctx.audit_key.clone();
     let row = ctx
         .db
-        .write(move |conn| record_upload(conn, key.expose().as_bytes(), &scope, record))
+        .write_as(move |conn| record_upload(conn, key.expose().as_bytes(), &scope, record))
         .await?;
     match rejection {
         Some(error) => Err(TreatmentError::Refused {
@@ -165,7 +169,7 @@ fn record_upload(
     audit_key: &[u8],
     scope: &DataScope,
     r: Record,
-) -> Result<TreatmentRow, ApiError> {
+) -> Result<TreatmentRow> {
     delivery::check_not_uploaded_twice(conn, scope, &r.sha, r.replace_of.as_deref())?;
     let status = if r.rejection.is_some() {
         TreatmentStatus::SplitFailed
@@ -230,6 +234,12 @@ fn record_upload(
     Ok(row)
 }
 
+/// Documents deposited before this instant and still awaiting their receipt are overdue
+/// (`digiposte.receipt_timeout_secs` after their deposit).
+pub fn overdue_before(receipt_timeout_secs: i64) -> NaiveDateTime {
+    crate::db::now() - chrono::Duration::seconds(receipt_timeout_secs)
+}
+
 /// A treatment as listed: with its delivery counts and overdue receipts.
 pub struct Listed {
     pub row: TreatmentRow,
@@ -281,11 +291,14 @@ pub async fn detail(
     ctx.db
         .run_as(move |conn| {
             let t = visible(conn, &scope, &id)?;
-            let overdue_receipts =
-                deliveries::overdue_by_treatment(conn, std::slice::from_ref(&t.id), overdue_before)?
-                    .get(&t.id)
-                    .copied()
-                    .unwrap_or(0);
+            let overdue_receipts = deliveries::overdue_by_treatment(
+                conn,
+                std::slice::from_ref(&t.id),
+                overdue_before,
+            )?
+            .get(&t.id)
+            .copied()
+            .unwrap_or(0);
             let verdicts = repo::deliverability(conn, &t, year)?;
             let deliverable = delivery::deliverable(&verdicts, &t);
             let blocks = delivery::blocks(conn, &t, &verdicts, year)?;
@@ -321,8 +334,10 @@ pub fn documents_page(
     block: Block,
     window: Window,
     year: i32,
-) -> Result<(Vec<ShownDocument>, i64), ApiError> {
-    delivery::documents_page(conn, scope, t, block, window, year)
+) -> Result<(Vec<ShownDocument>, i64)> {
+    Ok(delivery::documents_page(
+        conn, scope, t, block, window, year,
+    )?)
 }
 
 /// A document's PDF: its id and bytes (while retention keeps it).
@@ -412,7 +427,8 @@ pub async fn confirm_identity(
     ctx.db
         .write_as(move |conn| {
             let t = visible(conn, &scope, &id)?;
-            let d = repo::document(conn, &t.id, &doc)?.ok_or(TreatmentError::NotFound("document"))?;
+            let d =
+                repo::document(conn, &t.id, &doc)?.ok_or(TreatmentError::NotFound("document"))?;
             if t.status() != TreatmentStatus::Split {
                 return Err(TreatmentError::NotWaitingToSend(t.status()));
             }
@@ -454,7 +470,8 @@ pub async fn resolve_uncertain(
     ctx.db
         .write_as(move |conn| {
             let t = visible(conn, &scope, &id)?;
-            let d = repo::document(conn, &t.id, &doc)?.ok_or(TreatmentError::NotFound("document"))?;
+            let d =
+                repo::document(conn, &t.id, &doc)?.ok_or(TreatmentError::NotFound("document"))?;
             if !deliveries::resolve_uncertain(conn, &d.id, resolution, &actor)? {
                 return Err(TreatmentError::NotUncertain {
                     current_status: d.delivery_status.clone().unwrap_or_else(|| "unsent".into()),
@@ -507,18 +524,17 @@ pub async fn send(
         ctx.audit_key.clone(),
         ctx.year,
     );
-    Ok(ctx
-        .db
-        .write(move |conn| {
+    ctx.db
+        .write_as(move |conn| {
             let actor = delivery::Actor {
                 scope: &scope,
                 name: &name,
                 audit_key: key.expose().as_bytes(),
                 year,
             };
-            service(conn, &actor, &id, expected)
+            Ok(service(conn, &actor, &id, expected)?)
         })
-        .await?)
+        .await
 }
 
 /// A per-document delivery action.
@@ -552,9 +568,8 @@ pub async fn document_action(
         ctx.audit_key.clone(),
         ctx.year,
     );
-    Ok(ctx
-        .db
-        .write(move |conn| {
+    ctx.db
+        .write_as(move |conn| {
             let actor = delivery::Actor {
                 scope: &scope,
                 name: &name,
@@ -563,9 +578,9 @@ pub async fn document_action(
             };
             let doc = action(conn, &actor, &id, &doc)?;
             let t = repo::find(conn, &id)?;
-            delivery::document(conn, &scope, &t, &doc, year)
+            Ok(delivery::document(conn, &scope, &t, &doc, year)?)
         })
-        .await?)
+        .await
 }
 
 /// The declared kind, if configured.

@@ -9,14 +9,14 @@ use super::vault_subscriptions::{self, BulkSubscription};
 use crate::auth::DataScope;
 use crate::db::audit::{self, AuditEvent};
 use crate::db::consents;
-use crate::domain::consent::ConsentSource;
 use crate::db::{DbConnection, jobs};
+use crate::domain::consent::ConsentSource;
 use crate::domain::vault::{VaultAction, VaultStatus, VaultTrigger};
 use crate::error::ApiError;
 use crate::pagination::Window;
 
-use crate::db::vaults as repo;
 pub use crate::db::jobs::JobRow;
+use crate::db::vaults as repo;
 pub use crate::db::vaults::{HistoryRow, VaultFilter, VaultRow, VaultSort, VaultStudent};
 
 /// Why a vault use case did not happen.
@@ -148,7 +148,12 @@ pub struct Accepted {
 /// Records a vault action: checks the status allows it, applies the immediate transition
 /// (termination and re-invitation are visible at once), and queues the Digiposte work.
 /// Asking again for an action already under way changes nothing.
-pub async fn act(ctx: &Context, caller: &Caller, id: String, action: VaultAction) -> Result<Accepted> {
+pub async fn act(
+    ctx: &Context,
+    caller: &Caller,
+    id: String,
+    action: VaultAction,
+) -> Result<Accepted> {
     let (scope, actor, key) = (
         caller.scope.clone(),
         caller.name.clone(),

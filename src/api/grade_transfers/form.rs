@@ -42,6 +42,22 @@ pub async fn receive(
         .ok_or_else(|| upload::missing("maquette"))?;
     let source_file = files.remove("source");
     let department = text("scodoc_department");
+    let (accept_truncated_last_row, semester) = options(&text)?;
+    let grades = grades(source_file, department, semester).await?;
+    Ok(NewTransfer {
+        composante,
+        maquette: maquette_file.read().await?,
+        maquette_name: maquette_file.file_name.clone(),
+        grades,
+        options: FillOptions {
+            accept_truncated_last_row,
+            ..state.config.grades.fill.clone()
+        },
+    })
+}
+
+/// `accept_truncated_last_row` (true or false) and `scodoc_semester` (a number), when sent.
+fn options(text: &dyn Fn(&str) -> Option<String>) -> Result<(bool, Option<i64>), ApiError> {
     let accept_truncated_last_row = match text("accept_truncated_last_row").as_deref() {
         None | Some("false") => false,
         Some("true") => true,
@@ -59,7 +75,16 @@ pub async fn receive(
                 .map_err(|_| field_error("scodoc_semester", "number", "a ScoDoc formsemestre_id"))
         })
         .transpose()?;
-    let grades = match (source_file, department) {
+    Ok((accept_truncated_last_row, semester))
+}
+
+/// The grades: the `source` file or the `scodoc_department` to pull from (one of them).
+async fn grades(
+    source_file: Option<upload::ReceivedFile>,
+    department: Option<String>,
+    semester: Option<i64>,
+) -> Result<Grades, ApiError> {
+    Ok(match (source_file, department) {
         (Some(_), Some(_)) => {
             return Err(field_error(
                 "source",
@@ -82,16 +107,5 @@ pub async fn receive(
             department,
             semester,
         },
-    };
-    Ok(NewTransfer {
-        composante,
-        maquette: maquette_file.read().await?,
-        maquette_name: maquette_file.file_name.clone(),
-        grades,
-        options: FillOptions {
-            accept_truncated_last_row,
-            ..state.config.grades.fill.clone()
-        },
     })
 }
-

@@ -2,8 +2,9 @@
 
 use actix_web::{HttpRequest, web};
 
-use super::field_error;
+use super::errors::field_error;
 use crate::api::upload::{self, ReceivedFile};
+use crate::domain::delivery::TreatmentStatus;
 use crate::domain::document_kind::DocumentKindCode;
 use crate::error::{ApiError, ErrorCode};
 use crate::i18n::Text;
@@ -82,4 +83,21 @@ pub async fn receive(
         file_name,
     };
     Ok((fields, file))
+}
+
+/// The `status` filter: statuses, comma-separated.
+pub fn parse_statuses(s: Option<&str>) -> Result<Vec<TreatmentStatus>, ApiError> {
+    let Some(s) = s else { return Ok(Vec::new()) };
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            TreatmentStatus::parse(p).ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidParameter,
+                    format!("`{p}` is not a treatment status (splitting, split, split_failed, sent, cancelled)"),
+                )
+            })
+        })
+        .collect()
 }

@@ -4,6 +4,7 @@
 
 mod csv;
 mod dto;
+mod errors;
 mod form;
 
 use actix_web::http::header;
@@ -12,14 +13,10 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 pub use self::dto::*;
 use crate::auth::{Permission, Principal};
-use crate::domain::delivery::TreatmentStatus;
-use crate::error::{ApiError, ErrorCode, FieldError};
-use crate::i18n::Text;
+use crate::error::ApiError;
 use crate::pagination::{Page, Window};
 use crate::services::export;
-use crate::services::treatments::{
-    self as service, DocumentAction, Sending, TreatmentError, TreatmentFilter,
-};
+use crate::services::treatments::{self as service, DocumentAction, Sending, TreatmentFilter};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -36,66 +33,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(release_document)
         .service(confirm_replacement)
         .service(cancel);
-}
-
-fn field_error(field: &str, code: &str, message: &str) -> ApiError {
-    ApiError::validation(vec![FieldError {
-        field: field.into(),
-        code: code.into(),
-        message: message.into(),
-    }])
-}
-
-impl From<TreatmentError> for ApiError {
-    fn from(e: TreatmentError) -> Self {
-        let transition = |fr: &'static str, en: &'static str| {
-            ApiError::new(ErrorCode::InvalidTransition, Text::fixed(fr, en))
-        };
-        match e {
-            TreatmentError::NotFound(what) => ApiError::not_found(what),
-            TreatmentError::FileDeleted => {
-                ApiError::not_found("document file (deleted by retention)")
-            }
-            TreatmentError::UnknownComposante => field_error(
-                "composante",
-                "unknown",
-                "unknown composante, or one you do not manage",
-            ),
-            TreatmentError::Refused {
-                error,
-                treatment_id,
-            } => ApiError::from(error)
-                .with("treatment_id", &treatment_id)
-                .with_header(header::LOCATION, &format!("/treatments/{treatment_id}")),
-            TreatmentError::NotCancellable(status) => {
-                let (label, code) = (status.label(), status.as_str());
-                ApiError::new(
-                    ErrorCode::InvalidTransition,
-                    crate::text!(
-                        "un traitement « {label} » ne peut pas être annulé",
-                        "a treatment in status `{code}` cannot be cancelled"
-                    ),
-                )
-                .with("current_status", code)
-                .with("current_status_label", label)
-            }
-            TreatmentError::NotWaitingToSend(status) => transition(
-                "le traitement n'est pas en attente d'envoi",
-                "the treatment is not waiting to be sent",
-            )
-            .with("current_status", status.as_str()),
-            TreatmentError::NoIdentityToConfirm => transition(
-                "ce document n'a pas d'identité à confirmer",
-                "this document has no identity to confirm",
-            ),
-            TreatmentError::NotUncertain { current_status } => transition(
-                "ce document n'attend pas de vérification (incertain)",
-                "this document is not waiting for a check (uncertain)",
-            )
-            .with("current_status", current_status),
-            TreatmentError::Lower(e) => e,
-        }
-    }
 }
 
 /// Deposits a batch PDF edited from Apogée ("Déposer un document"). The file is streamed to
@@ -148,25 +85,9 @@ async fn upload_batch(
         .json(Treatment::of(row, &kinds)))
 }
 
-fn parse_statuses(s: Option<&str>) -> Result<Vec<TreatmentStatus>, ApiError> {
-    let Some(s) = s else { return Ok(Vec::new()) };
-    s.split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            TreatmentStatus::parse(p).ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::InvalidParameter,
-                    format!("`{p}` is not a treatment status (splitting, split, split_failed, sent, cancelled)"),
-                )
-            })
-        })
-        .collect()
-}
-
 /// Documents deposited before this instant and still awaiting their receipt are overdue.
 fn receipts_due_before(state: &AppState) -> chrono::NaiveDateTime {
-    crate::db::now() - chrono::Duration::seconds(state.config.digiposte.receipt_timeout_secs)
+    service::overdue_before(state.config.digiposte.receipt_timeout_secs)
 }
 
 /// The treatments of the caller's composantes ("Traitements"), newest first; with
@@ -190,7 +111,7 @@ async fn list(
     let scope = principal.authorize(Permission::TreatmentsRead)?;
     let query = query.into_inner();
     let filter = TreatmentFilter {
-        statuses: parse_statuses(query.status.as_deref())?,
+        statuses: form::parse_statuses(query.status.as_deref())?,
         composante: query.composante,
         document_type: query.document_type.map(|d| d.as_str().to_owned()),
         from: query.from.map(|t| t.naive_utc()),
@@ -214,7 +135,10 @@ async fn list(
         .db
         .run(move |conn| service::page(conn, &scope, &filter, window, overdue_before))
         .await?;
-    let items = items.into_iter().map(|l| Treatment::listed(l, &kinds)).collect();
+    let items = items
+        .into_iter()
+        .map(|l| Treatment::listed(l, &kinds))
+        .collect();
     Ok(Either::Left(web::Json(window.wrap(items, total))))
 }
 
@@ -234,8 +158,7 @@ async fn show(
 ) -> Result<web::Json<TreatmentDetail>, ApiError> {
     let scope = principal.authorize(Permission::TreatmentsRead)?;
     let overdue_before = receipts_due_before(&state);
-    let detail =
-        service::detail(&state.services(), scope, id.into_inner(), overdue_before).await?;
+    let detail = service::detail(&state.services(), scope, id.into_inner(), overdue_before).await?;
     Ok(web::Json(TreatmentDetail::of(
         detail,
         &state.config.document_kinds(),
@@ -290,7 +213,11 @@ async fn documents(
     };
     let (rows, total) = state
         .db
-        .run(move |conn| service::documents_page(conn, &scope, &t, block, window, year))
+        .run(move |conn| {
+            Ok(service::documents_page(
+                conn, &scope, &t, block, window, year,
+            )?)
+        })
         .await?;
     Ok(Either::Left(web::Json(window.wrap(
         rows.into_iter().map(TreatmentDocument::from_view).collect(),
@@ -374,8 +301,7 @@ async fn resolve_uncertain(
     let caller = super::caller(&principal, Permission::TreatmentsAct)?;
     let (id, doc) = path.into_inner();
     let resolution = body.0.resolution;
-    let shown =
-        service::resolve_uncertain(&state.services(), &caller, id, doc, resolution).await?;
+    let shown = service::resolve_uncertain(&state.services(), &caller, id, doc, resolution).await?;
     Ok(web::Json(TreatmentDocument::from_view(shown)))
 }
 
@@ -402,7 +328,14 @@ async fn send(
     id: web::Path<String>,
     body: crate::api::extract::ValidJson<SendConfirmation>,
 ) -> Result<HttpResponse, ApiError> {
-    treatment_send(state, principal, Sending::Treatment, id.into_inner(), body.0).await
+    treatment_send(
+        state,
+        principal,
+        Sending::Treatment,
+        id.into_inner(),
+        body.0,
+    )
+    .await
 }
 
 /// Sends every held or failed document of a sent treatment that has become deliverable

@@ -140,8 +140,7 @@ async fn summary(
         year: query.year,
         ..VaultFilter::default()
     };
-    let (counts, queued_subscriptions) =
-        service::summary(&state.services(), scope, filter).await?;
+    let (counts, queued_subscriptions) = service::summary(&state.services(), scope, filter).await?;
     let total = counts.iter().map(|(_, n)| n).sum();
     Ok(web::Json(VaultSummary {
         statuses: counts
