@@ -308,33 +308,10 @@ fn run(command: Command, mut config: Config) -> Result<ExitCode, Box<dyn std::er
         }
         Command::Import {
             command: ImportCommand::Students { file },
-        } => {
-            let bytes = std::fs::read(&file)?;
-            let is_json = file
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-            let ctx = services(&config)?;
-            let file = passerelle::services::students::Extraction {
-                bytes: &bytes,
-                is_json,
-                auto_subscribe: config.vaults.auto_subscribe,
-            };
-            let caller = passerelle::services::context::Caller::command_line();
-            let report = actix_web::rt::System::new()
-                .block_on(passerelle::services::students::import(&ctx, &caller, file))
-                .map_err(problem_line)?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-        }
+        } => import_students(&config, &file)?,
         Command::Erase {
             command: EraseCommand::Student { cod_etu },
-        } => {
-            let ctx = services(&config)?;
-            let actor = passerelle::services::context::Caller::command_line().name;
-            let report = actix_web::rt::System::new()
-                .block_on(passerelle::services::students::erase(&ctx, &actor, cod_etu))
-                .map_err(problem_line)?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-        }
+        } => erase_student(&config, cod_etu)?,
         Command::Split {
             file,
             out,
@@ -486,6 +463,40 @@ fn digiposte_client(
     Ok(passerelle::digiposte::DigiposteClient::new(
         &config.digiposte,
     )?)
+}
+
+/// `import students FILE`: the extraction imported as `POST /students/import` does it.
+fn import_students(
+    config: &Config,
+    file: &std::path::Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let bytes = std::fs::read(file)?;
+    let is_json = file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let ctx = services(config)?;
+    let file = passerelle::services::students::Extraction {
+        bytes: &bytes,
+        is_json,
+        auto_subscribe: config.vaults.auto_subscribe,
+    };
+    let caller = passerelle::services::context::Caller::command_line();
+    let report = actix_web::rt::System::new()
+        .block_on(passerelle::services::students::import(&ctx, &caller, file))
+        .map_err(problem_line)?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+/// `erase student COD_ETU`: the erasure of `POST /students/{cod_etu}/erase`.
+fn erase_student(config: &Config, cod_etu: String) -> Result<(), Box<dyn std::error::Error>> {
+    let ctx = services(config)?;
+    let actor = passerelle::services::context::Caller::command_line().name;
+    let report = actix_web::rt::System::new()
+        .block_on(passerelle::services::students::erase(&ctx, &actor, cod_etu))
+        .map_err(problem_line)?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
 }
 
 /// What the offline use cases reach: the configured database, store and audit key (no HTTP
