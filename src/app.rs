@@ -65,13 +65,7 @@ impl Shared {
         let jwt = JwtKeys::from_config(&config.auth, &config.data_dir)?;
         let oidc = crate::auth::oidc::Issuers::from_config(&config.auth)
             .map_err(crate::server::StartError::Oidc)?;
-        let audit_key = if config.audit.pseudonym_key.is_empty() {
-            crate::secrets::load_or_create(&config.data_dir, "audit-pseudonym-key").map_err(
-                |e| crate::server::StartError::DataDir(config.data_dir.display().to_string(), e),
-            )?
-        } else {
-            config.audit.pseudonym_key.clone()
-        };
+        let audit_key = audit_key(&config)?;
         let spec = openapi_spec_for(&config);
         let routes = RouteTable::from_spec(&spec);
         let rate_limiter = Arc::new(crate::ratelimit::RateLimiter::from_config(
@@ -93,6 +87,18 @@ impl Shared {
             spec: Arc::new(spec),
             routes: web::Data::new(routes),
         })
+    }
+}
+
+/// The key of students' pseudonyms in the audit log: configured, or created once under the
+/// data directory.
+pub fn audit_key(config: &Config) -> Result<crate::config::Secret, crate::server::StartError> {
+    if config.audit.pseudonym_key.is_empty() {
+        crate::secrets::load_or_create(&config.data_dir, "audit-pseudonym-key").map_err(|e| {
+            crate::server::StartError::DataDir(config.data_dir.display().to_string(), e)
+        })
+    } else {
+        Ok(config.audit.pseudonym_key.clone())
     }
 }
 

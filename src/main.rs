@@ -308,31 +308,10 @@ fn run(command: Command, mut config: Config) -> Result<ExitCode, Box<dyn std::er
         }
         Command::Import {
             command: ImportCommand::Students { file },
-        } => {
-            let bytes = std::fs::read(&file)?;
-            let is_json = file
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-            let report = offline(config, move |state| async move {
-                passerelle::api::students::run_import(
-                    &state,
-                    &passerelle::auth::DataScope::All,
-                    "system:cli",
-                    &bytes,
-                    is_json,
-                )
-                .await
-            })?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-        }
+        } => import_students(&config, &file)?,
         Command::Erase {
             command: EraseCommand::Student { cod_etu },
-        } => {
-            let report = offline(config, move |state| async move {
-                passerelle::api::students::erase_student(&state, cod_etu, "system:cli".into()).await
-            })?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-        }
+        } => erase_student(&config, cod_etu)?,
         Command::Split {
             file,
             out,
@@ -486,18 +465,57 @@ fn digiposte_client(
     )?)
 }
 
-/// Runs an API operation offline, on the configured database and store.
-fn offline<T, F, Fut>(config: Config, f: F) -> Result<T, Box<dyn std::error::Error>>
-where
-    F: FnOnce(actix_web::web::Data<passerelle::state::AppState>) -> Fut,
-    Fut: std::future::Future<Output = Result<T, passerelle::error::ApiError>>,
-{
-    let mut config = config;
-    // No background workers for a one-shot command.
-    config.jobs.enabled = false;
-    let shared = passerelle::server::prepare(config)?;
-    let result = actix_web::rt::System::new().block_on(f(shared.state.clone()));
-    result.map_err(|e| format!("{}: {}", e.code, e.detail).into())
+/// `import students FILE`: the extraction imported as `POST /students/import` does it.
+fn import_students(
+    config: &Config,
+    file: &std::path::Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let bytes = std::fs::read(file)?;
+    let is_json = file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let ctx = services(config)?;
+    let file = passerelle::services::students::Extraction {
+        bytes: &bytes,
+        is_json,
+        auto_subscribe: config.vaults.auto_subscribe,
+    };
+    let caller = passerelle::services::context::Caller::command_line();
+    let report = actix_web::rt::System::new()
+        .block_on(passerelle::services::students::import(&ctx, &caller, file))
+        .map_err(problem_line)?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+/// `erase student COD_ETU`: the erasure of `POST /students/{cod_etu}/erase`.
+fn erase_student(config: &Config, cod_etu: String) -> Result<(), Box<dyn std::error::Error>> {
+    let ctx = services(config)?;
+    let actor = passerelle::services::context::Caller::command_line().name;
+    let report = actix_web::rt::System::new()
+        .block_on(passerelle::services::students::erase(&ctx, &actor, cod_etu))
+        .map_err(problem_line)?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+/// What the offline use cases reach: the configured database, store and audit key (no HTTP
+/// state, no workers).
+fn services(
+    config: &Config,
+) -> Result<passerelle::services::context::Context, Box<dyn std::error::Error>> {
+    Ok(passerelle::services::context::Context {
+        db: passerelle::server::open_database(config)?,
+        store: passerelle::storage::from_config(config)?,
+        audit_key: std::sync::Arc::new(passerelle::app::audit_key(config)?),
+        year: config.current_academic_year(),
+    })
+}
+
+/// A use case's refusal as the command line prints it: its problem code and detail.
+fn problem_line(e: impl Into<passerelle::error::ApiError>) -> Box<dyn std::error::Error> {
+    let e = e.into();
+    format!("{}: {}", e.code, e.detail).into()
 }
 
 fn split(

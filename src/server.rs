@@ -30,6 +30,13 @@ pub enum StartError {
 
 /// Opens the database (migrating it) and prepares everything the workers share.
 pub fn prepare(config: Config) -> Result<Shared, StartError> {
+    let db = open_database(&config)?;
+    Shared::new(config, db)
+}
+
+/// Opens the configured database: the data directory and a new SQLite file are made
+/// private, and temporary uploads a crash left behind are removed.
+pub fn open_database(config: &Config) -> Result<Db, StartError> {
     let data_dir_error = |e| StartError::DataDir(config.data_dir.display().to_string(), e);
     crate::storage::private_dir(&config.data_dir).map_err(data_dir_error)?;
     let removed = crate::storage::remove_abandoned_uploads(&config.data_dir.join("tmp"));
@@ -58,7 +65,7 @@ pub fn prepare(config: Config) -> Result<Shared, StartError> {
             tracing::warn!(error = %e, "cannot make the SQLite database private (0600)");
         }
     }
-    Shared::new(config, db)
+    Ok(db)
 }
 
 /// Binds the listener; returns the server future and the bound address (port 0 picks one).

@@ -30,12 +30,14 @@ impl AppState {
         self.audit_key.expose().as_bytes()
     }
 
-    /// What the use cases may reach (`services`), without the rest of the state.
+    /// What the use cases may reach (database, store, audit key, the clock's academic year),
+    /// without the rest of the state.
     pub fn context(&self) -> crate::services::context::Context {
         crate::services::context::Context {
             db: self.db.clone(),
             store: self.store.clone(),
             audit_key: self.audit_key.clone(),
+            year: self.config.current_academic_year(),
         }
     }
 }

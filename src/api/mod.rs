@@ -270,6 +270,17 @@ pub async fn unmatched(req: HttpRequest, routes: web::Data<RouteTable>) -> HttpR
     actix_web::ResponseError::error_response(&error)
 }
 
+/// Authorizes `principal` for `permission`: who acts, as the use cases take it.
+pub(crate) fn caller(
+    principal: &crate::auth::Principal,
+    permission: crate::auth::Permission,
+) -> Result<crate::services::context::Caller, ApiError> {
+    Ok(crate::services::context::Caller {
+        scope: principal.authorize(permission)?,
+        name: principal.actor(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,11 +10,13 @@ use super::upload;
 use crate::apogee::enrolment_file;
 use crate::auth::DataScope;
 use crate::auth::{Permission, Principal};
-use crate::db::students::{self as repo, StudentFilter};
 use crate::domain::enrolment::ImportReport;
 use crate::error::{ApiError, ErrorCode};
 use crate::pagination::{Page, Window};
-use crate::services::personal_data::{self as subject_rights, ErasureReport, PersonalData};
+use crate::services::personal_data::{ErasureReport, PersonalData};
+use crate::services::students::{
+    self as service, EnrolmentRow, Extraction, StudentError, StudentFilter, StudentRow,
+};
 use crate::state::AppState;
 use crate::text;
 
@@ -24,6 +26,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(show)
         .service(personal_data)
         .service(erase);
+}
+
+impl From<StudentError> for ApiError {
+    fn from(e: StudentError) -> Self {
+        match e {
+            StudentError::NotFound => ApiError::not_found("student"),
+            StudentError::Lower(e) => e,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -52,8 +63,8 @@ pub struct Student {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<repo::StudentRow> for Student {
-    fn from(s: repo::StudentRow) -> Self {
+impl From<StudentRow> for Student {
+    fn from(s: StudentRow) -> Self {
         Student {
             cod_etu: s.cod_etu,
             ine: s.ine,
@@ -67,8 +78,8 @@ impl From<repo::StudentRow> for Student {
     }
 }
 
-impl From<repo::EnrolmentRow> for Enrolment {
-    fn from(e: repo::EnrolmentRow) -> Self {
+impl From<EnrolmentRow> for Enrolment {
+    fn from(e: EnrolmentRow) -> Self {
         Enrolment {
             academic_year: e.academic_year,
             etape: e.etape,
@@ -115,10 +126,7 @@ async fn list(
         composante: query.composante.clone(),
         year: query.year,
     };
-    let (rows, total) = state
-        .db
-        .run(move |conn| repo::list(conn, &scope, &filter, window))
-        .await?;
+    let (rows, total) = service::page(&state.context(), scope, filter, window).await?;
     Ok(web::Json(window.wrap(
         rows.into_iter().map(Student::from).collect(),
         total,
@@ -139,19 +147,12 @@ async fn show(
     cod_etu: web::Path<String>,
 ) -> Result<web::Json<StudentDetail>, ApiError> {
     let scope = principal.authorize(Permission::StudentsRead)?;
-    let cod_etu = cod_etu.into_inner();
-    let detail = state
-        .db
-        .run(move |conn| {
-            let student =
-                repo::get(conn, &scope, &cod_etu)?.ok_or_else(|| ApiError::not_found("student"))?;
-            let enrolments = repo::enrolments_of(conn, &student.id)?;
-            Ok(StudentDetail {
-                student: student.into(),
-                enrolments: enrolments.into_iter().map(Enrolment::from).collect(),
-            })
-        })
-        .await?;
+    let (student, enrolments) =
+        service::detail(&state.context(), scope, cod_etu.into_inner()).await?;
+    let detail = StudentDetail {
+        student: student.into(),
+        enrolments: enrolments.into_iter().map(Enrolment::from).collect(),
+    };
     Ok(web::Json(detail))
 }
 
@@ -175,22 +176,13 @@ async fn personal_data(
     ))
 }
 
+/// The personal data export, shared with `GET /me/personal-data`.
 pub async fn export_for(
     state: &AppState,
     scope: DataScope,
     cod_etu: String,
 ) -> Result<PersonalData, ApiError> {
-    let key = state.audit_key.clone();
-    let mut data = state
-        .db
-        .run(move |conn| {
-            let student =
-                repo::get(conn, &scope, &cod_etu)?.ok_or_else(|| ApiError::not_found("student"))?;
-            subject_rights::export(conn, key.expose().as_bytes(), &student)
-        })
-        .await?;
-    let store = state.store.clone();
-    web::block(move || subject_rights::add_grade_changes(&mut data, &*store).map(|()| data)).await?
+    Ok(service::personal_data(&state.context(), scope, cod_etu).await?)
 }
 
 /// Erases (anonymises) a student: identity replaced by a pseudonym, stored PDFs deleted;
@@ -213,31 +205,10 @@ async fn erase(
     cod_etu: web::Path<String>,
 ) -> Result<web::Json<ErasureReport>, ApiError> {
     principal.authorize(Permission::StudentsErase)?;
+    let (ctx, actor) = (state.context(), principal.actor());
     Ok(web::Json(
-        erase_student(&state, cod_etu.into_inner(), principal.actor()).await?,
+        service::erase(&ctx, &actor, cod_etu.into_inner()).await?,
     ))
-}
-
-/// The erasure, shared by the endpoint and `passerelle erase student`.
-pub async fn erase_student(
-    state: &AppState,
-    cod_etu: String,
-    actor: String,
-) -> Result<ErasureReport, ApiError> {
-    let key = state.audit_key.clone();
-    let report = state
-        .db
-        .write(move |conn| {
-            let student =
-                repo::by_cod_etu(conn, &cod_etu)?.ok_or_else(|| ApiError::not_found("student"))?;
-            subject_rights::erase(conn, key.expose().as_bytes(), &student, &actor)
-        })
-        .await?;
-    // Files go once the anonymisation is committed; a failure here leaves orphan files, never
-    // a registered document without its file.
-    crate::storage::delete_off_thread(&state.store, report.blobs.clone()).await?;
-    state.db.purge_write_ahead_log().await?;
-    Ok(report)
 }
 
 /// Imports enrolments from an Apogée extraction: a CSV body (`text/csv`, `;` or TAB separated,
@@ -304,74 +275,18 @@ async fn import(
             ));
         }
     };
-    let report = run_import(&state, &scope, &principal.actor(), &bytes, is_json).await?;
-    Ok(web::Json(report))
-}
-
-/// Parses and imports; shared by the endpoint and `passerelle import students`.
-pub async fn run_import(
-    state: &AppState,
-    scope: &DataScope,
-    actor: &str,
-    bytes: &[u8],
-    is_json: bool,
-) -> Result<ImportReport, ApiError> {
-    let parsed = if is_json {
-        enrolment_file::parse_json(bytes)?
-    } else {
-        enrolment_file::parse_csv(bytes)?
+    let caller = crate::services::context::Caller {
+        scope,
+        name: principal.actor(),
     };
-    let mut report = ImportReport {
-        rows: parsed.rows,
-        ..ImportReport::default()
+    let file = Extraction {
+        bytes: &bytes,
+        is_json,
+        auto_subscribe: state.config.vaults.auto_subscribe,
     };
-    for r in parsed.rejections {
-        report.reject(r);
-    }
-    let records = parsed.records;
-    let ctx_scope = scope.clone();
-    let ctx_actor = actor.to_owned();
-    let current_year = state.config.current_academic_year();
-    let key = state.audit_key.clone();
-    let auto_subscribe = state.config.vaults.auto_subscribe;
-    let objections = parsed.objections;
-    state
-        .db
-        .run(move |conn| {
-            let ctx = repo::ImportContext {
-                scope: &ctx_scope,
-                actor: &ctx_actor,
-                current_year,
-                audit_key: key.expose().as_bytes(),
-                auto_subscribe,
-            };
-            repo::import(conn, &records, &objections, &ctx, &mut report)?;
-            crate::db::write_transaction(conn, |conn| {
-                crate::db::audit::append(
-                    conn,
-                    key.expose().as_bytes(),
-                    crate::db::audit::AuditEvent {
-                        actor: &ctx_actor,
-                        action: "students.import",
-                        student: None,
-                        object_type: "import",
-                        object_id: None,
-                        details: serde_json::json!({
-                            "rows": report.rows,
-                            "created": report.created,
-                            "updated": report.updated,
-                            "unchanged": report.unchanged,
-                            "rejected": report.rejected,
-                            "vaults_created": report.vaults_created,
-                            "objections_recorded": report.objections_recorded,
-                            "vaults_queued": report.vaults_queued,
-                        }),
-                    },
-                )
-            })?;
-            Ok(report)
-        })
-        .await
+    Ok(web::Json(
+        service::import(&state.context(), &caller, file).await?,
+    ))
 }
 
 /// A CSV extraction sent as a multipart form.

@@ -250,9 +250,20 @@ pub fn transfer(
     source: TransferSource<'_>,
     options: &FillOptions,
 ) -> Result<(Vec<u8>, FillReport), FillCommandError> {
+    let maquette = Maquette::parse_with(maquette_bytes, parse_options(options))
+        .map_err(FillCommandError::Maquette)?;
+    transfer_parsed(maquette, source, options)
+}
+
+/// [`transfer`] of a maquette the caller already parsed (with the same options).
+pub fn transfer_parsed(
+    maquette: Maquette,
+    source: TransferSource<'_>,
+    options: &FillOptions,
+) -> Result<(Vec<u8>, FillReport), FillCommandError> {
     let (bytes, report) = match source {
-        TransferSource::File(file) => fill_command(maquette_bytes, file, options)?,
-        TransferSource::Grades(grades) => fill_from_source(maquette_bytes, grades, options)?,
+        TransferSource::File(file) => fill_parsed_command(maquette, file, options)?,
+        TransferSource::Grades(grades) => fill_parsed(maquette, grades, options)?,
     };
     let out = to_apogee_bytes(&bytes)
         .map_err(FillCommandError::Maquette)?
@@ -269,6 +280,15 @@ pub fn fill_command(
 ) -> Result<(Vec<u8>, FillReport), FillCommandError> {
     let maquette = Maquette::parse_with(maquette_bytes, parse_options(options))
         .map_err(FillCommandError::Maquette)?;
+    fill_parsed_command(maquette, source_bytes, options)
+}
+
+/// [`fill_command`] on a parsed maquette.
+fn fill_parsed_command(
+    maquette: Maquette,
+    source_bytes: &[u8],
+    options: &FillOptions,
+) -> Result<(Vec<u8>, FillReport), FillCommandError> {
     match read_source(source_bytes)? {
         SourceFile::Grades(source) => Ok(fill_parsed(maquette, &source, options)?),
         SourceFile::Maquettes(found) => {

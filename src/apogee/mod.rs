@@ -16,7 +16,7 @@ pub mod text;
 
 pub use command::{
     FillCommandError, FillMode, FillReport, TransferSource, fill_command, fill_from_source,
-    transfer,
+    transfer, transfer_parsed,
 };
 
 /// A realistic maquette and grade source, shared by the unit tests and by

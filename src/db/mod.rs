@@ -200,12 +200,7 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
-        actix_web::web::block(move || {
-            let mut conn = pool.get()?;
-            f(&mut conn)
-        })
-        .await?
+        self.run_as(f).await
     }
 
     /// Runs `f` in a write transaction (see [`write_transaction`]), off the async workers.
@@ -214,7 +209,34 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        self.run(move |conn| write_transaction(conn, f)).await
+        self.write_as(f).await
+    }
+
+    /// [`Db::run`] for a use case that answers its own error type (which the repositories'
+    /// errors convert into).
+    pub async fn run_as<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<ApiError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get().map_err(|e| E::from(e.into()))?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| E::from(e.into()))?
+    }
+
+    /// [`Db::write`] for a use case that answers its own error type.
+    pub async fn write_as<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<ApiError> + Send + 'static,
+    {
+        self.run_as(move |conn| write_transaction_as(conn, f)).await
     }
 
     /// After an erasure: on SQLite, moves the write-ahead log into the database file and
@@ -247,13 +269,35 @@ pub fn write_transaction<T, F>(conn: &mut DbConnection, f: F) -> Result<T, ApiEr
 where
     F: FnOnce(&mut DbConnection) -> Result<T, ApiError>,
 {
+    write_transaction_as(conn, f)
+}
+
+/// [`write_transaction`] for a use case that answers its own error type.
+pub fn write_transaction_as<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<ApiError>,
+{
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let failed = |e: diesel::result::Error| E::from(ApiError::from(e));
     let DbConnection::Sqlite(sqlite) = conn else {
-        return conn.transaction(f);
+        let mut outcome = None;
+        let done = conn.transaction(|conn| match f(conn) {
+            Ok(value) => Ok(value),
+            Err(e) => {
+                outcome = Some(e);
+                Err(diesel::result::Error::RollbackTransaction)
+            }
+        });
+        return match (done, outcome) {
+            (Ok(value), _) => Ok(value),
+            (Err(_), Some(e)) => Err(e),
+            (Err(e), None) => Err(failed(e)),
+        };
     };
     // Through diesel's transaction manager, so nested transactions inside `f` (diesel's own
     // batch inserts, for instance) become savepoints.
-    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE").map_err(failed)?;
     let result = f(conn);
     let DbConnection::Sqlite(sqlite) = conn else {
         unreachable!("the connection does not change backend")
@@ -263,7 +307,7 @@ where
             Ok(()) => Ok(value),
             Err(e) => {
                 let _ = AnsiTransactionManager::rollback_transaction(sqlite);
-                Err(e.into())
+                Err(failed(e))
             }
         },
         Err(e) => {

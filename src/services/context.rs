@@ -1,8 +1,11 @@
-//! What a use case may reach — the database, the document store and the audit key — rather
-//! than the whole application state, and transactions that give a use case's own error back.
+//! What a use case may reach: the database, the document store, the audit key and the clock
+//! (the current academic year) — never the HTTP state. Built by the API from its state and by
+//! the command line from the configuration alone. Its transactions give a use case's own error
+//! back.
 
 use std::sync::{Arc, Mutex};
 
+use crate::auth::DataScope;
 use crate::config::Secret;
 use crate::db::{Db, DbConnection};
 use crate::error::{ApiError, ErrorCode};
@@ -12,7 +15,10 @@ use crate::storage::DocumentStore;
 pub struct Context {
     pub db: Db,
     pub store: Arc<dyn DocumentStore>,
+    /// Key of students' pseudonyms in the audit log.
     pub audit_key: Arc<Secret>,
+    /// The current academic year, as the configured clock says (enrolments are valid for it).
+    pub year: i32,
 }
 
 impl Context {
@@ -78,4 +84,21 @@ where
 
 fn take<E>(slot: &Slot<E>) -> Option<E> {
     slot.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
+
+/// Who acts: what they may see, and their name as the audit log writes it (`manager:…`).
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub scope: DataScope,
+    pub name: String,
+}
+
+impl Caller {
+    /// The command line: every student, as `system:cli`.
+    pub fn command_line() -> Self {
+        Caller {
+            scope: DataScope::All,
+            name: "system:cli".into(),
+        }
+    }
 }

@@ -26,8 +26,50 @@ use crate::db::{DbConnection, deliveries, jobs};
 use crate::domain::delivery::{
     DeliveryStatus, Held, HeldCount, Hold, TreatmentStatus, count_holds,
 };
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::pagination::Window;
+
+/// Why a delivery use case did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// No such treatment or document within the caller's scope.
+    #[error("no such {0} within the caller's scope")]
+    NotFound(&'static str),
+    /// Only a split treatment can be sent.
+    #[error("a treatment in status {0:?} cannot be sent")]
+    NotSendable(TreatmentStatus),
+    /// The treatment was not sent yet: send it as a whole first.
+    #[error("the treatment was not sent yet")]
+    NotSentYet(TreatmentStatus),
+    /// Only a held or failed document can be sent again.
+    #[error("only a held or failed document can be sent again")]
+    NotHeldNorFailed(Option<DeliveryStatus>),
+    /// The document cannot be sent now (its reason, and the earlier document).
+    #[error("the document is held: {0:?}")]
+    Held(Held),
+    #[error("the document changed meanwhile")]
+    ChangedMeanwhile,
+    #[error("the document is not held outside the uploader's composantes")]
+    NotOutsideComposante,
+    #[error("the document does not replace a delivered one")]
+    ReplacesNothing,
+    #[error("the replacement was already confirmed")]
+    ReplacementAlreadyConfirmed,
+    /// The confirmed number is not the number of documents a send would queue now.
+    #[error("{deliverable} documents would be sent now, not {expected}")]
+    ConfirmationMismatch { deliverable: i64, expected: i64 },
+    /// The bytes are those of live treatments the caller can see (newest first).
+    #[error("these bytes were already uploaded as treatment {}", .0[0])]
+    DuplicateUpload(Vec<String>),
+    /// The declared kind is not a configured one.
+    #[error(transparent)]
+    UnknownKind(crate::pdf::PdfError),
+    /// What the repositories answered, passed on unchanged.
+    #[error(transparent)]
+    Lower(#[from] ApiError),
+}
+
+type Result<T, E = DeliveryError> = std::result::Result<T, E>;
 
 /// Who acts, and in which academic year.
 pub struct Actor<'a> {
@@ -72,7 +114,7 @@ pub fn live_blocks(
     t: &TreatmentRow,
     verdicts: &[Verdict],
     year: i32,
-) -> Result<Blocks, ApiError> {
+) -> Result<Blocks> {
     let (students, with_vault, without_vault, outside_composante) =
         repo::block_counts(conn, &t.id, &Reach::of(t, year))?;
     Ok(Blocks {
@@ -92,7 +134,7 @@ pub fn blocks(
     t: &TreatmentRow,
     verdicts: &[Verdict],
     year: i32,
-) -> Result<Blocks, ApiError> {
+) -> Result<Blocks> {
     if let Some(frozen) = t
         .sent_blocks
         .as_deref()
@@ -145,20 +187,18 @@ pub struct SendOutcome {
 /// On PostgreSQL, one send decides at a time (transaction-scoped advisory lock): two sends
 /// of the same content to the same student, in two treatments at once, would otherwise both
 /// see "not sent yet". SQLite's writer lock already does it.
-fn one_send_at_a_time(conn: &mut DbConnection) -> Result<(), ApiError> {
+fn one_send_at_a_time(conn: &mut DbConnection) -> Result<()> {
     use diesel::RunQueryDsl;
     if let DbConnection::Postgresql(pg) = conn {
-        diesel::sql_query("SELECT pg_advisory_xact_lock(16016016)").execute(pg)?;
+        diesel::sql_query("SELECT pg_advisory_xact_lock(16016016)")
+            .execute(pg)
+            .map_err(ApiError::from)?;
     }
     Ok(())
 }
 
-fn visible_treatment(
-    conn: &mut DbConnection,
-    scope: &DataScope,
-    id: &str,
-) -> Result<TreatmentRow, ApiError> {
-    repo::get(conn, scope, id)?.ok_or_else(|| ApiError::not_found("treatment"))
+fn visible_treatment(conn: &mut DbConnection, scope: &DataScope, id: &str) -> Result<TreatmentRow> {
+    repo::get(conn, scope, id)?.ok_or(DeliveryError::NotFound("treatment"))
 }
 
 fn audit(
@@ -168,7 +208,7 @@ fn audit(
     student: Option<&str>,
     object: (&str, &str),
     details: serde_json::Value,
-) -> Result<(), ApiError> {
+) -> Result<()> {
     audit::append(
         conn,
         actor.audit_key,
@@ -185,7 +225,7 @@ fn audit(
 }
 
 /// Queues one deliverable document through the same path as every deposit.
-fn queue_one(conn: &mut DbConnection, d: &DocumentRow, actor: &str) -> Result<bool, ApiError> {
+fn queue_one(conn: &mut DbConnection, d: &DocumentRow, actor: &str) -> Result<bool> {
     let status = d.delivery_status.as_deref().and_then(DeliveryStatus::parse);
     let queued = match status {
         None => deliveries::queue(conn, &d.id)?,
@@ -205,7 +245,7 @@ fn queue_one(conn: &mut DbConnection, d: &DocumentRow, actor: &str) -> Result<bo
 
 /// Queues every deliverable document of a send: the never-sent ones in batches, the held or
 /// failed ones (sent again) one by one. Returns how many were queued.
-fn queue_all(conn: &mut DbConnection, docs: &[&DocumentRow], actor: &str) -> Result<i64, ApiError> {
+fn queue_all(conn: &mut DbConnection, docs: &[&DocumentRow], actor: &str) -> Result<i64> {
     let (fresh, again): (Vec<&DocumentRow>, Vec<&DocumentRow>) =
         docs.iter().partition(|d| d.delivery_status.is_none());
     let ids: Vec<&str> = fresh.iter().map(|d| d.id.as_str()).collect();
@@ -227,16 +267,12 @@ fn queue_all(conn: &mut DbConnection, docs: &[&DocumentRow], actor: &str) -> Res
     Ok(count)
 }
 
-fn mismatch(deliverable: i64, expected: i64) -> Result<(), ApiError> {
+fn mismatch(deliverable: i64, expected: i64) -> Result<()> {
     if deliverable != expected {
-        return Err(ApiError::new(
-            ErrorCode::ConfirmationMismatch,
-            crate::text!(
-                "{deliverable} documents seraient envoyés maintenant, et non {expected} : vérifiez avant de confirmer",
-                "{deliverable} documents would be sent now, not {expected}: look again before confirming"
-            ),
-        )
-        .with("expected_documents", deliverable));
+        return Err(DeliveryError::ConfirmationMismatch {
+            deliverable,
+            expected,
+        });
     }
     Ok(())
 }
@@ -248,7 +284,7 @@ pub fn send_treatment(
     actor: &Actor,
     id: &str,
     expected: i64,
-) -> Result<SendOutcome, ApiError> {
+) -> Result<SendOutcome> {
     one_send_at_a_time(conn)?;
     let t = visible_treatment(conn, actor.scope, id)?;
     if t.status() == TreatmentStatus::Sent {
@@ -267,15 +303,7 @@ pub fn send_treatment(
         });
     }
     if t.status() != TreatmentStatus::Split {
-        return Err(ApiError::new(ErrorCode::InvalidTransition, {
-            let (label, status) = (t.status().label(), t.status().as_str());
-            crate::text!(
-                "un traitement « {label} » ne peut pas être envoyé",
-                "a treatment in status `{status}` cannot be sent"
-            )
-        })
-        .with("current_status", t.status().as_str())
-        .with("current_status_label", t.status().label()));
+        return Err(DeliveryError::NotSendable(t.status()));
     }
     let verdicts = repo::deliverability(conn, &t, actor.year)?;
     mismatch(deliverable(&verdicts, &t), expected)?;
@@ -328,7 +356,7 @@ pub fn send_held(
     actor: &Actor,
     id: &str,
     expected: i64,
-) -> Result<SendOutcome, ApiError> {
+) -> Result<SendOutcome> {
     one_send_at_a_time(conn)?;
     let t = visible_treatment(conn, actor.scope, id)?;
     must_be_sent(&t)?;
@@ -360,42 +388,15 @@ pub fn send_held(
     })
 }
 
-fn must_be_sent(t: &TreatmentRow) -> Result<(), ApiError> {
+fn must_be_sent(t: &TreatmentRow) -> Result<()> {
     if t.status() != TreatmentStatus::Sent {
-        return Err(ApiError::new(
-            ErrorCode::InvalidTransition,
-            crate::text!(
-                "le traitement n'a pas encore été envoyé : envoyez-le d'abord en entier",
-                "the treatment was not sent yet: send it as a whole first"
-            ),
-        )
-        .with("current_status", t.status().as_str())
-        .with("current_status_label", t.status().label()));
+        return Err(DeliveryError::NotSentYet(t.status()));
     }
     Ok(())
 }
 
-fn document_of(
-    conn: &mut DbConnection,
-    t: &TreatmentRow,
-    doc: &str,
-) -> Result<DocumentRow, ApiError> {
-    repo::document(conn, &t.id, doc)?.ok_or_else(|| ApiError::not_found("document"))
-}
-
-/// The problem of a held document (its reason, and the earlier document for a duplicate or
-/// a correction).
-pub fn held_problem(held: &Held) -> ApiError {
-    ApiError::new(ErrorCode::DocumentHeld, {
-        let (fr, en) = (held.hold.label(), held.hold.label_text().en);
-        crate::text!(
-            "ce document ne peut pas être envoyé maintenant : {fr}",
-            "this document cannot be sent now: {en}"
-        )
-    })
-    .with("reason", held.hold)
-    .with("reason_label", held.hold.label())
-    .with("earlier_document_id", &held.earlier)
+fn document_of(conn: &mut DbConnection, t: &TreatmentRow, doc: &str) -> Result<DocumentRow> {
+    repo::document(conn, &t.id, doc)?.ok_or(DeliveryError::NotFound("document"))
 }
 
 /// Sends one held or failed document of a sent treatment that has become deliverable
@@ -406,39 +407,23 @@ pub fn send_document(
     actor: &Actor,
     id: &str,
     doc: &str,
-) -> Result<String, ApiError> {
+) -> Result<String> {
     one_send_at_a_time(conn)?;
     let t = visible_treatment(conn, actor.scope, id)?;
     let d = document_of(conn, &t, doc)?;
     must_be_sent(&t)?;
     let status = d.delivery_status.as_deref().and_then(DeliveryStatus::parse);
     if !status.is_some_and(DeliveryStatus::may_send_again) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidTransition,
-            crate::text!(
-                "seul un document retenu ou en erreur peut être renvoyé",
-                "only a held or failed document can be sent again"
-            ),
-        )
-        .with(
-            "current_status",
-            status.map_or("unsent", DeliveryStatus::as_str),
-        ));
+        return Err(DeliveryError::NotHeldNorFailed(status));
     }
     let (d, verdict) = repo::verdicts(conn, &t, vec![d], actor.year)?
         .pop()
-        .ok_or_else(|| ApiError::not_found("document"))?;
+        .ok_or(DeliveryError::NotFound("document"))?;
     if let Err(held) = verdict {
-        return Err(held_problem(&held));
+        return Err(DeliveryError::Held(held));
     }
     if !queue_one(conn, &d, actor.name)? {
-        return Err(ApiError::new(
-            ErrorCode::InvalidTransition,
-            crate::text!(
-                "le document a changé entre-temps : regardez à nouveau",
-                "the document changed meanwhile: look again"
-            ),
-        ));
+        return Err(DeliveryError::ChangedMeanwhile);
     }
     audit(
         conn,
@@ -458,27 +443,16 @@ pub fn send_document(
 
 /// An administrator releases a document held outside the uploader's composantes: it may be
 /// sent (by the bulk send, or one at a time once the treatment is sent).
-pub fn release(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    id: &str,
-    doc: &str,
-) -> Result<String, ApiError> {
+pub fn release(conn: &mut DbConnection, actor: &Actor, id: &str, doc: &str) -> Result<String> {
     let t = visible_treatment(conn, actor.scope, id)?;
     let d = document_of(conn, &t, doc)?;
     let (d, verdict) = repo::verdicts(conn, &t, vec![d], actor.year)?
         .pop()
-        .ok_or_else(|| ApiError::not_found("document"))?;
+        .ok_or(DeliveryError::NotFound("document"))?;
     if verdict.as_ref().err().map(|h| h.hold) != Some(Hold::OutsideComposante)
         || !repo::release(conn, &d.id, actor.name)?
     {
-        return Err(ApiError::new(
-            ErrorCode::InvalidTransition,
-            crate::text!(
-                "ce document n'est pas retenu hors des composantes de l'expéditeur",
-                "this document is not held outside the uploader's composantes"
-            ),
-        ));
+        return Err(DeliveryError::NotOutsideComposante);
     }
     audit(
         conn,
@@ -498,35 +472,23 @@ pub fn confirm_replacement(
     actor: &Actor,
     id: &str,
     doc: &str,
-) -> Result<String, ApiError> {
+) -> Result<String> {
     let t = visible_treatment(conn, actor.scope, id)?;
     let d = document_of(conn, &t, doc)?;
     let (d, verdict) = repo::verdicts(conn, &t, vec![d], actor.year)?
         .pop()
-        .ok_or_else(|| ApiError::not_found("document"))?;
+        .ok_or(DeliveryError::NotFound("document"))?;
     let earlier = match &verdict {
         Err(Held {
             hold: Hold::ReplacesDelivered,
             earlier,
         }) => earlier.clone(),
         _ => {
-            return Err(ApiError::new(
-                ErrorCode::InvalidTransition,
-                crate::text!(
-                    "ce document ne remplace pas un document déjà déposé",
-                    "this document does not replace a delivered one"
-                ),
-            ));
+            return Err(DeliveryError::ReplacesNothing);
         }
     };
     if !repo::confirm_replacement(conn, &d.id, actor.name)? {
-        return Err(ApiError::new(
-            ErrorCode::InvalidTransition,
-            crate::text!(
-                "le remplacement a déjà été confirmé",
-                "the replacement was already confirmed"
-            ),
-        ));
+        return Err(DeliveryError::ReplacementAlreadyConfirmed);
     }
     audit(
         conn,
@@ -558,7 +520,7 @@ pub fn shown(
     t: &TreatmentRow,
     views: Vec<repo::DocumentView>,
     year: i32,
-) -> Result<Vec<ShownDocument>, ApiError> {
+) -> Result<Vec<ShownDocument>> {
     let rows: Vec<DocumentRow> = views.iter().map(|v| v.0.clone()).collect();
     let verdicts = repo::verdicts(conn, t, rows, year)?;
     Ok(views
@@ -593,7 +555,7 @@ pub fn documents_page(
     block: Block,
     window: Window,
     year: i32,
-) -> Result<(Vec<ShownDocument>, i64), ApiError> {
+) -> Result<(Vec<ShownDocument>, i64)> {
     let (views, total) = repo::documents_page(conn, &t.id, block, &Reach::of(t, year), window)?;
     Ok((shown(conn, scope, t, views, year)?, total))
 }
@@ -605,12 +567,11 @@ pub fn document(
     t: &TreatmentRow,
     doc: &str,
     year: i32,
-) -> Result<ShownDocument, ApiError> {
-    let view =
-        repo::document_view(conn, &t.id, doc)?.ok_or_else(|| ApiError::not_found("document"))?;
+) -> Result<ShownDocument> {
+    let view = repo::document_view(conn, &t.id, doc)?.ok_or(DeliveryError::NotFound("document"))?;
     shown(conn, scope, t, vec![view], year)?
         .pop()
-        .ok_or_else(|| ApiError::not_found("document"))
+        .ok_or(DeliveryError::NotFound("document"))
 }
 
 /// The kind an upload declares, when it is one of the configured kinds; otherwise 422
@@ -618,15 +579,16 @@ pub fn document(
 pub fn document_kind(
     kinds: &crate::domain::document_kind::DocumentKinds,
     declared: &str,
-) -> Result<crate::domain::document_kind::DocumentKindCode, ApiError> {
+) -> Result<crate::domain::document_kind::DocumentKindCode> {
     let declared = declared.trim();
     match kinds.get(declared) {
         Some(kind) => Ok(kind.code.clone()),
-        None => Err(crate::pdf::PdfError::UnknownDocumentKind {
-            kind: declared.chars().take(64).collect(),
-            known: kinds.codes(),
-        }
-        .into()),
+        None => Err(DeliveryError::UnknownKind(
+            crate::pdf::PdfError::UnknownDocumentKind {
+                kind: declared.chars().take(64).collect(),
+                known: kinds.codes(),
+            },
+        )),
     }
 }
 
@@ -639,25 +601,13 @@ pub fn check_not_uploaded_twice(
     scope: &DataScope,
     file_sha256: &str,
     replace_of: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<()> {
     let live = repo::live_with_file(conn, scope, file_sha256)?;
-    let Some(newest) = live.first() else {
+    if live.is_empty() {
         return Ok(());
-    };
+    }
     if replace_of.is_some_and(|r| live.iter().any(|l| l == r)) {
         return Ok(());
     }
-    Err(ApiError::new(
-        ErrorCode::DuplicateUpload,
-        crate::text!(
-            "ce fichier a déjà été déposé (traitement {newest}) : pour créer un autre traitement exprès, envoyez `replace_of={newest}`",
-            "these bytes were already uploaded as treatment {newest}: to create another treatment on purpose, send `replace_of={newest}`"
-        ),
-    )
-    .with("treatment_id", newest)
-    .with("treatments", &live)
-    .with_header(
-        actix_web::http::header::LOCATION,
-        &format!("/treatments/{newest}"),
-    ))
+    Err(DeliveryError::DuplicateUpload(live))
 }

@@ -451,3 +451,59 @@ async fn metrics_can_have_their_own_port() {
         .unwrap();
     assert!(text.contains(r#"route="/me""#), "{text}");
 }
+
+both_backends!(
+    a_use_case_error_rolls_its_transaction_back,
+    use_case_error_rolls_back_body
+);
+/// A use case answers its own error type: when it fails after writing, nothing it wrote stays,
+/// on either backend (as with the API's error type).
+async fn use_case_error_rolls_back_body(app: TestApp) {
+    use passerelle::auth::DataScope;
+    use passerelle::db::composantes::{self, NewComposante};
+
+    #[derive(Debug)]
+    struct Refused;
+    impl From<passerelle::error::ApiError> for Refused {
+        fn from(e: passerelle::error::ApiError) -> Self {
+            panic!("the repository failed: {}", e.detail)
+        }
+    }
+    let db = app.db();
+    let insert = |code: &'static str| {
+        move |conn: &mut passerelle::db::DbConnection| {
+            let now = passerelle::db::now();
+            composantes::insert(
+                conn,
+                &NewComposante {
+                    code,
+                    label: "UFR",
+                    created_at: now,
+                    updated_at: now,
+                },
+            )?;
+            Ok::<_, Refused>(())
+        }
+    };
+    let failed = db
+        .write_as(move |conn| {
+            insert("991")(conn)?;
+            Err::<(), _>(Refused)
+        })
+        .await;
+    assert!(matches!(failed, Err(Refused)));
+    db.write_as(insert("992")).await.unwrap();
+    let mut conn = db.conn().unwrap();
+    assert!(
+        composantes::get(&mut conn, &DataScope::All, "991")
+            .unwrap()
+            .is_none(),
+        "the failed use case's write was rolled back"
+    );
+    assert!(
+        composantes::get(&mut conn, &DataScope::All, "992")
+            .unwrap()
+            .is_some(),
+        "the successful one's was committed"
+    );
+}
