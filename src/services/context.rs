@@ -3,12 +3,12 @@
 //! the command line from the configuration alone. Its transactions give a use case's own error
 //! back.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::auth::DataScope;
 use crate::config::Secret;
 use crate::db::{Db, DbConnection};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::storage::DocumentStore;
 
 #[derive(Clone)]
@@ -33,9 +33,7 @@ impl Context {
         T: Send + 'static,
         E: From<ApiError> + Send + 'static,
     {
-        let (f, slot) = keep_error(f);
-        let result = self.db.run(f).await;
-        result.map_err(|e| take(&slot).unwrap_or_else(|| E::from(e)))
+        self.db.run_as(f).await
     }
 
     /// Runs `f` in a write transaction; any error rolls it back and comes back as it was.
@@ -45,45 +43,8 @@ impl Context {
         T: Send + 'static,
         E: From<ApiError> + Send + 'static,
     {
-        let (f, slot) = keep_error(f);
-        let result = self.db.write(f).await;
-        result.map_err(|e| take(&slot).unwrap_or_else(|| E::from(e)))
+        self.db.write_as(f).await
     }
-}
-
-type Slot<E> = Arc<Mutex<Option<E>>>;
-
-/// `f` with its error kept aside, the database layer seeing a stand-in that rolls back.
-#[allow(clippy::type_complexity)]
-fn keep_error<T, E, F>(
-    f: F,
-) -> (
-    impl FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
-    Slot<E>,
-)
-where
-    F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
-    E: Send + 'static,
-{
-    let slot: Slot<E> = Arc::new(Mutex::new(None));
-    let kept = slot.clone();
-    let wrapped = move |conn: &mut DbConnection| {
-        f(conn).map_err(|e| {
-            *kept.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-            ApiError::new(
-                ErrorCode::InternalError,
-                crate::i18n::Text::fixed(
-                    "annulé par l'erreur du cas d'usage",
-                    "rolled back by the use case's error",
-                ),
-            )
-        })
-    };
-    (wrapped, slot)
-}
-
-fn take<E>(slot: &Slot<E>) -> Option<E> {
-    slot.lock().unwrap_or_else(|p| p.into_inner()).take()
 }
 
 /// Who acts: what they may see, and their name as the audit log writes it (`manager:…`).
